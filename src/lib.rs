@@ -1,1 +1,17 @@
-//! triaged
+//! # triaged
+//!
+//! Watches a support team's shared mailbox, sorts every message into a bucket with the team's Sieve
+//! scripts, acts on the verdict, sends the team's templated mail through a durable outbox, and keeps
+//! the team's records. `DESIGN.md`-style overview: incoming mail flows mailbox → message → classify →
+//! actions; outgoing mail flows templates → outbox → transport; the store sits under both.
+//!
+//! # Layout
+//! - `cli`: argument parsing, exit codes, logging set-up; no logic of its own.
+//! - `config`: `triaged.toml` read, checked and resolved once; secrets from files or the environment.
+//! - `clock`: the one source of wall-clock time, movable in tests.
+//! - `store`: every SQL statement, SQLite and PostgreSQL, with embedded migrations.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod store;
