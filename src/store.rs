@@ -6,6 +6,8 @@
 //! domain keeps its statements in a `store/*.rs` part; nothing outside `store` writes SQL.
 
 mod events;
+mod sync;
+mod verdicts;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,6 +18,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Transaction};
 
 pub use self::events::{Event, NewEvent};
+pub use self::sync::SyncState;
+pub use self::verdicts::{APPLIED, NewVerdict, RECORDED, VerdictRow};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
