@@ -57,6 +57,8 @@ enum Command {
     Check(ConfigArg),
     /// Create or update the store's tables; safe to run again (a second run changes nothing).
     Migrate(ConfigArg),
+    /// Classify messages with a Sieve script and print one verdict per message; changes nothing.
+    Classify(crate::classify::cli::ClassifyArgs),
 }
 
 /// An error the user made on the command line (exit 2), as opposed to a runtime failure (exit 1).
@@ -98,6 +100,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check(&args).await,
         Command::Migrate(args) => migrate(&args).await,
+        Command::Classify(args) => crate::classify::cli::run(&args),
     }
 }
 

@@ -10,8 +10,12 @@
 //! - `config`: `triaged.toml` read, checked and resolved once; secrets from files or the environment.
 //! - `clock`: the one source of wall-clock time, movable in tests.
 //! - `store`: every SQL statement, SQLite and PostgreSQL, with embedded migrations.
+//! - `message`: the parsed message the rest of the code sees.
+//! - `classify`: Sieve compile and evaluation into a `Verdict`.
 
+pub mod classify;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod message;
 pub mod store;
