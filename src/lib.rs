@@ -12,10 +12,14 @@
 //! - `store`: every SQL statement, SQLite and PostgreSQL, with embedded migrations.
 //! - `message`: the parsed message the rest of the code sees.
 //! - `classify`: Sieve compile and evaluation into a `Verdict`.
+//! - `mailbox`: the watched mailbox over IMAP or Maildir: fetch, move, flag, IDLE/watch.
+//! - `actions`: a verdict turned into mailbox operations, grouped per batch.
 
+pub mod actions;
 pub mod classify;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod mailbox;
 pub mod message;
 pub mod store;
