@@ -59,6 +59,10 @@ enum Command {
     Migrate(ConfigArg),
     /// Classify messages with a Sieve script and print one verdict per message; changes nothing.
     Classify(crate::classify::cli::ClassifyArgs),
+    /// Watch the mailbox and sort every message (until SIGTERM/SIGINT); `--once` for a single pass.
+    Run(crate::worker::cli::RunArgs),
+    /// Show per watched folder: UIDVALIDITY, last UID, pending, last error, messages per bucket today.
+    Status(ConfigArg),
 }
 
 /// An error the user made on the command line (exit 2), as opposed to a runtime failure (exit 1).
@@ -101,6 +105,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check(&args).await,
         Command::Migrate(args) => migrate(&args).await,
         Command::Classify(args) => crate::classify::cli::run(&args),
+        Command::Run(args) => crate::worker::cli::run(&args).await,
+        Command::Status(args) => crate::worker::cli::status(&args).await,
     }
 }
 

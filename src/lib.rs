@@ -14,12 +14,18 @@
 //! - `classify`: Sieve compile and evaluation into a `Verdict`.
 //! - `mailbox`: the watched mailbox over IMAP or Maildir: fetch, move, flag, IDLE/watch.
 //! - `actions`: a verdict turned into mailbox operations, grouped per batch.
+//! - `worker`: the loops of `triaged run` (watch, sort, reconnect, shut down) and `status`.
+//! - `metrics`: Prometheus counters and the `/healthz` listener.
+//! - `failpoint`: test-only crash points, compiled out of normal builds.
 
 pub mod actions;
 pub mod classify;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod failpoint;
 pub mod mailbox;
 pub mod message;
+pub mod metrics;
 pub mod store;
+pub mod worker;
