@@ -16,7 +16,7 @@ use tokio::sync::OnceCell;
 #[allow(unused_imports)]
 pub use imap::{
     ImapSession, append, fetch_all, imap_connect_tls, imap_login, list_folders, message_ids,
-    wait_for_messages,
+    test_ca_roots, wait_for_messages,
 };
 #[allow(unused_imports)]
 pub use lmtp::{deliver_lmtp, deliver_lmtp_from};
