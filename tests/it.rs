@@ -6,4 +6,5 @@
 mod it {
     mod mailserver;
     mod support;
+    mod sieve_diff;
 }
