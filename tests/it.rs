@@ -7,4 +7,5 @@ mod it {
     mod mailserver;
     mod support;
     mod sieve_diff;
+    mod worker;
 }
