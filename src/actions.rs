@@ -47,7 +47,9 @@ impl Plan {
             Target::Move(f) => Some(f.as_str()),
             _ => None,
         };
-        target.into_iter().chain(self.copies.iter().map(String::as_str))
+        target
+            .into_iter()
+            .chain(self.copies.iter().map(String::as_str))
     }
 }
 
@@ -98,10 +100,21 @@ pub fn plan(verdict: &Verdict, mailbox: &MailboxConfig) -> Plan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op<K> {
     /// Add these flags.
-    Flag { flags: Vec<String>, ids: Vec<K> },
-    Copy { folder: String, ids: Vec<K> },
-    Move { folder: String, ids: Vec<K> },
-    Delete { ids: Vec<K> },
+    Flag {
+        flags: Vec<String>,
+        ids: Vec<K>,
+    },
+    Copy {
+        folder: String,
+        ids: Vec<K>,
+    },
+    Move {
+        folder: String,
+        ids: Vec<K>,
+    },
+    Delete {
+        ids: Vec<K>,
+    },
 }
 
 /// Groups a batch of plans into operations, in the order they must run: flags first (so copies and
@@ -113,7 +126,10 @@ pub fn batch_ops<K: Clone + Ord>(items: &[(K, &Plan)]) -> Vec<Op<K>> {
     let mut deletes: Vec<K> = Vec::new();
     for (id, plan) in items {
         if !plan.flags.is_empty() {
-            flags.entry(plan.flags.clone()).or_default().push(id.clone());
+            flags
+                .entry(plan.flags.clone())
+                .or_default()
+                .push(id.clone());
         }
         for folder in &plan.copies {
             copies.entry(folder).or_default().push(id.clone());
@@ -125,9 +141,19 @@ pub fn batch_ops<K: Clone + Ord>(items: &[(K, &Plan)]) -> Vec<Op<K>> {
         }
     }
     let mut ops: Vec<Op<K>> = Vec::new();
-    ops.extend(flags.into_iter().map(|(flags, ids)| Op::Flag { flags, ids }));
-    ops.extend(copies.into_iter().map(|(f, ids)| Op::Copy { folder: f.to_owned(), ids }));
-    ops.extend(moves.into_iter().map(|(f, ids)| Op::Move { folder: f.to_owned(), ids }));
+    ops.extend(
+        flags
+            .into_iter()
+            .map(|(flags, ids)| Op::Flag { flags, ids }),
+    );
+    ops.extend(copies.into_iter().map(|(f, ids)| Op::Copy {
+        folder: f.to_owned(),
+        ids,
+    }));
+    ops.extend(moves.into_iter().map(|(f, ids)| Op::Move {
+        folder: f.to_owned(),
+        ids,
+    }));
     if !deletes.is_empty() {
         ops.push(Op::Delete { ids: deletes });
     }

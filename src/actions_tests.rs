@@ -76,13 +76,19 @@ fn no_folder_left_goes_to_trash_unless_deletion_is_allowed() -> anyhow::Result<(
         }],
         ..Verdict::default()
     };
-    assert_eq!(plan(&v, &mailbox(false)).target, Target::Move("Trash".into()));
+    assert_eq!(
+        plan(&v, &mailbox(false)).target,
+        Target::Move("Trash".into())
+    );
     assert_eq!(plan(&v, &mailbox(true)).target, Target::Delete);
     let discard = Verdict {
         discard: true,
         ..Verdict::default()
     };
-    assert_eq!(plan(&discard, &mailbox(false)).target, Target::Move("Trash".into()));
+    assert_eq!(
+        plan(&discard, &mailbox(false)).target,
+        Target::Move("Trash".into())
+    );
     Ok(())
 }
 

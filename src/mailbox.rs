@@ -93,7 +93,10 @@ impl Source {
                 .uids_after(after)
                 .await?
                 .into_iter()
-                .map(|uid| Key { uid: i64::from(uid), name: String::new() })
+                .map(|uid| Key {
+                    uid: i64::from(uid),
+                    name: String::new(),
+                })
                 .collect()),
             Source::Maildir(m) => Ok(m
                 .scan()?
@@ -105,7 +108,10 @@ impl Source {
 
     pub async fn fetch(&mut self, keys: &[Key]) -> Result<Vec<Fetched>> {
         match self {
-            Source::Imap(s) => s.fetch(&keys.iter().map(Key::imap_uid).collect::<Vec<_>>()).await,
+            Source::Imap(s) => {
+                s.fetch(&keys.iter().map(Key::imap_uid).collect::<Vec<_>>())
+                    .await
+            }
             Source::Maildir(m) => m.fetch(&keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>()),
         }
     }
@@ -116,7 +122,8 @@ impl Source {
         match self {
             Source::Imap(s) => {
                 s.ensure_folders(folders.into_iter()).await?;
-                let by_uid: Vec<(u32, &Plan)> = items.iter().map(|(k, p)| (k.imap_uid(), *p)).collect();
+                let by_uid: Vec<(u32, &Plan)> =
+                    items.iter().map(|(k, p)| (k.imap_uid(), *p)).collect();
                 s.apply(&batch_ops(&by_uid)).await
             }
             Source::Maildir(m) => {
@@ -133,12 +140,22 @@ impl Source {
     pub async fn present(&mut self, keys: &[Key]) -> Result<BTreeSet<Key>> {
         match self {
             Source::Imap(s) => {
-                let found = s.present(&keys.iter().map(Key::imap_uid).collect::<Vec<_>>()).await?;
-                Ok(keys.iter().filter(|k| found.contains(&k.imap_uid())).cloned().collect())
+                let found = s
+                    .present(&keys.iter().map(Key::imap_uid).collect::<Vec<_>>())
+                    .await?;
+                Ok(keys
+                    .iter()
+                    .filter(|k| found.contains(&k.imap_uid()))
+                    .cloned()
+                    .collect())
             }
             Source::Maildir(m) => {
                 let found = m.present(&keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>())?;
-                Ok(keys.iter().filter(|k| found.contains(&k.name)).cloned().collect())
+                Ok(keys
+                    .iter()
+                    .filter(|k| found.contains(&k.name))
+                    .cloned()
+                    .collect())
             }
         }
     }

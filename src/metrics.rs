@@ -90,26 +90,63 @@ impl Metrics {
         if let Ok(b) = self.buckets.lock() {
             for (bucket, n) in b.iter() {
                 let label = bucket.replace('\\', "\\\\").replace('"', "\\\"");
-                let _ = writeln!(out, "triaged_messages_sorted_total{{bucket=\"{label}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "triaged_messages_sorted_total{{bucket=\"{label}\"}} {n}"
+                );
             }
         }
         let gauges: [(&str, &str, &str, String); 5] = [
-            ("triaged_errors_total", "counter", "Errors while syncing or applying.", self.errors.load(Ordering::Relaxed).to_string()),
-            ("triaged_reconnects_total", "counter", "Reconnections to the mail server.", self.reconnects.load(Ordering::Relaxed).to_string()),
-            ("triaged_server_silence_seconds", "gauge", "Seconds since the last byte from the server.", format!("{:.3}", self.silence_seconds())),
-            ("triaged_outbox_depth", "gauge", "Outgoing mails not yet sent.", self.outbox_depth.load(Ordering::Relaxed).to_string()),
-            ("triaged_live", "gauge", "1 when the watcher is live.", u8::from(self.live()).to_string()),
+            (
+                "triaged_errors_total",
+                "counter",
+                "Errors while syncing or applying.",
+                self.errors.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "triaged_reconnects_total",
+                "counter",
+                "Reconnections to the mail server.",
+                self.reconnects.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "triaged_server_silence_seconds",
+                "gauge",
+                "Seconds since the last byte from the server.",
+                format!("{:.3}", self.silence_seconds()),
+            ),
+            (
+                "triaged_outbox_depth",
+                "gauge",
+                "Outgoing mails not yet sent.",
+                self.outbox_depth.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "triaged_live",
+                "gauge",
+                "1 when the watcher is live.",
+                u8::from(self.live()).to_string(),
+            ),
         ];
         for (name, kind, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
         }
         out
     }
 }
 
 /// Serves `/metrics` and `/healthz` on `addr` until `cancel` fires.
-pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>, cancel: CancellationToken) -> Result<()> {
-    let listener = TcpListener::bind(addr).await.with_context(|| format!("listen on {addr} for metrics"))?;
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) -> Result<()> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listen on {addr} for metrics"))?;
     tracing::info!(%addr, "metrics listening");
     loop {
         let (stream, _) = tokio::select! {
@@ -118,7 +155,9 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>, cancel: Cancellation
         };
         let metrics = metrics.clone();
         tokio::spawn(async move {
-            if let Err(e) = tokio::time::timeout(Duration::from_secs(5), answer(stream, &metrics)).await {
+            if let Err(e) =
+                tokio::time::timeout(Duration::from_secs(5), answer(stream, &metrics)).await
+            {
                 tracing::debug!(error = %e, "metrics request timed out");
             }
         });
@@ -147,7 +186,10 @@ async fn answer(mut stream: TcpStream, metrics: &Metrics) -> Result<()> {
         "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    stream.write_all(response.as_bytes()).await.context("write response")?;
+    stream
+        .write_all(response.as_bytes())
+        .await
+        .context("write response")?;
     stream.shutdown().await.ok();
     Ok(())
 }
@@ -167,7 +209,10 @@ mod tests {
         m.set_connected(true);
         assert!(m.live());
         let text = m.render();
-        assert!(text.contains("triaged_messages_sorted_total{bucket=\"SE\"} 2"), "{text}");
+        assert!(
+            text.contains("triaged_messages_sorted_total{bucket=\"SE\"} 2"),
+            "{text}"
+        );
         assert!(text.contains("triaged_live 1"));
         Ok(())
     }

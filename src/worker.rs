@@ -21,9 +21,9 @@ use self::pipeline::{Pipeline, Summary};
 use crate::classify::Rules;
 use crate::clock::Clock;
 use crate::config::{Config, MailboxSource};
+use crate::mailbox::Source;
 use crate::mailbox::imap::{Imap, Wake};
 use crate::mailbox::maildir::Maildir;
-use crate::mailbox::Source;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -33,7 +33,13 @@ pub const MAX_IDLE: Duration = Duration::from_secs(5 * 60);
 /// The store's identity of the configured mailbox.
 pub fn mailbox_id(source: &MailboxSource) -> String {
     match source {
-        MailboxSource::Imap { host, port, user, folder, .. } => format!("imap://{user}@{host}:{port}/{folder}"),
+        MailboxSource::Imap {
+            host,
+            port,
+            user,
+            folder,
+            ..
+        } => format!("imap://{user}@{host}:{port}/{folder}"),
         MailboxSource::Maildir { path } => format!("maildir:{}", path.display()),
     }
 }
@@ -48,7 +54,12 @@ pub fn folder_name(source: &MailboxSource) -> String {
 
 impl Pipeline {
     /// Builds the pipeline for `config`: loads the rules once.
-    pub fn new(config: Arc<Config>, store: Store, rules: Arc<Rules>, metrics: Arc<Metrics>) -> Pipeline {
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        rules: Arc<Rules>,
+        metrics: Arc<Metrics>,
+    ) -> Pipeline {
         let mailbox = mailbox_id(&config.mailbox.source);
         Pipeline {
             effects: Effects::new(&config, &mailbox),
@@ -65,14 +76,17 @@ impl Pipeline {
     /// How long one IDLE lasts before it is renewed: often enough that a healthy server answers well
     /// within the liveness limit, and at least every five minutes.
     fn renew(&self) -> Duration {
-        MAX_IDLE.min(self.config.mailbox.liveness_limit / 3).max(Duration::from_millis(500))
+        MAX_IDLE
+            .min(self.config.mailbox.liveness_limit / 3)
+            .max(Duration::from_millis(500))
     }
 
     /// Opens the source once and processes everything pending (`run --once`).
     pub async fn once(&self, cancel: &CancellationToken) -> Result<Summary> {
         match &self.config.mailbox.source {
             MailboxSource::Imap { .. } => {
-                let (imap, selected) = Imap::connect(&self.config.mailbox, self.metrics.last_read.clone()).await?;
+                let (imap, selected) =
+                    Imap::connect(&self.config.mailbox, self.metrics.last_read.clone()).await?;
                 let mut state = self.attach(Some(selected)).await?;
                 let mut source = Source::Imap(Box::new(imap));
                 let summary = self.pass(&mut source, &mut state, cancel).await;
@@ -108,12 +122,18 @@ impl Pipeline {
                 self.metrics.reconnected();
             }
             first = false;
-            let Err(e) = self.imap_session(cancel, &mut backoff).await else { break };
+            let Err(e) = self.imap_session(cancel, &mut backoff).await else {
+                break;
+            };
             self.metrics.set_connected(false);
             self.metrics.error();
             let error = format!("{e:#}");
             tracing::warn!(error = %error, "mailbox session ended");
-            if let Err(e) = self.store.set_sync_error(&self.mailbox, &error, self.clock.now_ms()).await {
+            if let Err(e) = self
+                .store
+                .set_sync_error(&self.mailbox, &error, self.clock.now_ms())
+                .await
+            {
                 tracing::warn!(error = %format!("{e:#}"), "record sync error");
             }
             let delay = backoff.next_delay();
@@ -128,17 +148,24 @@ impl Pipeline {
 
     /// One connection: sort what is pending, then IDLE (or poll) and sort again on every change.
     async fn imap_session(&self, cancel: &CancellationToken, backoff: &mut Backoff) -> Result<()> {
-        let (mut imap, selected) = Imap::connect(&self.config.mailbox, self.metrics.last_read.clone()).await?;
+        let (mut imap, selected) =
+            Imap::connect(&self.config.mailbox, self.metrics.last_read.clone()).await?;
         tracing::info!(mailbox = %self.mailbox, uidvalidity = selected.uidvalidity, exists = selected.exists, "connected");
         self.metrics.set_connected(true);
         let mut state = self.attach(Some(selected)).await?;
-        let renew = if imap.caps.idle { self.renew() } else { self.config.mailbox.poll_interval };
+        let renew = if imap.caps.idle {
+            self.renew()
+        } else {
+            self.config.mailbox.poll_interval
+        };
         loop {
             let mut source = Source::Imap(Box::new(imap));
             let summary = self.pass(&mut source, &mut state, cancel).await?;
             log_summary(&summary);
             backoff.reset();
-            let Source::Imap(back) = source else { anyhow::bail!("source changed kind") };
+            let Source::Imap(back) = source else {
+                anyhow::bail!("source changed kind")
+            };
             if cancel.is_cancelled() {
                 back.logout().await;
                 return Ok(());
@@ -207,7 +234,13 @@ pub async fn pending(config: &Config, store: &Store) -> Result<usize> {
 
 fn log_summary(summary: &Summary) {
     if summary.sorted() > 0 || summary.recovered > 0 {
-        tracing::info!(sorted = summary.sorted(), errors = summary.errors, recovered = summary.recovered, known = summary.known, "pass done");
+        tracing::info!(
+            sorted = summary.sorted(),
+            errors = summary.errors,
+            recovered = summary.recovered,
+            known = summary.known,
+            "pass done"
+        );
     }
 }
 

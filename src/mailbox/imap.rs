@@ -96,7 +96,10 @@ impl async_imap::Authenticator for Plain<'_> {
 
 impl Imap {
     /// Connects, logs in, learns the capabilities and folders, and selects the watched folder.
-    pub async fn connect(cfg: &MailboxConfig, last_read: Arc<AtomicI64>) -> Result<(Imap, Selected)> {
+    pub async fn connect(
+        cfg: &MailboxConfig,
+        last_read: Arc<AtomicI64>,
+    ) -> Result<(Imap, Selected)> {
         let MailboxSource::Imap {
             security,
             host,
@@ -168,7 +171,11 @@ impl Imap {
             idle: caps.has_str("IDLE"),
         };
         let names: Vec<_> = Self::io(&lr, limit, "LIST", async {
-            self.session.list(Some(""), Some("*")).await?.try_collect().await
+            self.session
+                .list(Some(""), Some("*"))
+                .await?
+                .try_collect()
+                .await
         })
         .await?;
         self.existing.clear();
@@ -298,7 +305,10 @@ impl Imap {
     }
 
     /// Creates and subscribes every folder in `folders` that does not exist yet.
-    pub async fn ensure_folders<'a>(&mut self, folders: impl Iterator<Item = &'a str>) -> Result<()> {
+    pub async fn ensure_folders<'a>(
+        &mut self,
+        folders: impl Iterator<Item = &'a str>,
+    ) -> Result<()> {
         let missing: BTreeSet<String> = folders
             .filter(|f| !self.existing.contains(*f) && !f.eq_ignore_ascii_case("INBOX"))
             .map(str::to_owned)
@@ -463,7 +473,11 @@ impl Imap {
 }
 
 /// Runs `fut` with the liveness watchdog.
-async fn bounded<T>(last_read: &AtomicI64, limit: Duration, fut: impl Future<Output = Result<T>>) -> Result<T> {
+async fn bounded<T>(
+    last_read: &AtomicI64,
+    limit: Duration,
+    fut: impl Future<Output = Result<T>>,
+) -> Result<T> {
     tokio::select! {
         r = fut => r,
         () = dead(last_read, limit) => bail!("no reply from the server for {limit:?}"),
@@ -471,7 +485,11 @@ async fn bounded<T>(last_read: &AtomicI64, limit: Duration, fut: impl Future<Out
 }
 
 /// AUTHENTICATE PLAIN, falling back to LOGIN for servers without it. The password never reaches a log.
-async fn login(client: async_imap::Client<Conn>, user: &str, password: &str) -> Result<Session<Conn>> {
+async fn login(
+    client: async_imap::Client<Conn>,
+    user: &str,
+    password: &str,
+) -> Result<Session<Conn>> {
     match client.authenticate("PLAIN", Plain { user, password }).await {
         Ok(session) => Ok(session),
         Err((first, client)) => {

@@ -112,7 +112,9 @@ impl Maildir {
     pub fn fetch(&self, names: &[String]) -> Result<Vec<Fetched>> {
         let mut out = Vec::with_capacity(names.len());
         for name in names {
-            let Some(path) = self.files.get(name) else { continue };
+            let Some(path) = self.files.get(name) else {
+                continue;
+            };
             match std::fs::read(path) {
                 Ok(raw) => out.push(Fetched {
                     uid: 0,
@@ -141,7 +143,9 @@ impl Maildir {
         let dir = folder_dir(&self.root, folder);
         ["cur", "new"].iter().any(|sub| {
             std::fs::read_dir(dir.join(sub)).is_ok_and(|mut entries| {
-                entries.any(|e| e.is_ok_and(|e| split_name(&e.file_name().to_string_lossy()).0 == name))
+                entries.any(|e| {
+                    e.is_ok_and(|e| split_name(&e.file_name().to_string_lossy()).0 == name)
+                })
             })
         })
     }
@@ -248,13 +252,14 @@ impl Maildir {
     /// watcher stops when dropped.
     pub fn watch(&self) -> Result<(notify::RecommendedWatcher, mpsc::Receiver<()>)> {
         let (tx, rx) = mpsc::channel(1);
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok_and(|e| e.kind.is_create() || e.kind.is_modify()) {
-                // A full channel already holds a wake-up; one is enough.
-                tx.try_send(()).ok();
-            }
-        })
-        .context("start the Maildir watcher")?;
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if event.is_ok_and(|e| e.kind.is_create() || e.kind.is_modify()) {
+                    // A full channel already holds a wake-up; one is enough.
+                    tx.try_send(()).ok();
+                }
+            })
+            .context("start the Maildir watcher")?;
         for sub in ["new", "cur"] {
             let dir = self.root.join(sub);
             watcher

@@ -121,7 +121,12 @@ impl Store {
     }
 
     /// Which of `values` already appear in `column` (digest, name or message_id) for `mailbox`.
-    async fn known(&self, column: &str, mailbox: &str, values: &[String]) -> Result<BTreeSet<String>> {
+    async fn known(
+        &self,
+        column: &str,
+        mailbox: &str,
+        values: &[String],
+    ) -> Result<BTreeSet<String>> {
         let mut found = BTreeSet::new();
         for chunk in values.chunks(500) {
             let sql = format!(
@@ -142,7 +147,11 @@ impl Store {
     }
 
     /// The digests among `digests` that already have a verdict in `mailbox`.
-    pub async fn known_digests(&self, mailbox: &str, digests: &[String]) -> Result<BTreeSet<String>> {
+    pub async fn known_digests(
+        &self,
+        mailbox: &str,
+        digests: &[String],
+    ) -> Result<BTreeSet<String>> {
         self.known("digest", mailbox, digests).await
     }
 
@@ -152,7 +161,11 @@ impl Store {
     }
 
     /// The Message-IDs among `ids` that belong to messages already seen in `mailbox` (threading).
-    pub async fn known_message_ids(&self, mailbox: &str, ids: &[String]) -> Result<BTreeSet<String>> {
+    pub async fn known_message_ids(
+        &self,
+        mailbox: &str,
+        ids: &[String],
+    ) -> Result<BTreeSet<String>> {
         self.known("message_id", mailbox, ids).await
     }
 
@@ -176,7 +189,12 @@ impl Store {
     }
 
     /// Counts a failed attempt to apply verdict `id` and schedules the next; returns the attempts so far.
-    pub async fn record_apply_failure(&self, id: i64, error: &str, next_retry_ms: i64) -> Result<i64> {
+    pub async fn record_apply_failure(
+        &self,
+        id: i64,
+        error: &str,
+        next_retry_ms: i64,
+    ) -> Result<i64> {
         sqlx::query_scalar(
             "UPDATE verdicts SET attempts = attempts + 1, error = $1, next_retry_ms = $2 \
              WHERE id = $3 RETURNING attempts",
@@ -235,7 +253,11 @@ impl Store {
     }
 
     /// Messages per bucket recorded since `since_ms` in `mailbox`.
-    pub async fn bucket_counts(&self, mailbox: &str, since_ms: i64) -> Result<BTreeMap<String, i64>> {
+    pub async fn bucket_counts(
+        &self,
+        mailbox: &str,
+        since_ms: i64,
+    ) -> Result<BTreeMap<String, i64>> {
         let rows = sqlx::query(
             "SELECT bucket, COUNT(*) AS n FROM verdicts WHERE mailbox = $1 AND created_ms >= $2 \
              GROUP BY bucket",

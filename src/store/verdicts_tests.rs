@@ -24,7 +24,10 @@ async fn one_verdict_per_uid(store: Store) -> anyhow::Result<()> {
     tx.commit().await?;
     let mut tx = store.begin().await?;
     let again = Store::record_verdict_in(&mut tx, &verdict(Some(5), "", "d2")).await;
-    assert!(again.is_err(), "a second verdict for the same uid must be refused");
+    assert!(
+        again.is_err(),
+        "a second verdict for the same uid must be refused"
+    );
     drop(tx);
     let rows = store.verdicts("imap://t@h/INBOX").await?;
     assert_eq!(rows.len(), 1);
@@ -42,7 +45,11 @@ async fn store_assigns_uids_and_names_are_unique(store: Store) -> anyhow::Result
     tx.commit().await?;
     assert_eq!((a, b), (1, 2));
     let mut tx = store.begin().await?;
-    assert!(Store::record_verdict_in(&mut tx, &verdict(None, "a", "dz")).await.is_err());
+    assert!(
+        Store::record_verdict_in(&mut tx, &verdict(None, "a", "dz"))
+            .await
+            .is_err()
+    );
     drop(tx);
     let names = store
         .known_names("imap://t@h/INBOX", &["a".into(), "c".into()])

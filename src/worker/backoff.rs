@@ -57,7 +57,10 @@ mod tests {
         for n in nominal {
             let d = b.next_delay();
             let n = Duration::from_secs(n);
-            assert!(d >= n.mul_f64(0.75) && d <= n.mul_f64(1.25), "{d:?} vs {n:?}");
+            assert!(
+                d >= n.mul_f64(0.75) && d <= n.mul_f64(1.25),
+                "{d:?} vs {n:?}"
+            );
         }
         b.reset();
         assert!(b.next_delay() <= FIRST.mul_f64(1.25));

@@ -42,7 +42,12 @@ pub async fn run(args: &RunArgs) -> Result<ExitCode> {
     let metrics = Arc::new(Metrics::new(config.mailbox.liveness_limit, imap));
     let cancel = CancellationToken::new();
     super::handle_signals(cancel.clone());
-    let pipeline = Pipeline::new(config.clone(), store.clone(), Arc::new(rules), metrics.clone());
+    let pipeline = Pipeline::new(
+        config.clone(),
+        store.clone(),
+        Arc::new(rules),
+        metrics.clone(),
+    );
     if args.once {
         let summary = pipeline.once(&cancel).await?;
         print_summary(&pipeline.mailbox, &summary);
@@ -81,7 +86,10 @@ fn print_summary(mailbox: &str, summary: &Summary) {
         println!("  {} with errors (in quarantine, flagged)", summary.errors);
     }
     if summary.recovered > 0 {
-        println!("  {} verdict(s) from an earlier run re-applied", summary.recovered);
+        println!(
+            "  {} verdict(s) from an earlier run re-applied",
+            summary.recovered
+        );
     }
     if summary.known > 0 {
         println!("  {} already sorted before (left alone)", summary.known);
@@ -115,7 +123,11 @@ async fn print_status(config: &Config, store: &Store, mailbox: &str) -> Result<(
     };
     let (unapplied, errors) = store.verdict_backlog(mailbox).await?;
     println!("  pending       {pending} new, {unapplied} verdict(s) not yet applied");
-    let last_error = if state.last_error.is_empty() { "none" } else { &state.last_error };
+    let last_error = if state.last_error.is_empty() {
+        "none"
+    } else {
+        &state.last_error
+    };
     println!("  last error    {last_error}");
     println!("  errors        {errors} message(s) quarantined");
     let now = Utc::now();

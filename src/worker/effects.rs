@@ -30,7 +30,12 @@ impl Effects {
     }
 
     /// Whether `item` starts a thread in an acknowledged bucket and does not come from the team.
-    pub async fn wants_ack(&self, store: &Store, item: &Classified, from: Option<&str>) -> Result<bool> {
+    pub async fn wants_ack(
+        &self,
+        store: &Store,
+        item: &Classified,
+        from: Option<&str>,
+    ) -> Result<bool> {
         if item.verdict.is_error() || !self.ack_buckets.iter().any(|b| b == item.plan.bucket()) {
             return Ok(false);
         }
@@ -40,12 +45,20 @@ impl Effects {
         if item.answers.is_empty() {
             return Ok(true);
         }
-        let known = store.known_message_ids(&self.mailbox, &item.answers).await?;
+        let known = store
+            .known_message_ids(&self.mailbox, &item.answers)
+            .await?;
         Ok(known.is_empty())
     }
 
     /// Writes the mail `item` causes inside the verdict's transaction.
-    pub async fn in_tx(&self, _tx: &mut Tx, _store: &Store, _item: &Classified, _now: DateTime<Utc>) -> Result<()> {
+    pub async fn in_tx(
+        &self,
+        _tx: &mut Tx,
+        _store: &Store,
+        _item: &Classified,
+        _now: DateTime<Utc>,
+    ) -> Result<()> {
         Ok(())
     }
 }

@@ -75,11 +75,13 @@ pub struct Pipeline {
 }
 
 fn sha256_hex(raw: &[u8]) -> String {
-    Sha256::digest(raw).iter().fold(String::with_capacity(64), |mut s, b| {
-        use std::fmt::Write as _;
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    Sha256::digest(raw)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 impl Pipeline {
@@ -93,7 +95,12 @@ impl Pipeline {
             Some(s) if s.uidvalidity == uidvalidity => return Ok(s),
             Some(old) => {
                 tracing::warn!(mailbox = %self.mailbox, old = old.uidvalidity, new = uidvalidity, "UIDVALIDITY changed: resyncing by Message-ID and digest");
-                SyncState { uidvalidity, last_uid: 0, updated_ms: now, ..old }
+                SyncState {
+                    uidvalidity,
+                    last_uid: 0,
+                    updated_ms: now,
+                    ..old
+                }
             }
             None => {
                 let last_uid = match (self.config.mailbox.backlog, selected) {
@@ -115,7 +122,12 @@ impl Pipeline {
     }
 
     /// Everything pending: re-apply unapplied verdicts, then sort every new message, batch by batch.
-    pub async fn pass(&self, source: &mut Source, state: &mut SyncState, cancel: &CancellationToken) -> Result<Summary> {
+    pub async fn pass(
+        &self,
+        source: &mut Source,
+        state: &mut SyncState,
+        cancel: &CancellationToken,
+    ) -> Result<Summary> {
         let mut summary = Summary::default();
         self.recover(source, &mut summary).await?;
         let mut keys = source.pending(state.last_uid).await?;
@@ -146,7 +158,8 @@ impl Pipeline {
                 None => (classify.await?, Vec::new()),
             };
             let batch_len = classified.len() as u64;
-            self.commit_and_apply(source, state, classified, &mut summary).await?;
+            self.commit_and_apply(source, state, classified, &mut summary)
+                .await?;
             progress.advance(batch_len);
             if next.is_none() || cancel.is_cancelled() {
                 break;
@@ -158,7 +171,11 @@ impl Pipeline {
     }
 
     /// Parses and classifies a batch on the blocking pool (Sieve is CPU work).
-    async fn classify_batch(&self, batch: Vec<Fetched>, folders: Arc<BTreeSet<String>>) -> Result<Vec<Classified>> {
+    async fn classify_batch(
+        &self,
+        batch: Vec<Fetched>,
+        folders: Arc<BTreeSet<String>>,
+    ) -> Result<Vec<Classified>> {
         let rules = self.rules.clone();
         let config = self.config.clone();
         let source_folder = self.folder.clone();
@@ -193,12 +210,28 @@ impl Pipeline {
                 summary.known += 1;
                 continue;
             }
-            let (id, uid) = self.record(&mut tx, item, state.uidvalidity, now.timestamp_millis()).await?;
+            let (id, uid) = self
+                .record(&mut tx, item, state.uidvalidity, now.timestamp_millis())
+                .await?;
             self.effects.in_tx(&mut tx, &self.store, item, now).await?;
-            recorded.push((id, Key { uid, name: item.key.name.clone() }, item.plan.clone()));
+            recorded.push((
+                id,
+                Key {
+                    uid,
+                    name: item.key.name.clone(),
+                },
+                item.plan.clone(),
+            ));
         }
         if max_uid > 0 {
-            Store::advance_sync_in(&mut tx, &self.mailbox, state.uidvalidity, max_uid, now.timestamp_millis()).await?;
+            Store::advance_sync_in(
+                &mut tx,
+                &self.mailbox,
+                state.uidvalidity,
+                max_uid,
+                now.timestamp_millis(),
+            )
+            .await?;
             state.last_uid = state.last_uid.max(max_uid);
         }
         crate::failpoint::hit("before-verdict-commit");
@@ -215,10 +248,25 @@ impl Pipeline {
         Ok(())
     }
 
-    async fn record(&self, tx: &mut crate::store::Tx, item: &Classified, uidvalidity: i64, now_ms: i64) -> Result<(i64, i64)> {
+    async fn record(
+        &self,
+        tx: &mut crate::store::Tx,
+        item: &Classified,
+        uidvalidity: i64,
+        now_ms: i64,
+    ) -> Result<(i64, i64)> {
         let plan = serde_json::to_string(&item.plan).context("serialise plan")?;
-        let error = item.verdict.error.as_ref().map(|e| format!("{}: {}", e.reason, e.detail)).unwrap_or_default();
-        let uid = if item.key.name.is_empty() { Some(item.key.uid) } else { None };
+        let error = item
+            .verdict
+            .error
+            .as_ref()
+            .map(|e| format!("{}: {}", e.reason, e.detail))
+            .unwrap_or_default();
+        let uid = if item.key.name.is_empty() {
+            Some(item.key.uid)
+        } else {
+            None
+        };
         let (id, uid) = Store::record_verdict_in(
             tx,
             &NewVerdict {
@@ -235,8 +283,20 @@ impl Pipeline {
             },
         )
         .await?;
-        let subject = format!("message:{}", if item.message_id.is_empty() { &item.digest } else { &item.message_id });
-        let origin = item.verdict.stores.iter().find_map(|s| s.origin.clone()).unwrap_or_default();
+        let subject = format!(
+            "message:{}",
+            if item.message_id.is_empty() {
+                &item.digest
+            } else {
+                &item.message_id
+            }
+        );
+        let origin = item
+            .verdict
+            .stores
+            .iter()
+            .find_map(|s| s.origin.clone())
+            .unwrap_or_default();
         let detail = format!("uid {uid} {}", item.verdict.tsv_line("").trim_start());
         Store::record_event_in(
             tx,
@@ -244,7 +304,11 @@ impl Pipeline {
                 at_ms: now_ms,
                 actor: "worker",
                 subject: &subject,
-                action: if item.verdict.is_error() { "quarantined" } else { "classified" },
+                action: if item.verdict.is_error() {
+                    "quarantined"
+                } else {
+                    "classified"
+                },
                 reason: &format!("rule:{origin}"),
                 detail: &detail,
             },
@@ -276,15 +340,27 @@ impl Pipeline {
     /// Re-applies verdicts recorded but not applied (a crash or a failed apply): a message no longer in
     /// the watched folder was already moved; copies already made are found by Message-ID or name.
     async fn recover(&self, source: &mut Source, summary: &mut Summary) -> Result<()> {
-        let rows = self.store.unapplied(&self.mailbox, self.clock.now_ms()).await?;
+        let rows = self
+            .store
+            .unapplied(&self.mailbox, self.clock.now_ms())
+            .await?;
         if rows.is_empty() {
             return Ok(());
         }
-        let keys: Vec<Key> = rows.iter().map(|r| Key { uid: r.uid, name: r.name.clone() }).collect();
+        let keys: Vec<Key> = rows
+            .iter()
+            .map(|r| Key {
+                uid: r.uid,
+                name: r.name.clone(),
+            })
+            .collect();
         let present = source.present(&keys).await?;
         let mut done = Vec::new();
         for row in &rows {
-            let key = Key { uid: row.uid, name: row.name.clone() };
+            let key = Key {
+                uid: row.uid,
+                name: row.name.clone(),
+            };
             if !present.contains(&key) {
                 done.push(row.id);
                 continue;
@@ -292,7 +368,10 @@ impl Pipeline {
             self.reapply(source, row, key).await?;
             done.push(row.id);
         }
-        tracing::info!(count = rows.len(), "re-applied verdicts recorded before a restart");
+        tracing::info!(
+            count = rows.len(),
+            "re-applied verdicts recorded before a restart"
+        );
         summary.recovered += rows.len() as u64;
         self.store.mark_applied(&done, self.clock.now_ms()).await
     }
@@ -311,14 +390,22 @@ impl Pipeline {
             Ok(()) => Ok(()),
             Err(e) if row.attempts + 1 >= MAX_APPLY_ATTEMPTS => {
                 tracing::error!(verdict = row.id, error = %format!("{e:#}"), "giving up applying: quarantine");
-                let q = Plan { target: Target::Move(self.config.mailbox.quarantine.clone()), copies: vec![], flags: vec!["\\Flagged".into()] };
-                self.store.replace_plan(row.id, q.bucket(), &serde_json::to_string(&q)?).await?;
+                let q = Plan {
+                    target: Target::Move(self.config.mailbox.quarantine.clone()),
+                    copies: vec![],
+                    flags: vec!["\\Flagged".into()],
+                };
+                self.store
+                    .replace_plan(row.id, q.bucket(), &serde_json::to_string(&q)?)
+                    .await?;
                 let items = [(items[0].0.clone(), &q)];
                 source.apply(&items).await
             }
             Err(e) => {
                 let next = self.clock.now_ms() + super::backoff::retry_delay_ms(row.attempts + 1);
-                self.store.record_apply_failure(row.id, &format!("{e:#}"), next).await?;
+                self.store
+                    .record_apply_failure(row.id, &format!("{e:#}"), next)
+                    .await?;
                 Err(e)
             }
         }
@@ -326,22 +413,52 @@ impl Pipeline {
 }
 
 /// Parses and classifies one message; a message that cannot be parsed gets an error verdict.
-fn classify_one(rules: &Rules, config: &Config, folders: &BTreeSet<String>, source_folder: &str, f: Fetched) -> Classified {
+fn classify_one(
+    rules: &Rules,
+    config: &Config,
+    folders: &BTreeSet<String>,
+    source_folder: &str,
+    f: Fetched,
+) -> Classified {
     let digest = sha256_hex(&f.raw);
-    let (verdict, message_id, answers) = match Message::parse(&f.raw, config.rules.max_message_size) {
+    let (verdict, message_id, answers) = match Message::parse(&f.raw, config.rules.max_message_size)
+    {
         Ok(msg) => {
-            let ctx = RuleContext { mailboxes: folders, source_folder, envelope: Envelope::derive(&msg), explain: false };
+            let ctx = RuleContext {
+                mailboxes: folders,
+                source_folder,
+                envelope: Envelope::derive(&msg),
+                explain: false,
+            };
             let verdict = rules.classify(&msg, &ctx);
             let info = msg.info();
-            let answers = info.in_reply_to.iter().chain(&info.references).cloned().collect();
-            (verdict, info.message_id.clone().unwrap_or_default(), answers)
+            let answers = info
+                .in_reply_to
+                .iter()
+                .chain(&info.references)
+                .cloned()
+                .collect();
+            (
+                verdict,
+                info.message_id.clone().unwrap_or_default(),
+                answers,
+            )
         }
-        Err(e) => (Verdict::error(e.reason(), e.to_string()), String::new(), Vec::new()),
+        Err(e) => (
+            Verdict::error(e.reason(), e.to_string()),
+            String::new(),
+            Vec::new(),
+        ),
     };
     let plan = actions::plan(&verdict, &config.mailbox);
-    let causes_mail = !verdict.redirects.is_empty() || !verdict.vacations.is_empty() || config.ack.buckets.iter().any(|b| b == plan.bucket());
+    let causes_mail = !verdict.redirects.is_empty()
+        || !verdict.vacations.is_empty()
+        || config.ack.buckets.iter().any(|b| b == plan.bucket());
     Classified {
-        key: Key { uid: f.uid, name: f.name },
+        key: Key {
+            uid: f.uid,
+            name: f.name,
+        },
         message_id,
         digest,
         plan,

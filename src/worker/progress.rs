@@ -16,17 +16,22 @@ const LOG_EVERY: Duration = Duration::from_secs(5);
 
 impl Progress {
     pub fn new(total: u64) -> Progress {
-        let bar = (std::io::stderr().is_terminal() && total > super::pipeline::BATCH as u64).then(|| {
-            let bar = indicatif::ProgressBar::new(total);
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{spinner} sorting {pos}/{len} messages [{bar:30}] {per_sec} eta {eta}",
-            ) {
-                bar.set_style(style);
-            }
-            bar
-        });
+        let bar =
+            (std::io::stderr().is_terminal() && total > super::pipeline::BATCH as u64).then(|| {
+                let bar = indicatif::ProgressBar::new(total);
+                if let Ok(style) = indicatif::ProgressStyle::with_template(
+                    "{spinner} sorting {pos}/{len} messages [{bar:30}] {per_sec} eta {eta}",
+                ) {
+                    bar.set_style(style);
+                }
+                bar
+            });
         tracing::info!(messages = total, "sorting pending messages");
-        Progress { bar, total, state: Mutex::new((0, Instant::now())) }
+        Progress {
+            bar,
+            total,
+            state: Mutex::new((0, Instant::now())),
+        }
     }
 
     pub fn advance(&self, n: u64) {

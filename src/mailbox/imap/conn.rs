@@ -166,7 +166,10 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
 async fn starttls(tcp: TcpStream) -> Result<TcpStream> {
     let mut reader = BufReader::new(tcp);
     let mut line = String::new();
-    reader.read_line(&mut line).await.context("read IMAP greeting")?;
+    reader
+        .read_line(&mut line)
+        .await
+        .context("read IMAP greeting")?;
     if !line.starts_with("* OK") {
         bail!("unexpected IMAP greeting: {}", line.trim_end());
     }
@@ -177,7 +180,10 @@ async fn starttls(tcp: TcpStream) -> Result<TcpStream> {
         .context("send STARTTLS")?;
     loop {
         line.clear();
-        let n = reader.read_line(&mut line).await.context("read STARTTLS reply")?;
+        let n = reader
+            .read_line(&mut line)
+            .await
+            .context("read STARTTLS reply")?;
         if n == 0 {
             bail!("server closed the connection during STARTTLS");
         }

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
 
-use super::super::support::{ImapSession, TestUser, imap_login, list_folders, mailserver, message_ids, new_user};
+use super::super::support::{
+    ImapSession, TestUser, imap_login, list_folders, mailserver, message_ids, new_user,
+};
 
 pub const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -21,17 +23,13 @@ pub struct World {
 }
 
 /// Extra `[mailbox]` lines and the IMAP address a config points at.
+#[derive(Default)]
 pub struct Opts<'a> {
     pub url: Option<&'a str>,
     pub mailbox_extra: &'a str,
     pub metrics: Option<u16>,
 }
 
-impl Default for Opts<'_> {
-    fn default() -> Self {
-        Opts { url: None, mailbox_extra: "", metrics: None }
-    }
-}
 
 impl World {
     /// A fresh IMAP user and a config watching its INBOX over STARTTLS (certificate checked).
@@ -50,7 +48,11 @@ impl World {
             opts.mailbox_extra
         );
         let config = write_config(dir.path(), &mailbox, opts.metrics)?;
-        Ok(World { user: Some(user), dir, config })
+        Ok(World {
+            user: Some(user),
+            dir,
+            config,
+        })
     }
 
     /// A config watching a Maildir in the temp dir.
@@ -61,7 +63,11 @@ impl World {
         }
         let mailbox = format!("url = \"maildir:mail\"\n{}", opts.mailbox_extra);
         let config = write_config(dir.path(), &mailbox, opts.metrics)?;
-        Ok(World { user: None, dir, config })
+        Ok(World {
+            user: None,
+            dir,
+            config,
+        })
     }
 
     pub fn user(&self) -> Result<&TestUser> {
@@ -87,7 +93,11 @@ impl World {
 
     /// `triaged run --once`, which must succeed; returns its stdout.
     pub async fn run_once(&self) -> Result<String> {
-        let out = self.command(&["run", "--once"]).output().await.context("run triaged")?;
+        let out = self
+            .command(&["run", "--once"])
+            .output()
+            .await
+            .context("run triaged")?;
         ensure!(
             out.status.success(),
             "run --once failed ({}): {}",
@@ -122,7 +132,9 @@ impl World {
 }
 
 fn write_config(dir: &Path, mailbox: &str, metrics: Option<u16>) -> Result<PathBuf> {
-    let metrics = metrics.map(|p| format!("[metrics]\nlisten = \"127.0.0.1:{p}\"\n")).unwrap_or_default();
+    let metrics = metrics
+        .map(|p| format!("[metrics]\nlisten = \"127.0.0.1:{p}\"\n"))
+        .unwrap_or_default();
     let text = format!(
         "[mailbox]\n{mailbox}\n[store]\nurl = \"sqlite:triaged.db\"\n\n[rules]\nscript = \"{MANIFEST}/rules/support.sieve\"\n\
          include_dir = \"{MANIFEST}/rules\"\n\n[outbox]\ntransport = \"file:outbox\"\nfrom = \"Support <support@test.example>\"\n\n{metrics}"
@@ -150,7 +162,11 @@ pub fn bulk(prefix: &str, n: usize) -> Result<Vec<(String, Vec<u8>)>> {
         }
         sources.push(strip_message_id(&crlf(&raw)));
     }
-    ensure!(!sources.is_empty(), "no corpus messages in {}", dir.display());
+    ensure!(
+        !sources.is_empty(),
+        "no corpus messages in {}",
+        dir.display()
+    );
     Ok((0..n)
         .map(|i| {
             let id = format!("{prefix}-{i}@test.example");
@@ -176,7 +192,10 @@ fn crlf(raw: &[u8]) -> Vec<u8> {
 
 /// Removes Message-ID header lines (and their continuations) from the header block.
 fn strip_message_id(raw: &[u8]) -> Vec<u8> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(raw.len(), |p| p + 2);
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(raw.len(), |p| p + 2);
     let mut out = Vec::with_capacity(raw.len());
     let mut skipping = false;
     for line in raw[..end].split_inclusive(|&b| b == b'\n') {
@@ -204,17 +223,27 @@ pub async fn predict(messages: &[(String, Vec<u8>)]) -> Result<BTreeMap<String, 
         by_path.insert(path.display().to_string(), id.clone());
     }
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_triaged"))
-        .args(["classify", "--rules", &format!("{MANIFEST}/rules/support.sieve")])
+        .args([
+            "classify",
+            "--rules",
+            &format!("{MANIFEST}/rules/support.sieve"),
+        ])
         .arg(dir.path())
         .output()
         .await
         .context("run triaged classify")?;
-    ensure!(out.status.success(), "classify failed: {}", String::from_utf8_lossy(&out.stderr));
+    ensure!(
+        out.status.success(),
+        "classify failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut predicted = BTreeMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let cols: Vec<&str> = line.split('\t').collect();
         ensure!(cols.len() == 4, "unexpected classify line {line:?}");
-        let id = by_path.get(cols[0]).with_context(|| format!("unknown path {}", cols[0]))?;
+        let id = by_path
+            .get(cols[0])
+            .with_context(|| format!("unknown path {}", cols[0]))?;
         let folders: BTreeSet<String> = if cols[3].contains("error:") {
             BTreeSet::from(["Quarantine".to_owned()])
         } else if cols[1] == "-" {
@@ -224,7 +253,12 @@ pub async fn predict(messages: &[(String, Vec<u8>)]) -> Result<BTreeMap<String, 
         };
         predicted.insert(id.clone(), folders);
     }
-    ensure!(predicted.len() == messages.len(), "classify printed {} of {} verdicts", predicted.len(), messages.len());
+    ensure!(
+        predicted.len() == messages.len(),
+        "classify printed {} of {} verdicts",
+        predicted.len(),
+        messages.len()
+    );
     Ok(predicted)
 }
 
@@ -248,10 +282,17 @@ pub async fn imap_placement(user: &TestUser) -> Result<BTreeMap<String, Vec<Stri
 }
 
 /// Appends messages to `folder` of `user` over one connection.
-pub async fn append_all(user: &TestUser, folder: &str, messages: &[(String, Vec<u8>)]) -> Result<()> {
+pub async fn append_all(
+    user: &TestUser,
+    folder: &str,
+    messages: &[(String, Vec<u8>)],
+) -> Result<()> {
     let mut session = imap_login(user, false).await?;
     for (_, raw) in messages {
-        session.append(folder, None, None, raw).await.context("append")?;
+        session
+            .append(folder, None, None, raw)
+            .await
+            .context("append")?;
     }
     session.logout().await.ok();
     Ok(())
@@ -272,7 +313,17 @@ pub fn assert_placed(
         }
     }
     if !wrong.is_empty() {
-        bail!("{} of {} messages misplaced, e.g.:\n{}", wrong.len(), expected.len(), wrong.iter().take(10).cloned().collect::<Vec<_>>().join("\n"));
+        bail!(
+            "{} of {} messages misplaced, e.g.:\n{}",
+            wrong.len(),
+            expected.len(),
+            wrong
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
     }
     Ok(())
 }
@@ -299,7 +350,9 @@ where
 pub async fn verdict_rows(world: &World) -> Result<Vec<(i64, i64, String, String)>> {
     use sqlx::Row as _;
     let url = format!("sqlite://{}", world.store_path().display());
-    let pool = sqlx::SqlitePool::connect(&url).await.context("open test store")?;
+    let pool = sqlx::SqlitePool::connect(&url)
+        .await
+        .context("open test store")?;
     let rows = sqlx::query("SELECT uidvalidity, uid, name, message_id FROM verdicts ORDER BY id")
         .fetch_all(&pool)
         .await?;
