@@ -117,8 +117,8 @@ mod tests {
     #[test]
     fn a_complete_request_names_all_four_parts() -> anyhow::Result<()> {
         let filing = abc_filing(&full()?, &config()?)?;
-        assert_eq!(filing.claimant, "\"Team Leader\" <stl@example.org>");
-        assert_eq!(filing.respondent, "\"Santa Claus\" <presents@example.org>");
+        assert_eq!(filing.claimant, "Team Leader <stl@example.org>");
+        assert_eq!(filing.respondent, "Santa Claus <presents@example.org>");
         assert_eq!(filing.complaint, "ABC Request over Santa Claus");
         assert!(filing.relief.contains("role of Support Engineer"));
         assert_eq!(filing.clause, "9.1.4.2");

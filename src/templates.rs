@@ -110,11 +110,15 @@ impl RenderedMail {
                 .join(", ")
         };
         let mut out = format!(
-            "Template: {}\nSubject: {}\nTo: {}\nCc: {}\nSign: {}\nEncrypt: {}\nAuto-Submitted: {}\n",
+            "Template: {}\nSubject: {}\nTo: {}\n{}Sign: {}\nEncrypt: {}\nAuto-Submitted: {}\n",
             self.template,
             self.subject,
             list(&self.to),
-            list(&self.cc),
+            if self.cc.is_empty() {
+                String::new()
+            } else {
+                format!("Cc: {}\n", list(&self.cc))
+            },
             self.sign,
             self.encrypt.as_str(),
             self.auto_submitted.as_str(),
