@@ -258,3 +258,7 @@ pub fn next_attempt_at(retry: &[Duration], attempts: i64, now_ms: i64) -> i64 {
         .unwrap_or(Duration::from_secs(60));
     now_ms.saturating_add(millis(delay))
 }
+
+#[cfg(test)]
+#[path = "outbox/outbox_tests.rs"]
+mod tests;

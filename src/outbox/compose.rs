@@ -95,6 +95,7 @@ pub fn compose(mail: &RenderedMail, env: &Envelope<'_>) -> Result<Composed> {
         });
     }
     let builder = headers(mail, env)?;
+    let is_encrypted = certs.is_some() && env.pgp.is_some();
     let message = match (sign, env.pgp, certs) {
         (true, Some(pgp), None) => builder.multipart(signed(pgp, body)?),
         (_, Some(pgp), Some(certs)) => {
@@ -113,15 +114,8 @@ pub fn compose(mail: &RenderedMail, env: &Envelope<'_>) -> Result<Composed> {
         recipients,
         hold_error: None,
         signed: sign,
-        encrypted: message_is_encrypted(&message),
+        encrypted: is_encrypted,
     })
-}
-
-fn message_is_encrypted(message: &Message) -> bool {
-    message
-        .headers()
-        .get_raw("Content-Type")
-        .is_some_and(|v| v.starts_with("multipart/encrypted"))
 }
 
 fn list(addresses: &[Address]) -> String {
