@@ -5,5 +5,6 @@
 
 mod it {
     mod mailserver;
+    mod outbox;
     mod support;
 }

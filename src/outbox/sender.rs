@@ -109,7 +109,9 @@ async fn attempt(
             tracing::info!(outbox_id = r.mail_id, recipient = %r.address, attempt = r.attempts + 1, "mail sent");
             report.sent += 1;
         }
-        Err(SendError::Permanent(why)) => fail(store, r, &why, now, report).await?,
+        Err(SendError::Permanent(why)) => {
+            fail(store, r, &format!("permanent: {why}"), now, report).await?;
+        }
         Err(SendError::Transient(why)) if now >= delivery.give_up_at_ms => {
             let why = format!("gave up after {} attempts: {why}", r.attempts + 1);
             fail(store, r, &why, now, report).await?;

@@ -82,9 +82,7 @@ impl Sender {
 
 /// A permanent failure only when lettre says so (a 5xx reply); everything else is worth another try.
 fn classify(e: lettre::transport::smtp::Error) -> SendError {
-    let text = std::error::Error::source(&e)
-        .map(|s| format!("{e}: {s}"))
-        .unwrap_or_else(|| e.to_string());
+    let text = e.to_string();
     if e.is_permanent() {
         SendError::Permanent(text)
     } else {
