@@ -8,6 +8,7 @@
 mod events;
 mod sync;
 mod verdicts;
+mod outbox;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,6 +21,9 @@ use sqlx::{Any, AnyPool, Transaction};
 pub use self::events::{Event, NewEvent};
 pub use self::sync::SyncState;
 pub use self::verdicts::{APPLIED, NewVerdict, RECORDED, VerdictRow};
+pub use self::outbox::{
+    Delivery, HeldSource, NewOutboxMail, OutboxMail, OutboxRecipient, RecipientState,
+};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

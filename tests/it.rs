@@ -5,6 +5,7 @@
 
 mod it {
     mod mailserver;
+    mod outbox;
     mod support;
     mod sieve_diff;
     mod worker;
