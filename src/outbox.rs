@@ -76,7 +76,12 @@ impl Outbox {
     }
 
     /// Composes `mail` as it would be stored, without queueing it.
-    pub fn compose(&self, mail: &RenderedMail, message_id: &str, at: DateTime<Utc>) -> Result<Composed> {
+    pub fn compose(
+        &self,
+        mail: &RenderedMail,
+        message_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Composed> {
         compose::compose(
             mail,
             &compose::Envelope {
@@ -111,7 +116,11 @@ impl Outbox {
         let message_id = self.new_message_id(now);
         let composed = self.compose(mail, &message_id, now)?;
         let source = serde_json::to_string(mail).context("serialise the rendered mail")?;
-        let recipients: Vec<String> = composed.recipients.iter().map(ToString::to_string).collect();
+        let recipients: Vec<String> = composed
+            .recipients
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         let envelope_from = match mail.auto_submitted {
             // RFC 3834 §3.3: automatic replies go out with a null return path, so they cannot bounce back.
             AutoSubmitted::AutoReplied => String::new(),
@@ -157,7 +166,13 @@ impl Outbox {
     }
 
     /// [`Outbox::enqueue_in`] in a transaction of its own.
-    pub async fn enqueue(&self, store: &Store, mail: &RenderedMail, actor: &str, clock: &Clock) -> Result<Queued> {
+    pub async fn enqueue(
+        &self,
+        store: &Store,
+        mail: &RenderedMail,
+        actor: &str,
+        clock: &Clock,
+    ) -> Result<Queued> {
         let mut tx = store.begin().await?;
         let queued = self.enqueue_in(&mut tx, mail, actor, clock.now()).await?;
         tx.commit().await.context("commit queued mail")?;
@@ -192,12 +207,25 @@ impl Outbox {
         mail.cc.clear();
         thread(&mut mail, msg);
         let queued = self.enqueue_in(tx, &mail, actor, now).await?;
-        Store::record_auto_reply_in(tx, &guard::sender_key(&to), now.timestamp_millis(), queued.id, &ticket).await?;
+        Store::record_auto_reply_in(
+            tx,
+            &guard::sender_key(&to),
+            now.timestamp_millis(),
+            queued.id,
+            &ticket,
+        )
+        .await?;
         Ok(AutoReply::Queued { queued, ticket })
     }
 }
 
-fn ack_context(msg: &mail_parser::Message<'_>, to: &Mailbox, ticket: &str, team: &Mailbox, now: DateTime<Utc>) -> Ack {
+fn ack_context(
+    msg: &mail_parser::Message<'_>,
+    to: &Mailbox,
+    ticket: &str,
+    team: &Mailbox,
+    now: DateTime<Utc>,
+) -> Ack {
     let subject = msg
         .subject()
         .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -228,13 +256,20 @@ fn strip_re(subject: &str) -> &str {
 
 /// Sets In-Reply-To and References (RFC 5322 §3.6.4) from the answered message.
 fn thread(mail: &mut RenderedMail, msg: &mail_parser::Message<'_>) {
-    let Some(id) = msg.message_id().map(|id| format!("<{}>", id.trim_matches(['<', '>']))) else {
+    let Some(id) = msg
+        .message_id()
+        .map(|id| format!("<{}>", id.trim_matches(['<', '>'])))
+    else {
         return;
     };
     let mut refs: Vec<String> = msg
         .references()
         .as_text_list()
-        .map(|l| l.iter().map(|r| format!("<{}>", r.trim_matches(['<', '>']))).collect())
+        .map(|l| {
+            l.iter()
+                .map(|r| format!("<{}>", r.trim_matches(['<', '>'])))
+                .collect()
+        })
         .unwrap_or_default();
     refs.retain(|r| !r.contains(char::is_whitespace) && r.len() > 2);
     refs.push(id.clone());

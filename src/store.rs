@@ -6,9 +6,9 @@
 //! domain keeps its statements in a `store/*.rs` part; nothing outside `store` writes SQL.
 
 mod events;
+mod outbox;
 mod sync;
 mod verdicts;
-mod outbox;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -19,11 +19,11 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Transaction};
 
 pub use self::events::{Event, NewEvent};
-pub use self::sync::SyncState;
-pub use self::verdicts::{APPLIED, NewVerdict, RECORDED, VerdictRow};
 pub use self::outbox::{
     Delivery, HeldSource, NewOutboxMail, OutboxMail, OutboxRecipient, RecipientState,
 };
+pub use self::sync::SyncState;
+pub use self::verdicts::{APPLIED, NewVerdict, RECORDED, VerdictRow};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

@@ -59,10 +59,10 @@ impl Pipeline {
         store: Store,
         rules: Arc<Rules>,
         metrics: Arc<Metrics>,
-    ) -> Pipeline {
+    ) -> Result<Pipeline> {
         let mailbox = mailbox_id(&config.mailbox.source);
-        Pipeline {
-            effects: Effects::new(&config, &mailbox),
+        Ok(Pipeline {
+            effects: Effects::new(&config, &mailbox)?,
             folder: folder_name(&config.mailbox.source),
             mailbox,
             store,
@@ -70,7 +70,7 @@ impl Pipeline {
             config,
             clock: Clock::system(),
             metrics,
-        }
+        })
     }
 
     /// How long one IDLE lasts before it is renewed: often enough that a healthy server answers well

@@ -6,7 +6,7 @@
 mod it {
     mod mailserver;
     mod outbox;
-    mod support;
     mod sieve_diff;
+    mod support;
     mod worker;
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 use chrono::{TimeZone, Utc};
-use sequoia_openpgp as openpgp;
 use openpgp::cert::CertBuilder;
 use openpgp::serialize::Serialize as _;
+use sequoia_openpgp as openpgp;
 
 use super::*;
 use crate::config::{OpenPgpConfig, SmtpSecurity, Transport};
@@ -47,10 +47,13 @@ fn mail() -> Result<RenderedMail> {
 
 /// A team key and a keyring holding one recipient's certificate, generated with sequoia.
 fn keys(dir: &Path) -> Result<OpenPgpConfig> {
-    let (team, _) = CertBuilder::general_purpose(Some("Support <support@example.org>")).generate()?;
-    let (santa, _) = CertBuilder::general_purpose(Some("Santa <presents@example.org>")).generate()?;
+    let (team, _) =
+        CertBuilder::general_purpose(Some("Support <support@example.org>")).generate()?;
+    let (santa, _) =
+        CertBuilder::general_purpose(Some("Santa <presents@example.org>")).generate()?;
     let key_file = dir.join("team.key");
-    team.as_tsk().serialize(&mut std::fs::File::create(&key_file)?)?;
+    team.as_tsk()
+        .serialize(&mut std::fs::File::create(&key_file)?)?;
     let keyring = dir.join("keyring.pgp");
     santa.serialize(&mut std::fs::File::create(&keyring)?)?;
     Ok(OpenPgpConfig {
@@ -68,7 +71,9 @@ fn outbox(transport: Transport, pgp: Option<&OpenPgpConfig>) -> Result<Outbox> {
 }
 
 fn file_transport(dir: &Path) -> Transport {
-    Transport::File { dir: dir.join("out") }
+    Transport::File {
+        dir: dir.join("out"),
+    }
 }
 
 #[test]
@@ -77,10 +82,22 @@ fn a_plain_mail_has_fixed_id_date_and_parsed_addresses() -> Result<()> {
     let ob = outbox(file_transport(dir.path()), None)?;
     let composed = ob.compose(&mail()?, "<fixed.1@example.org>", start()?)?;
     let text = String::from_utf8(composed.raw)?;
-    assert!(text.contains("Message-ID: <fixed.1@example.org>\r\n"), "{text}");
-    assert!(text.contains("Date: Sat, 28 Nov 2026 12:00:00 +0000\r\n"), "{text}");
-    assert!(text.contains("To: \"Santa Claus\" <presents@example.org>\r\n"), "{text}");
-    assert!(!text.contains("Auto-Submitted"), "a welcome pack is written by a person");
+    assert!(
+        text.contains("Message-ID: <fixed.1@example.org>\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Date: Sat, 28 Nov 2026 12:00:00 +0000\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("To: \"Santa Claus\" <presents@example.org>\r\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Auto-Submitted"),
+        "a welcome pack is written by a person"
+    );
     assert!(text.split("\r\n").all(|l| l.len() <= 998), "line length");
     assert_eq!(composed.recipients.len(), 1);
     Ok(())
@@ -93,13 +110,21 @@ fn header_injection_is_refused_from_every_field() -> Result<()> {
     let mut bad_subject = mail()?;
     bad_subject.subject = "Hi\r\nBcc: victim@example.net".to_owned();
     let mut bad_name = mail()?;
-    bad_name.to = vec![Mailbox::new(Some("Eve\r\nBcc: victim@example.net".to_owned()), "eve@example.net".parse()?)];
+    bad_name.to = vec![Mailbox::new(
+        Some("Eve\r\nBcc: victim@example.net".to_owned()),
+        "eve@example.net".parse()?,
+    )];
     let mut bad_header = mail()?;
-    bad_header.headers.insert("X-Note".to_owned(), "a\nBcc: victim@example.net".to_owned());
+    bad_header
+        .headers
+        .insert("X-Note".to_owned(), "a\nBcc: victim@example.net".to_owned());
     let mut bad_ref = mail()?;
     bad_ref.in_reply_to = Some("<a@b>\r\nBcc: victim@example.net".to_owned());
     for m in [bad_subject, bad_name, bad_header, bad_ref] {
-        let err = ob.compose(&m, "<x@example.org>", start()?).err().ok_or_else(|| anyhow::anyhow!("composed"))?;
+        let err = ob
+            .compose(&m, "<x@example.org>", start()?)
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("composed"))?;
         assert!(err.chain().any(|e| e.is::<UnsafeValue>()), "{err:#}");
     }
     Ok(())
@@ -117,7 +142,10 @@ fn a_signed_mail_is_rfc3156_multipart_signed() -> Result<()> {
     assert!(composed.signed && !composed.encrypted);
     assert!(text.contains("Content-Type: multipart/signed;"), "{text}");
     assert!(text.contains("application/pgp-signature"), "{text}");
-    assert!(text.contains("micalg=\"pgp-sha256\"") || text.contains("micalg=pgp-sha256"), "{text}");
+    assert!(
+        text.contains("micalg=\"pgp-sha256\"") || text.contains("micalg=pgp-sha256"),
+        "{text}"
+    );
     assert!(text.contains("-----BEGIN PGP SIGNATURE-----"), "{text}");
     Ok(())
 }
@@ -131,17 +159,30 @@ fn encryption_follows_the_policy_and_never_sends_in_clear() -> Result<()> {
     m.encrypt = Encrypt::IfKey;
     let with_key = ob.compose(&m, "<e1@example.org>", start()?)?;
     let text = String::from_utf8(with_key.raw.clone())?;
-    assert!(with_key.encrypted && text.contains("multipart/encrypted"), "{text}");
+    assert!(
+        with_key.encrypted && text.contains("multipart/encrypted"),
+        "{text}"
+    );
     assert!(text.contains("Version: 1") && text.contains("-----BEGIN PGP MESSAGE-----"));
-    assert!(!text.contains("Welcome to the Support team"), "body in clear");
+    assert!(
+        !text.contains("Welcome to the Support team"),
+        "body in clear"
+    );
     m.to = vec!["Nobody <nokey@example.org>".parse()?];
     let without = ob.compose(&m, "<e2@example.org>", start()?)?;
-    assert!(!without.encrypted && without.signed, "if-key without a key: signed only");
+    assert!(
+        !without.encrypted && without.signed,
+        "if-key without a key: signed only"
+    );
     m.encrypt = Encrypt::Always;
     let held = ob.compose(&m, "<e3@example.org>", start()?)?;
     assert!(held.raw.is_empty());
-    assert!(held.hold_error.is_some_and(|e| e.contains("nokey@example.org")));
-    let no_pgp = outbox(file_transport(dir.path()), None)?.compose(&m, "<e4@example.org>", start()?)?;
+    assert!(
+        held.hold_error
+            .is_some_and(|e| e.contains("nokey@example.org"))
+    );
+    let no_pgp =
+        outbox(file_transport(dir.path()), None)?.compose(&m, "<e4@example.org>", start()?)?;
     assert!(no_pgp.raw.is_empty() && no_pgp.hold_error.is_some());
     Ok(())
 }
@@ -163,7 +204,11 @@ fn closed_port() -> Result<u16> {
 #[tokio::test]
 async fn transient_failures_follow_the_schedule_then_give_up() -> Result<()> {
     let (_dir, store) = crate::store::testing::sqlite().await?;
-    let transport = Transport::Smtp { security: SmtpSecurity::Plaintext, host: "127.0.0.1".to_owned(), port: closed_port()? };
+    let transport = Transport::Smtp {
+        security: SmtpSecurity::Plaintext,
+        host: "127.0.0.1".to_owned(),
+        port: closed_port()?,
+    };
     let ob = outbox(transport, None)?;
     let clock = Clock::manual(start()?);
     let queued = ob.enqueue(&store, &mail()?, "test", &clock).await?;
@@ -173,16 +218,29 @@ async fn transient_failures_follow_the_schedule_then_give_up() -> Result<()> {
     assert_eq!(r.state, RecipientState::Queued);
     assert_eq!(r.next_attempt_at_ms, clock.now_ms() + 60_000);
     assert!(!r.last_error.is_empty());
-    assert_eq!(flush(&store, ob.config(), &clock, false).await?.attempted, 0, "not due yet");
+    assert_eq!(
+        flush(&store, ob.config(), &clock, false).await?.attempted,
+        0,
+        "not due yet"
+    );
     clock.advance(Duration::from_secs(60));
     flush(&store, ob.config(), &clock, false).await?;
     let r = &store.outbox_recipients(queued.id).await?[0];
-    assert_eq!((r.attempts, r.next_attempt_at_ms), (2, clock.now_ms() + 300_000));
+    assert_eq!(
+        (r.attempts, r.next_attempt_at_ms),
+        (2, clock.now_ms() + 300_000)
+    );
     clock.advance(Duration::from_secs(3600));
     let report = flush(&store, ob.config(), &clock, false).await?;
     assert_eq!(report.failed.len(), 1, "{report:?}");
-    assert!(report.failed[0].2.contains("gave up after 2 attempts"), "{report:?}");
-    assert_eq!(store.outbox_recipients(queued.id).await?[0].state, RecipientState::Failed);
+    assert!(
+        report.failed[0].2.contains("gave up after 2 attempts"),
+        "{report:?}"
+    );
+    assert_eq!(
+        store.outbox_recipients(queued.id).await?[0].state,
+        RecipientState::Failed
+    );
     Ok(())
 }
 
@@ -197,8 +255,14 @@ async fn the_file_transport_writes_one_file_per_mail_even_when_retried() -> Resu
     let report = flush(&store, ob.config(), &clock, false).await?;
     assert_eq!(report.sent, 2);
     let path = dir.path().join("out").join(format!("{}.eml", queued.id));
-    assert_eq!(std::fs::read(&path)?, queued.raw, "the stored bytes, byte for byte");
-    store.requeue_outbox_mail(queued.id, None, i64::MAX, clock.now_ms()).await?;
+    assert_eq!(
+        std::fs::read(&path)?,
+        queued.raw,
+        "the stored bytes, byte for byte"
+    );
+    store
+        .requeue_outbox_mail(queued.id, None, i64::MAX, clock.now_ms())
+        .await?;
     let files = std::fs::read_dir(dir.path().join("out"))?.count();
     assert_eq!(files, 1);
     Ok(())

@@ -350,13 +350,12 @@ impl Store {
 
     /// The stored source of a mail, to compose a held one again.
     pub async fn outbox_source(&self, id: i64) -> Result<HeldSource> {
-        let row = sqlx::query(
-            "SELECT message_id, created_at_ms, source FROM outbox_mails WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_one(self.pool())
-        .await
-        .with_context(|| format!("read the source of outbox mail {id}"))?;
+        let row =
+            sqlx::query("SELECT message_id, created_at_ms, source FROM outbox_mails WHERE id = $1")
+                .bind(id)
+                .fetch_one(self.pool())
+                .await
+                .with_context(|| format!("read the source of outbox mail {id}"))?;
         Ok(HeldSource {
             message_id: row.try_get("message_id")?,
             created_at_ms: row.try_get("created_at_ms")?,

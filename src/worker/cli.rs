@@ -47,14 +47,27 @@ pub async fn run(args: &RunArgs) -> Result<ExitCode> {
         store.clone(),
         Arc::new(rules),
         metrics.clone(),
-    );
+    )?;
     if args.once {
         let summary = pipeline.once(&cancel).await?;
         print_summary(&pipeline.mailbox, &summary);
+        let flushed = crate::outbox::flush(&store, &config.outbox, &pipeline.clock, false).await?;
+        println!(
+            "outbox: {} sent, {} to retry, {} failed",
+            flushed.sent,
+            flushed.retrying,
+            flushed.failed.len()
+        );
         store.close().await;
         return Ok(ExitCode::SUCCESS);
     }
     let tracker = TaskTracker::new();
+    let (s, o, c) = (store.clone(), config.outbox.clone(), cancel.child_token());
+    tracker.spawn(async move {
+        if let Err(e) = crate::outbox::run_sender(s, o, crate::clock::Clock::system(), c).await {
+            tracing::error!(error = %format!("{e:#}"), "outbox sender stopped");
+        }
+    });
     if let Some(addr) = config.metrics.listen {
         let (m, c) = (metrics.clone(), cancel.child_token());
         tracker.spawn(async move {

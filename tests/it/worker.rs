@@ -72,9 +72,9 @@ async fn delivery_while_idling_is_sorted_within_two_seconds() -> Result<()> {
     deliver_lmtp(user, &first[0].1).await?;
     wait_until(Duration::from_secs(20), || async {
         Ok(imap_placement(user)
-                .await?
-                .get("idle-warm-0@test.example")
-                .is_some_and(|f| f != &["INBOX".to_owned()]))
+            .await?
+            .get("idle-warm-0@test.example")
+            .is_some_and(|f| f != &["INBOX".to_owned()]))
     })
     .await?;
     let msg = bulk("idle", 20)?.swap_remove(10);

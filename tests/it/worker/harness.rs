@@ -30,7 +30,6 @@ pub struct Opts<'a> {
     pub metrics: Option<u16>,
 }
 
-
 impl World {
     /// A fresh IMAP user and a config watching its INBOX over STARTTLS (certificate checked).
     pub async fn imap(prefix: &str, opts: Opts<'_>) -> Result<World> {
