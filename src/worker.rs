@@ -162,6 +162,7 @@ impl Pipeline {
             let mut source = Source::Imap(Box::new(imap));
             let summary = self.pass(&mut source, &mut state, cancel).await?;
             log_summary(&summary);
+            self.refresh_outbox_depth().await;
             backoff.reset();
             let Source::Imap(back) = source else {
                 anyhow::bail!("source changed kind")
@@ -191,7 +192,10 @@ impl Pipeline {
         self.metrics.set_connected(true);
         loop {
             match self.pass(&mut source, &mut state, cancel).await {
-                Ok(summary) => log_summary(&summary),
+                Ok(summary) => {
+                    log_summary(&summary);
+                    self.refresh_outbox_depth().await;
+                }
                 Err(e) => {
                     self.metrics.error();
                     tracing::warn!(error = %format!("{e:#}"), "maildir pass failed");
@@ -228,6 +232,16 @@ pub async fn pending(config: &Config, store: &Store) -> Result<usize> {
             let names = Maildir::open(path)?.scan()?;
             let known = store.known_names(&mailbox, &names).await?;
             Ok(names.len() - known.len())
+        }
+    }
+}
+
+impl Pipeline {
+    /// Refreshes the outbox depth gauge after a pass.
+    async fn refresh_outbox_depth(&self) {
+        match self.store.outbox_depth().await {
+            Ok(n) => self.metrics.set_outbox_depth(n),
+            Err(e) => tracing::debug!(error = %format!("{e:#}"), "outbox depth"),
         }
     }
 }

@@ -108,6 +108,16 @@ impl Store {
         Ok(())
     }
 
+    /// Outgoing mails with a recipient still queued, for `status` and the metrics.
+    pub async fn outbox_depth(&self) -> Result<i64> {
+        sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT mail_id) FROM outbox_recipients WHERE state = 'queued'",
+        )
+        .fetch_one(self.pool())
+        .await
+        .context("count queued outgoing mail")
+    }
+
     /// Records (or, with an empty `error`, clears) the last sync error of `mailbox`.
     pub async fn set_sync_error(&self, mailbox: &str, error: &str, now_ms: i64) -> Result<()> {
         sqlx::query("UPDATE mailbox_sync SET last_error = $1, updated_ms = $2 WHERE mailbox = $3")

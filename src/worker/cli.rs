@@ -143,6 +143,10 @@ async fn print_status(config: &Config, store: &Store, mailbox: &str) -> Result<(
     };
     println!("  last error    {last_error}");
     println!("  errors        {errors} message(s) quarantined");
+    println!(
+        "  outbox depth  {} mail(s) waiting",
+        store.outbox_depth().await?
+    );
     let now = Utc::now();
     let midnight = Utc
         .from_utc_datetime(&now.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default())
