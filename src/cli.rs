@@ -94,14 +94,12 @@ pub fn main() -> ExitCode {
 
 /// 2 for config and usage errors anywhere in the chain, 1 for everything else.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    let usage = err
-        .chain()
-        .any(|e| {
-            e.is::<ConfigErrors>()
-                || e.is::<UsageError>()
-                || e.is::<crate::templates::UnsafeValue>()
-                || e.is::<crate::disputes::MissingPart>()
-        });
+    let usage = err.chain().any(|e| {
+        e.is::<ConfigErrors>()
+            || e.is::<UsageError>()
+            || e.is::<crate::templates::UnsafeValue>()
+            || e.is::<crate::disputes::MissingPart>()
+    });
     if usage { 2 } else { 1 }
 }
 

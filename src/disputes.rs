@@ -129,17 +129,53 @@ mod tests {
     #[test]
     fn each_missing_part_is_named() -> anyhow::Result<()> {
         let cases: Vec<(AbcRequest, &str)> = vec![
-            (AbcRequest { candidate: None, ..full()? }, "Respondent (the candidate)"),
             (
-                AbcRequest { candidate: Some("presents@example.org".parse()?), ..full()? },
+                AbcRequest {
+                    candidate: None,
+                    ..full()?
+                },
+                "Respondent (the candidate)",
+            ),
+            (
+                AbcRequest {
+                    candidate: Some("presents@example.org".parse()?),
+                    ..full()?
+                },
                 "Respondent's name",
             ),
-            (AbcRequest { alias: Some("  ".to_owned()), ..full()? }, "alias"),
-            (AbcRequest { current_role: None, ..full()? }, "current role"),
-            (AbcRequest { proposed_role: None, ..full()? }, "proposed role"),
-            (AbcRequest { clause: Some(String::new()), ..full()? }, "Security Policy clause"),
             (
-                AbcRequest { claimant: Some("stl@example.org".parse()?), ..full()? },
+                AbcRequest {
+                    alias: Some("  ".to_owned()),
+                    ..full()?
+                },
+                "alias",
+            ),
+            (
+                AbcRequest {
+                    current_role: None,
+                    ..full()?
+                },
+                "current role",
+            ),
+            (
+                AbcRequest {
+                    proposed_role: None,
+                    ..full()?
+                },
+                "proposed role",
+            ),
+            (
+                AbcRequest {
+                    clause: Some(String::new()),
+                    ..full()?
+                },
+                "Security Policy clause",
+            ),
+            (
+                AbcRequest {
+                    claimant: Some("stl@example.org".parse()?),
+                    ..full()?
+                },
                 "Claimant",
             ),
         ];

@@ -166,8 +166,8 @@ impl Templates {
         let mut front = BTreeMap::new();
         let mut origin = BTreeMap::new();
         for (name, (text, from)) in sources {
-            let (matter, body) = front_matter::split(&text)
-                .with_context(|| format!("template {name} ({from})"))?;
+            let (matter, body) =
+                front_matter::split(&text).with_context(|| format!("template {name} ({from})"))?;
             env.add_template_owned(body_name(&name), body.to_owned())
                 .with_context(|| format!("compile template {name} ({from})"))?;
             front.insert(name.clone(), matter);

@@ -171,7 +171,12 @@ pub async fn send(args: SendArgs) -> Result<ExitCode> {
         SendWhat::Welcome(a) => {
             let to = parse_address("--to", &a.to)?;
             let ctx = load(&a.config).await?;
-            let welcome = Welcome::new(a.role, &to, &ctx.config.disputes.claimant, &ctx.config.outbox.from);
+            let welcome = Welcome::new(
+                a.role,
+                &to,
+                &ctx.config.disputes.claimant,
+                &ctx.config.outbox.from,
+            );
             let mail = ctx.templates.render(&welcome)?;
             queue_or_show(&ctx, &mail, a.dry_run, "cli:send welcome").await
         }
@@ -180,7 +185,8 @@ pub async fn send(args: SendArgs) -> Result<ExitCode> {
 }
 
 async fn ack(a: AckArgs) -> Result<ExitCode> {
-    let raw = std::fs::read(&a.reply_to).with_context(|| format!("read {}", a.reply_to.display()))?;
+    let raw =
+        std::fs::read(&a.reply_to).with_context(|| format!("read {}", a.reply_to.display()))?;
     let msg = mail_parser::MessageParser::default()
         .parse(&raw)
         .with_context(|| format!("parse {} as a message", a.reply_to.display()))?;
@@ -188,7 +194,14 @@ async fn ack(a: AckArgs) -> Result<ExitCode> {
     let mut tx = ctx.store.begin().await?;
     let outcome = ctx
         .outbox
-        .acknowledge_in(&mut tx, &ctx.templates, &msg, ctx.config.ack.period, "cli:send ack", ctx.clock.now())
+        .acknowledge_in(
+            &mut tx,
+            &ctx.templates,
+            &msg,
+            ctx.config.ack.period,
+            "cli:send ack",
+            ctx.clock.now(),
+        )
         .await?;
     match outcome {
         AutoReply::Declined(why) => {
@@ -208,7 +221,8 @@ async fn ack(a: AckArgs) -> Result<ExitCode> {
 
 pub async fn dispute(args: DisputeArgs) -> Result<ExitCode> {
     let DisputeWhat::Abc(a) = args.what;
-    let address = |field: &str, v: &Option<String>| v.as_deref().map(|t| parse_address(field, t)).transpose();
+    let address =
+        |field: &str, v: &Option<String>| v.as_deref().map(|t| parse_address(field, t)).transpose();
     let request = AbcRequest {
         candidate: address("--candidate", &a.candidate)?,
         alias: a.alias.clone(),
@@ -226,9 +240,17 @@ pub async fn dispute(args: DisputeArgs) -> Result<ExitCode> {
 }
 
 /// Queues `mail`, or with `dry_run` prints exactly what would be queued and rolls back.
-async fn queue_or_show(ctx: &Ctx, mail: &RenderedMail, dry_run: bool, actor: &str) -> Result<ExitCode> {
+async fn queue_or_show(
+    ctx: &Ctx,
+    mail: &RenderedMail,
+    dry_run: bool,
+    actor: &str,
+) -> Result<ExitCode> {
     let mut tx = ctx.store.begin().await?;
-    let queued = ctx.outbox.enqueue_in(&mut tx, mail, actor, ctx.clock.now()).await?;
+    let queued = ctx
+        .outbox
+        .enqueue_in(&mut tx, mail, actor, ctx.clock.now())
+        .await?;
     if dry_run {
         return show(queued);
     }
@@ -297,7 +319,11 @@ pub async fn outbox(args: OutboxArgs) -> Result<ExitCode> {
             for (id, address, why) in &report.failed {
                 println!("failed: outbox {id} to {address}: {why}");
             }
-            Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if report.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }
@@ -317,11 +343,17 @@ async fn retry(ctx: &Ctx, id: i64) -> Result<ExitCode> {
         None
     } else {
         let held = ctx.store.outbox_source(id).await?;
-        let source: RenderedMail = serde_json::from_str(&held.source).context("read the held mail's source")?;
-        let date = Utc.timestamp_millis_opt(held.created_at_ms).single().unwrap_or(now);
+        let source: RenderedMail =
+            serde_json::from_str(&held.source).context("read the held mail's source")?;
+        let date = Utc
+            .timestamp_millis_opt(held.created_at_ms)
+            .single()
+            .unwrap_or(now);
         let composed = ctx.outbox.compose(&source, &held.message_id, date)?;
         if let Some(why) = composed.hold_error {
-            ctx.store.hold_outbox_mail(id, &why, now.timestamp_millis()).await?;
+            ctx.store
+                .hold_outbox_mail(id, &why, now.timestamp_millis())
+                .await?;
             println!("still held: outbox {id}: {why}");
             return Ok(ExitCode::from(1));
         }

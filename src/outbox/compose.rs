@@ -48,7 +48,10 @@ pub fn check(mail: &RenderedMail) -> Result<(), UnsafeValue> {
     for (name, value) in &mail.headers {
         let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
         if !valid {
-            return Err(UnsafeValue::new(format!("header {name:?}"), "is not a header name"));
+            return Err(UnsafeValue::new(
+                format!("header {name:?}"),
+                "is not a header name",
+            ));
         }
         check_header_value(&format!("header {name}"), value)?;
     }
@@ -56,7 +59,10 @@ pub fn check(mail: &RenderedMail) -> Result<(), UnsafeValue> {
         check_header_value("references", id)?;
         let ok = id.starts_with('<') && id.ends_with('>') && !id.contains(char::is_whitespace);
         if !ok {
-            return Err(UnsafeValue::new("references", format!("{id:?} is not a message id")));
+            return Err(UnsafeValue::new(
+                "references",
+                format!("{id:?} is not a message id"),
+            ));
         }
     }
     if mail.to.is_empty() && mail.cc.is_empty() {
@@ -129,7 +135,10 @@ fn list(addresses: &[Address]) -> String {
 fn recipients(mail: &RenderedMail) -> Vec<Address> {
     let mut out: Vec<Address> = Vec::new();
     for m in mail.to.iter().chain(&mail.cc) {
-        if !out.iter().any(|a| a.to_string().eq_ignore_ascii_case(&m.email.to_string())) {
+        if !out
+            .iter()
+            .any(|a: &Address| AsRef::<str>::as_ref(a).eq_ignore_ascii_case(m.email.as_ref()))
+        {
             out.push(m.email.clone());
         }
     }

@@ -54,10 +54,12 @@ pub fn check(msg: &Message<'_>, own: &Mailbox) -> Result<Mailbox, Decline> {
     if let Some(value) = msg.header_raw("List-Id") {
         return Err(Decline::List(format!("List-Id: {}", value.trim())));
     }
-    if msg
-        .content_type()
-        .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report")))
-    {
+    if msg.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    }) {
         return Err(Decline::Bounce("multipart/report".to_owned()));
     }
     let return_path = msg.header_raw("Return-Path").map(|v| {
@@ -77,7 +79,10 @@ pub fn check(msg: &Message<'_>, own: &Mailbox) -> Result<Mailbox, Decline> {
             return Err(Decline::Bounce(format!("sent by {address}")));
         }
     }
-    let target = return_path.as_deref().or(from_address).ok_or(Decline::NoSender)?;
+    let target = return_path
+        .as_deref()
+        .or(from_address)
+        .ok_or(Decline::NoSender)?;
     let mailbox: Mailbox = target.parse().map_err(|_| Decline::NoSender)?;
     let own_address = own.email.to_string();
     for address in return_path.as_deref().into_iter().chain(from_address) {
@@ -86,7 +91,10 @@ pub fn check(msg: &Message<'_>, own: &Mailbox) -> Result<Mailbox, Decline> {
         }
     }
     let name = from
-        .filter(|a| a.address().is_some_and(|x| x.trim().eq_ignore_ascii_case(target)))
+        .filter(|a| {
+            a.address()
+                .is_some_and(|x| x.trim().eq_ignore_ascii_case(target))
+        })
         .and_then(|a| a.name())
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty() && !n.contains(|c: char| c.is_control()));
@@ -103,7 +111,7 @@ pub fn sender_key(to: &Mailbox) -> String {
     to.email.to_string().to_ascii_lowercase()
 }
 
-/// At most one automatic reply per sender per `period`: declines when one was sent since `now - period`.
+/// At most one automatic reply per sender per `period`: declines when one was sent after `now - period`.
 pub async fn check_period_in(
     tx: &mut Tx,
     to: &Mailbox,

@@ -29,9 +29,18 @@ fn a_person_writing_in_is_answered_at_the_return_path() -> Result<()> {
 
 #[test]
 fn automatic_mail_is_never_answered() -> Result<()> {
-    for value in ["auto-replied", "auto-generated", "Auto-Notified; owner-email=\"x@example.net\""] {
-        let d = decide(&format!("From: a@example.net\r\nAuto-Submitted: {value}\r\n"))?;
-        assert!(matches!(d, Err(Decline::AutoSubmitted(_))), "{value}: {d:?}");
+    for value in [
+        "auto-replied",
+        "auto-generated",
+        "Auto-Notified; owner-email=\"x@example.net\"",
+    ] {
+        let d = decide(&format!(
+            "From: a@example.net\r\nAuto-Submitted: {value}\r\n"
+        ))?;
+        assert!(
+            matches!(d, Err(Decline::AutoSubmitted(_))),
+            "{value}: {d:?}"
+        );
     }
     Ok(())
 }

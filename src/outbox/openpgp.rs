@@ -9,7 +9,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use lettre::Address;
-use sequoia_openpgp as openpgp;
 use openpgp::Cert;
 use openpgp::cert::CertParser;
 use openpgp::crypto::{KeyPair, Password};
@@ -17,6 +16,7 @@ use openpgp::parse::Parse;
 use openpgp::policy::StandardPolicy;
 use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Signer};
 use openpgp::types::HashAlgorithm;
+use sequoia_openpgp as openpgp;
 
 use crate::config::OpenPgpConfig;
 
@@ -141,7 +141,8 @@ fn signing_keypair(cert: &Cert, password: Option<&Password>) -> Result<KeyPair> 
         .context("the team key has no usable secret signing key")?;
     let mut key = ka.key().clone();
     if key.secret().is_encrypted() {
-        let password = password.context("the team key is protected: set passphrase_file or passphrase_env")?;
+        let password =
+            password.context("the team key is protected: set passphrase_file or passphrase_env")?;
         let public = key.clone();
         key.secret_mut()
             .decrypt_in_place(&public, password)

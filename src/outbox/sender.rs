@@ -145,7 +145,13 @@ async fn fail(
     Ok(())
 }
 
-async fn event(store: &Store, r: &OutboxRecipient, action: &str, why: &str, now: i64) -> Result<()> {
+async fn event(
+    store: &Store,
+    r: &OutboxRecipient,
+    action: &str,
+    why: &str,
+    now: i64,
+) -> Result<()> {
     let subject = format!("outbox:{}", r.mail_id);
     store
         .record_event(&NewEvent {

@@ -66,10 +66,12 @@ impl Sender {
         raw: &[u8],
     ) -> Result<(), SendError> {
         match self {
-            Sender::File(dir) => write_file(dir, mail_id, raw)
-                .map_err(|e| SendError::Transient(format!("{e:#}"))),
+            Sender::File(dir) => {
+                write_file(dir, mail_id, raw).map_err(|e| SendError::Transient(format!("{e:#}")))
+            }
             Sender::Smtp(transport) => {
-                let envelope = envelope(from, to).map_err(|e| SendError::Permanent(format!("{e:#}")))?;
+                let envelope =
+                    envelope(from, to).map_err(|e| SendError::Permanent(format!("{e:#}")))?;
                 transport
                     .send_raw(&envelope, raw)
                     .await
@@ -136,7 +138,8 @@ fn smtp(
 fn tls_parameters(config: &OutboxConfig, host: &str) -> Result<TlsParameters> {
     let mut builder = TlsParameters::builder(host.to_owned());
     if let Some(path) = &config.ca_file {
-        let pem = std::fs::read(path).with_context(|| format!("read ca_file {}", path.display()))?;
+        let pem =
+            std::fs::read(path).with_context(|| format!("read ca_file {}", path.display()))?;
         let cert = Certificate::from_pem(&pem)
             .with_context(|| format!("parse ca_file {}", path.display()))?;
         builder = builder.add_root_certificate(cert);

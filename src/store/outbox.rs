@@ -350,13 +350,12 @@ impl Store {
 
     /// The stored source of a mail, to compose a held one again.
     pub async fn outbox_source(&self, id: i64) -> Result<HeldSource> {
-        let row = sqlx::query(
-            "SELECT message_id, created_at_ms, source FROM outbox_mails WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_one(self.pool())
-        .await
-        .with_context(|| format!("read the source of outbox mail {id}"))?;
+        let row =
+            sqlx::query("SELECT message_id, created_at_ms, source FROM outbox_mails WHERE id = $1")
+                .bind(id)
+                .fetch_one(self.pool())
+                .await
+                .with_context(|| format!("read the source of outbox mail {id}"))?;
         Ok(HeldSource {
             message_id: row.try_get("message_id")?,
             created_at_ms: row.try_get("created_at_ms")?,
@@ -436,9 +435,9 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// When `sender` (lowercased address) last got an automatic reply at or after `since_ms`.
+    /// When `sender` (lowercased address) last got an automatic reply after `since_ms`.
     pub async fn auto_replied_since(&self, sender: &str, since_ms: i64) -> Result<Option<i64>> {
-        sqlx::query_scalar("SELECT MAX(at_ms) FROM auto_replies WHERE sender = $1 AND at_ms >= $2")
+        sqlx::query_scalar("SELECT MAX(at_ms) FROM auto_replies WHERE sender = $1 AND at_ms > $2")
             .bind(sender)
             .bind(since_ms)
             .fetch_one(self.pool())
@@ -452,7 +451,7 @@ impl Store {
         sender: &str,
         since_ms: i64,
     ) -> Result<Option<i64>> {
-        sqlx::query_scalar("SELECT MAX(at_ms) FROM auto_replies WHERE sender = $1 AND at_ms >= $2")
+        sqlx::query_scalar("SELECT MAX(at_ms) FROM auto_replies WHERE sender = $1 AND at_ms > $2")
             .bind(sender)
             .bind(since_ms)
             .fetch_one(&mut **tx)

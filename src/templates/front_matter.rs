@@ -116,10 +116,7 @@ pub(super) fn split(text: &str) -> Result<(FrontMatter, &str)> {
 }
 
 fn check_header_name(name: &str) -> Result<()> {
-    let valid = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b':');
+    let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
     anyhow::ensure!(valid, "front matter: {name:?} is not a header name");
     anyhow::ensure!(
         !RESERVED.contains(&name.to_ascii_lowercase().as_str()),

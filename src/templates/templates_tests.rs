@@ -17,15 +17,20 @@ fn golden_dir() -> PathBuf {
 fn shipped_templates_match_their_golden_files() -> Result<()> {
     let templates = Templates::load(None)?;
     let rendered = templates.render_samples()?;
-    assert_eq!(rendered.len(), templates.names().count(), "a sample per template");
+    assert_eq!(
+        rendered.len(),
+        templates.names().count(),
+        "a sample per template"
+    );
     for mail in rendered {
         let path = golden_dir().join(format!("{}.txt", mail.template));
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::create_dir_all(golden_dir())?;
             std::fs::write(&path, mail.summary())?;
         }
-        let expected = std::fs::read_to_string(&path)
-            .map_err(|e| anyhow::anyhow!("read {}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()))?;
+        let expected = std::fs::read_to_string(&path).map_err(|e| {
+            anyhow::anyhow!("read {}: {e} (UPDATE_GOLDEN=1 writes it)", path.display())
+        })?;
         assert_eq!(mail.summary(), expected, "golden file {}", path.display());
     }
     Ok(())
@@ -43,7 +48,10 @@ fn the_ack_is_an_automatic_reply_carrying_its_ticket() -> Result<()> {
     assert!(ack.subject.starts_with("Re: "), "{}", ack.subject);
     assert!(ack.subject.contains("s20261128.001"));
     assert!(ack.body.contains("s20261128.001"));
-    assert_eq!(ack.headers.get("X-Support-Ticket").map(String::as_str), Some("s20261128.001"));
+    assert_eq!(
+        ack.headers.get("X-Support-Ticket").map(String::as_str),
+        Some("s20261128.001")
+    );
     Ok(())
 }
 
@@ -83,7 +91,10 @@ fn an_override_replaces_the_shipped_template_by_name() -> Result<()> {
     assert_eq!(mail.body, "Short and sweet.\n");
     assert!(!mail.sign);
     assert_eq!(mail.encrypt, Encrypt::Always);
-    let triage = templates.render(&Welcome { role: Role::Triage, ..ctx })?;
+    let triage = templates.render(&Welcome {
+        role: Role::Triage,
+        ..ctx
+    })?;
     assert!(triage.subject.contains("Triage"), "others stay shipped");
     Ok(())
 }
@@ -91,9 +102,18 @@ fn an_override_replaces_the_shipped_template_by_name() -> Result<()> {
 #[test]
 fn an_unknown_template_file_is_refused() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("welcom-se.txt"), "+++\nsubject = \"x\"\n+++\nx\n")?;
-    let err = Templates::load(Some(dir.path())).err().map(|e| format!("{e:#}"));
-    assert!(err.as_deref().is_some_and(|e| e.contains("not a known template")), "{err:?}");
+    std::fs::write(
+        dir.path().join("welcom-se.txt"),
+        "+++\nsubject = \"x\"\n+++\nx\n",
+    )?;
+    let err = Templates::load(Some(dir.path()))
+        .err()
+        .map(|e| format!("{e:#}"));
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("not a known template")),
+        "{err:?}"
+    );
     Ok(())
 }
 
@@ -102,7 +122,11 @@ fn front_matter_cannot_set_reserved_headers() -> Result<()> {
     for header in ["Bcc", "From", "content-type", "Auto-Submitted"] {
         let text = format!("+++\nsubject = \"x\"\n[headers]\n{header} = \"y\"\n+++\nbody\n");
         let err = front_matter::split(&text).err().map(|e| format!("{e:#}"));
-        assert!(err.as_deref().is_some_and(|e| e.contains("cannot be overridden")), "{header}: {err:?}");
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("cannot be overridden")),
+            "{header}: {err:?}"
+        );
     }
     Ok(())
 }
@@ -117,9 +141,16 @@ fn a_line_break_in_a_value_reaching_a_header_is_refused() -> Result<()> {
         team_leader: "Team Leader".to_owned(),
         team_address: "support@example.org".to_owned(),
     };
-    let err = templates.render(&ctx).err().ok_or_else(|| anyhow::anyhow!("rendered"))?;
+    let err = templates
+        .render(&ctx)
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("rendered"))?;
     let unsafe_value = err.chain().find_map(|e| e.downcast_ref::<UnsafeValue>());
-    assert_eq!(unsafe_value.map(|u| u.field.as_str()), Some("subject"), "{err:#}");
+    assert_eq!(
+        unsafe_value.map(|u| u.field.as_str()),
+        Some("subject"),
+        "{err:#}"
+    );
     Ok(())
 }
 

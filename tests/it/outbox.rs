@@ -150,7 +150,10 @@ pub fn split_parts(raw: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
     let end = find(raw, next.as_bytes(), start).context("no second boundary")?;
     let second_start = end + next.len() + 2;
     let second_end = find(raw, next.as_bytes(), second_start).context("no closing boundary")?;
-    Ok((raw[start..end].to_vec(), raw[second_start..second_end].to_vec()))
+    Ok((
+        raw[start..end].to_vec(),
+        raw[second_start..second_end].to_vec(),
+    ))
 }
 
 /// The body of a raw MIME part (7bit, as the armored parts are): what follows its blank line.
