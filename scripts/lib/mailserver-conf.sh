@@ -3,6 +3,22 @@
 # Postfix and the Pigeonhole config for sieve-test/sieve-filter. Sourced, never run; it only writes files under
 # $MS_DIR and must not start, stop or install anything.
 
+# Writes stdin to FILE only when it differs, and then sets MS_CHANGED=1: Postfix commands stall for a second
+# or two after main.cf's mtime moves, and a running server needs a reload only when its config changed.
+# shellcheck disable=SC2034 # read by scripts/mailserver
+MS_CHANGED=0
+ms_put() {
+    local f=$1
+    cat >"$f.new"
+    if cmp -s "$f.new" "$f"; then
+        rm -f "$f.new"
+    else
+        mv "$f.new" "$f"
+        # shellcheck disable=SC2034 # read by scripts/mailserver
+        MS_CHANGED=1
+    fi
+}
+
 # The test CA and a leaf for localhost/127.0.0.1 signed by it. rustls rejects a self-signed CA certificate used
 # directly as a server certificate, hence the two levels. Generated once; later runs keep them so a client that
 # loaded ca.pem earlier still trusts the server.
@@ -50,7 +66,7 @@ ms_write_dovecot() {
     mkdir -p "$d/run" "$d/state" "$MS_DIR/mail"
     chown "$MS_VMAIL:$MS_VMAIL" "$MS_DIR/mail"
     ms_write_users
-    cat >"$d/dovecot.conf" <<CONF
+    ms_put "$d/dovecot.conf" <<CONF
 # Private Dovecot for triaged's tests, written by scripts/mailserver. No include of /etc/dovecot.
 instance_name = triaged-test
 base_dir = $d/run
@@ -151,7 +167,7 @@ ms_write_sieve_conf() {
     exts+=" +vnd.dovecot.environment"
     mkdir -p "$d/run"
     chown "$MS_VMAIL:$MS_VMAIL" "$d"
-    cat >"$MS_DIR/dovecot-sieve.conf" <<CONF
+    ms_put "$MS_DIR/dovecot-sieve.conf" <<CONF
 # Private Pigeonhole config for sieve-test / sieve-filter, written by scripts/mailserver.
 base_dir = $d/run
 state_dir = $d
@@ -179,14 +195,14 @@ ms_write_postfix() {
     local d="$MS_DIR/postfix"
     mkdir -p "$d/etc" "$d/queue" "$d/data"
     chown postfix:postfix "$d/data"
-    cat >"$d/etc/virtual_mailbox" <<'MAP'
+    ms_put "$d/etc/virtual_mailbox" <<'MAP'
 # Every local part at test.example exists, except those starting with "nosuch": tests create users on the fly
 # and provoke a real 550 with nosuch-*@test.example.
 if /@test\.example$/
 !/^nosuch/	ok
 endif
 MAP
-    cat >"$d/etc/main.cf" <<CONF
+    ms_put "$d/etc/main.cf" <<CONF
 # Private Postfix for triaged's tests, written by scripts/mailserver.
 compatibility_level = 3.6
 config_directory = $d/etc
@@ -229,7 +245,7 @@ queue_run_delay = 5s
 minimal_backoff_time = 5s
 maximal_backoff_time = 30s
 CONF
-    {
+    ms_put "$d/etc/master.cf" < <(
         echo "# Private Postfix services for triaged's tests, written by scripts/mailserver. Nothing is chrooted."
         echo "127.0.0.1:$TRIAGED_SMTP_PORT inet n - n - - smtpd"
         cat <<'CONF'
@@ -256,5 +272,5 @@ anvil      unix  - - n -    1 anvil
 scache     unix  - - n -    1 scache
 postlog    unix-dgram n - n - 1 postlogd
 CONF
-    } >"$d/etc/master.cf"
+    )
 }

@@ -10,7 +10,7 @@ use async_imap::imap_proto::{MailboxDatum, Response};
 
 use super::support::{
     DOMAIN, append, deliver_lmtp, fetch_all, imap_connect_tls, imap_login, list_folders,
-    mailserver, message_ids, new_user, sieve_workdir, smtp_send, wait_for_messages,
+    mailserver, mailserver_ctl, message_ids, new_user, sieve_workdir, smtp_send, wait_for_messages,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -34,6 +34,11 @@ fn unique_id(what: &str) -> String {
 
 #[tokio::test]
 async fn postfix_delivers_to_dovecot_and_imaps_reads_it_back() -> Result<()> {
+    let status = mailserver_ctl("status").await?;
+    ensure!(
+        status.contains("dovecot: running") && status.contains("postfix: running"),
+        "{status}"
+    );
     let user = new_user("smtp").await?;
     let id = unique_id("smtp");
     smtp_send(
@@ -81,6 +86,7 @@ async fn postfix_delivers_to_dovecot_and_imaps_reads_it_back() -> Result<()> {
 
 #[tokio::test]
 async fn postfix_rejects_unknown_recipient_with_permanent_550() -> Result<()> {
+    mailserver().await?;
     let to = format!("nosuch-{}@{DOMAIN}", std::process::id());
     let err = match smtp_send(
         "sender@example.org",

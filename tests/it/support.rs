@@ -16,7 +16,7 @@ use tokio::sync::OnceCell;
 #[allow(unused_imports)]
 pub use imap::{
     ImapSession, append, fetch_all, imap_connect_tls, imap_login, list_folders, message_ids,
-    wait_for_messages,
+    test_ca_roots, wait_for_messages,
 };
 #[allow(unused_imports)]
 pub use lmtp::{deliver_lmtp, deliver_lmtp_from};
@@ -71,22 +71,29 @@ pub async fn mailserver() -> Result<&'static MailServer> {
 }
 
 async fn start() -> Result<MailServer> {
+    let out = mailserver_ctl("up").await?;
+    parse_env(&out).context("read the output of scripts/mailserver up")
+}
+
+/// Runs `scripts/mailserver COMMAND` (`status`, `flush-postfix`, `stop-postfix`, ...) and returns its
+/// standard output; a failure carries its standard error. Stopping a server affects every test running in
+/// this process, so a test that does so must not share the instance with tests running beside it.
+pub async fn mailserver_ctl(command: &str) -> Result<String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mailserver");
     let out = tokio::process::Command::new(script)
-        .arg("up")
+        .arg(command)
         .stdin(std::process::Stdio::null())
         .output()
         .await
-        .with_context(|| format!("run {script} up"))?;
+        .with_context(|| format!("run {script} {command}"))?;
     if !out.status.success() {
         bail!(
-            "{script} up failed ({}): {}",
+            "{script} {command} failed ({}): {}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    parse_env(&String::from_utf8_lossy(&out.stdout))
-        .context("read the output of scripts/mailserver up")
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Reads the `export KEY=VALUE` lines of `scripts/mailserver env`.
