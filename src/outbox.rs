@@ -11,6 +11,7 @@ pub mod cli;
 pub mod compose;
 pub mod guard;
 pub mod openpgp;
+mod reply;
 mod sender;
 pub mod transport;
 
@@ -19,12 +20,12 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use lettre::message::Mailbox;
+use lettre::Address;
 
 use crate::clock::Clock;
 use crate::config::{Config, OutboxConfig};
 use crate::store::{NewEvent, NewOutboxMail, Store, Tx};
-use crate::templates::{Ack, AutoSubmitted, RenderedMail, Templates};
+use crate::templates::{AutoSubmitted, RenderedMail};
 
 pub use self::compose::Composed;
 pub use self::guard::Decline;
@@ -49,6 +50,21 @@ pub struct Queued {
     /// Why the mail is held instead of queued, if it is.
     pub held: Option<String>,
     pub recipients: Vec<String>,
+}
+
+/// A message queued as it is, not composed here: a Sieve `redirect` of a received message.
+#[derive(Debug, Clone)]
+pub struct RawMail<'a> {
+    /// A label for listings and audit (`redirect`).
+    pub label: &'a str,
+    /// The message's own Message-ID (`<id@host>`), kept for listings.
+    pub message_id: &'a str,
+    pub subject: &'a str,
+    /// SMTP MAIL FROM; `None` for the null sender.
+    pub envelope_from: Option<&'a Address>,
+    pub recipients: &'a [Address],
+    /// The complete message, sent byte for byte.
+    pub raw: &'a [u8],
 }
 
 /// The outcome of an automatic reply.
@@ -165,6 +181,63 @@ impl Outbox {
         })
     }
 
+    /// Queues a message as it is (a Sieve `redirect`) inside the caller's transaction; it is delivered
+    /// and retried like any other mail, and never composed, signed or held.
+    pub async fn enqueue_raw_in(
+        &self,
+        tx: &mut Tx,
+        mail: &RawMail<'_>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Queued> {
+        anyhow::ensure!(
+            !mail.recipients.is_empty(),
+            "{} has no recipient",
+            mail.label
+        );
+        let recipients: Vec<String> = mail.recipients.iter().map(ToString::to_string).collect();
+        let subject = mail.subject.replace(|c: char| c.is_control(), " ");
+        let now_ms = now.timestamp_millis();
+        let envelope_from = mail
+            .envelope_from
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let id = Store::insert_outbox_mail_in(
+            tx,
+            &NewOutboxMail {
+                created_at_ms: now_ms,
+                template: mail.label,
+                message_id: mail.message_id,
+                subject: &subject,
+                envelope_from: &envelope_from,
+                raw: mail.raw,
+                source: "",
+                hold_error: "",
+                give_up_at_ms: now_ms + millis(self.config.give_up_after),
+                recipients: &recipients,
+            },
+        )
+        .await?;
+        let event_subject = format!("outbox:{id}");
+        let detail = format!("{} to {}", mail.label, recipients.join(", "));
+        let event = NewEvent {
+            at_ms: now_ms,
+            actor,
+            subject: &event_subject,
+            action: "queued",
+            reason: mail.label,
+            detail: &detail,
+        };
+        Store::record_event_in(tx, &event).await?;
+        Ok(Queued {
+            id,
+            message_id: mail.message_id.to_owned(),
+            raw: mail.raw.to_vec(),
+            held: None,
+            recipients,
+        })
+    }
+
     /// [`Outbox::enqueue_in`] in a transaction of its own.
     pub async fn enqueue(
         &self,
@@ -178,103 +251,6 @@ impl Outbox {
         tx.commit().await.context("commit queued mail")?;
         Ok(queued)
     }
-
-    /// Acknowledges a received message under the RFC 3834 guard, inside the caller's transaction: checks
-    /// the headers and the per-sender period, allocates a ticket number, renders the `ack` template
-    /// (threaded with In-Reply-To/References, subject `Re: ...`) and queues it.
-    pub async fn acknowledge_in(
-        &self,
-        tx: &mut Tx,
-        templates: &Templates,
-        msg: &mail_parser::Message<'_>,
-        period: Duration,
-        actor: &str,
-        now: DateTime<Utc>,
-    ) -> Result<AutoReply> {
-        let to = match guard::check(msg, &self.config.from) {
-            Ok(to) => to,
-            Err(decline) => return Ok(AutoReply::Declined(decline)),
-        };
-        if let Err(decline) = guard::check_period_in(tx, &to, period, now).await? {
-            return Ok(AutoReply::Declined(decline));
-        }
-        let day = now.format("%Y%m%d").to_string();
-        let n = Store::next_ticket_in(tx, &day).await?;
-        let ticket = format!("s{day}.{n:03}");
-        let mut mail = templates.render(&ack_context(msg, &to, &ticket, &self.config.from, now))?;
-        mail.auto_submitted = AutoSubmitted::AutoReplied;
-        mail.to = vec![to.clone()];
-        mail.cc.clear();
-        thread(&mut mail, msg);
-        let queued = self.enqueue_in(tx, &mail, actor, now).await?;
-        Store::record_auto_reply_in(
-            tx,
-            &guard::sender_key(&to),
-            now.timestamp_millis(),
-            queued.id,
-            &ticket,
-        )
-        .await?;
-        Ok(AutoReply::Queued { queued, ticket })
-    }
-}
-
-fn ack_context(
-    msg: &mail_parser::Message<'_>,
-    to: &Mailbox,
-    ticket: &str,
-    team: &Mailbox,
-    now: DateTime<Utc>,
-) -> Ack {
-    let subject = msg
-        .subject()
-        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "(no subject)".to_owned());
-    let received = msg
-        .date()
-        .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0))
-        .unwrap_or(now);
-    Ack {
-        requester: to.to_string(),
-        requester_name: crate::templates::first_name(to),
-        ticket: ticket.to_owned(),
-        original_subject: strip_re(&subject).to_owned(),
-        received: received.format("%Y-%m-%d %H:%M UTC").to_string(),
-        team_address: team.email.to_string(),
-    }
-}
-
-/// Drops leading `Re:` markers so an answer to an answer does not read `Re: Re: ...`.
-fn strip_re(subject: &str) -> &str {
-    let mut s = subject.trim();
-    while s.len() >= 3 && s[..3].eq_ignore_ascii_case("re:") {
-        s = s[3..].trim_start();
-    }
-    s
-}
-
-/// Sets In-Reply-To and References (RFC 5322 §3.6.4) from the answered message.
-fn thread(mail: &mut RenderedMail, msg: &mail_parser::Message<'_>) {
-    let Some(id) = msg
-        .message_id()
-        .map(|id| format!("<{}>", id.trim_matches(['<', '>'])))
-    else {
-        return;
-    };
-    let mut refs: Vec<String> = msg
-        .references()
-        .as_text_list()
-        .map(|l| {
-            l.iter()
-                .map(|r| format!("<{}>", r.trim_matches(['<', '>'])))
-                .collect()
-        })
-        .unwrap_or_default();
-    refs.retain(|r| !r.contains(char::is_whitespace) && r.len() > 2);
-    refs.push(id.clone());
-    mail.in_reply_to = Some(id);
-    mail.references = refs;
 }
 
 /// A duration in milliseconds, saturating.

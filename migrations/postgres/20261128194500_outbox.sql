@@ -10,9 +10,11 @@ CREATE TABLE outbox_mails (
     raw             BYTEA   NOT NULL DEFAULT ''::bytea,
     source          TEXT    NOT NULL DEFAULT '',
     hold_error      TEXT    NOT NULL DEFAULT '',
-    give_up_at_ms   BIGINT  NOT NULL,
-    UNIQUE (message_id)
+    give_up_at_ms   BIGINT  NOT NULL
 );
+
+-- Not unique: a redirected message keeps its own Message-ID and may be redirected more than once.
+CREATE INDEX outbox_mails_message_id ON outbox_mails (message_id);
 
 CREATE TABLE outbox_recipients (
     id                  BIGSERIAL PRIMARY KEY,

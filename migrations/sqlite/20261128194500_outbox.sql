@@ -10,9 +10,11 @@ CREATE TABLE outbox_mails (
     raw             BLOB    NOT NULL DEFAULT x'',
     source          TEXT    NOT NULL DEFAULT '',
     hold_error      TEXT    NOT NULL DEFAULT '',
-    give_up_at_ms   INTEGER NOT NULL,
-    UNIQUE (message_id)
+    give_up_at_ms   INTEGER NOT NULL
 ) STRICT;
+
+-- Not unique: a redirected message keeps its own Message-ID and may be redirected more than once.
+CREATE INDEX outbox_mails_message_id ON outbox_mails (message_id);
 
 CREATE TABLE outbox_recipients (
     id                  INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -137,7 +137,7 @@ fn recipients(mail: &RenderedMail) -> Vec<Address> {
     for m in mail.to.iter().chain(&mail.cc) {
         if !out
             .iter()
-            .any(|a| a.to_string().eq_ignore_ascii_case(&m.email.to_string()))
+            .any(|a: &Address| AsRef::<str>::as_ref(a).eq_ignore_ascii_case(m.email.as_ref()))
         {
             out.push(m.email.clone());
         }

@@ -111,7 +111,7 @@ pub fn sender_key(to: &Mailbox) -> String {
     to.email.to_string().to_ascii_lowercase()
 }
 
-/// At most one automatic reply per sender per `period`: declines when one was sent since `now - period`.
+/// At most one automatic reply per sender per `period`: declines when one was sent after `now - period`.
 pub async fn check_period_in(
     tx: &mut Tx,
     to: &Mailbox,

@@ -11,9 +11,13 @@ use openpgp::serialize::Serialize as _;
 use sequoia_openpgp as openpgp;
 
 use super::*;
+use tokio_util::sync::CancellationToken;
+
 use crate::config::{OpenPgpConfig, SmtpSecurity, Transport};
 use crate::store::RecipientState;
-use crate::templates::{Encrypt, UnsafeValue};
+use lettre::message::Mailbox;
+
+use crate::templates::{Encrypt, Templates, UnsafeValue};
 
 fn start() -> Result<DateTime<Utc>> {
     Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0)
@@ -282,5 +286,116 @@ async fn an_always_encrypted_mail_without_a_key_is_held_and_never_sent() -> Resu
     assert!(!dir.path().join("out").exists(), "nothing written");
     let r = &store.outbox_recipients(queued.id).await?[0];
     assert_eq!(r.state, RecipientState::Held);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_raw_redirect_is_delivered_byte_for_byte() -> Result<()> {
+    let (dir, store) = crate::store::testing::sqlite().await?;
+    let ob = outbox(file_transport(dir.path()), None)?;
+    let clock = Clock::manual(start()?);
+    let raw =
+        b"From: a@example.net\r\nSubject: original\r\nMessage-ID: <orig@example.net>\r\n\r\nhi\r\n";
+    let to: Vec<Address> = vec!["se@example.org".parse()?];
+    let mut tx = store.begin().await?;
+    let queued = ob
+        .enqueue_raw_in(
+            &mut tx,
+            &RawMail {
+                label: "redirect",
+                message_id: "<orig@example.net>",
+                subject: "original",
+                envelope_from: None,
+                recipients: &to,
+                raw,
+            },
+            "test",
+            clock.now(),
+        )
+        .await?;
+    tx.commit().await?;
+    assert_eq!(flush(&store, ob.config(), &clock, false).await?.sent, 1);
+    let written = std::fs::read(dir.path().join("out").join(format!("{}.eml", queued.id)))?;
+    assert_eq!(written, raw);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_automatic_reply_is_guarded_threaded_and_once_per_period() -> Result<()> {
+    let (dir, store) = crate::store::testing::sqlite().await?;
+    let ob = outbox(file_transport(dir.path()), None)?;
+    let clock = Clock::manual(start()?);
+    let raw = b"From: Alice <alice@example.net>\r\nMessage-ID: <q1@example.net>\r\nSubject: Re: help\r\n\r\nhi\r\n";
+    let msg = mail_parser::MessageParser::default()
+        .parse(raw.as_slice())
+        .ok_or_else(|| anyhow::anyhow!("parse"))?;
+    let templates = Templates::load(None)?;
+    let period = Duration::from_secs(86_400);
+    let mut tx = store.begin().await?;
+    let first = ob
+        .acknowledge_in(&mut tx, &templates, &msg, period, "test", clock.now())
+        .await?;
+    tx.commit().await?;
+    let AutoReply::Queued { queued, ticket } = first else {
+        anyhow::bail!("declined: {first:?}");
+    };
+    assert_eq!(ticket, "s20261128.001");
+    let text = String::from_utf8(queued.raw)?;
+    assert!(text.contains("Auto-Submitted: auto-replied\r\n"), "{text}");
+    assert!(text.contains("In-Reply-To: <q1@example.net>\r\n"), "{text}");
+    assert!(
+        text.contains("Subject: Re: help [s20261128.001]\r\n"),
+        "{text}"
+    );
+    let vacation = templates.render_samples()?.remove(0);
+    let mut tx = store.begin().await?;
+    let second = ob
+        .auto_reply_in(&mut tx, &msg, vacation.clone(), period, "test", clock.now())
+        .await?;
+    assert!(
+        matches!(second, AutoReply::Declined(Decline::AlreadyAnswered { .. })),
+        "{second:?}"
+    );
+    drop(tx);
+    clock.advance(period);
+    let mut tx = store.begin().await?;
+    let third = ob
+        .auto_reply_in(&mut tx, &msg, vacation, period, "test", clock.now())
+        .await?;
+    assert!(
+        matches!(third, AutoReply::Queued { .. }),
+        "a new period: {third:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_sender_loop_delivers_new_mail_and_stops_when_cancelled() -> Result<()> {
+    let (dir, store) = crate::store::testing::sqlite().await?;
+    let ob = outbox(file_transport(dir.path()), None)?;
+    let clock = Clock::system();
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(run_sender(
+        store.clone(),
+        ob.config().clone(),
+        clock.clone(),
+        cancel.clone(),
+    ));
+    let queued = ob.enqueue(&store, &mail()?, "test", &clock).await?;
+    let path = dir.path().join("out").join(format!("{}.eml", queued.id));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !path.exists() {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the loop did not send within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task).await???;
+    assert_eq!(
+        store.outbox_recipients(queued.id).await?[0].state,
+        RecipientState::Sent
+    );
     Ok(())
 }

@@ -435,9 +435,9 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// When `sender` (lowercased address) last got an automatic reply at or after `since_ms`.
+    /// When `sender` (lowercased address) last got an automatic reply after `since_ms`.
     pub async fn auto_replied_since(&self, sender: &str, since_ms: i64) -> Result<Option<i64>> {
-        sqlx::query_scalar("SELECT MAX(at_ms) FROM auto_replies WHERE sender = $1 AND at_ms >= $2")
+        sqlx::query_scalar("SELECT MAX(at_ms) FROM auto_replies WHERE sender = $1 AND at_ms > $2")
             .bind(sender)
             .bind(since_ms)
             .fetch_one(self.pool())
@@ -451,7 +451,7 @@ impl Store {
         sender: &str,
         since_ms: i64,
     ) -> Result<Option<i64>> {
-        sqlx::query_scalar("SELECT MAX(at_ms) FROM auto_replies WHERE sender = $1 AND at_ms >= $2")
+        sqlx::query_scalar("SELECT MAX(at_ms) FROM auto_replies WHERE sender = $1 AND at_ms > $2")
             .bind(sender)
             .bind(since_ms)
             .fetch_one(&mut **tx)

@@ -198,10 +198,7 @@ pub fn sample_contexts() -> Vec<(&'static str, serde_json::Value)> {
         proposed_role: Role::Se.title().to_owned(),
         clause: "9.1.4.2".to_owned(),
         complaint: "ABC Request over Santa Claus".to_owned(),
-        relief:
-            "An Arbitrated Background Check over Santa Claus, so that the Claimant may propose \
-                 Santa Claus to the Board for the role of Support Engineer."
-                .to_owned(),
+        relief: "An Arbitrated Background Check over Santa Claus".to_owned(),
     };
     push("abc-filing", serde_json::to_value(&filing));
     let ack = Ack {

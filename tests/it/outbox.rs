@@ -6,6 +6,7 @@ mod ack;
 mod delivery;
 mod durability;
 mod pgp;
+mod queue;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -22,9 +23,10 @@ pub struct Env {
     pub config: PathBuf,
 }
 
-/// What goes into a test config besides the defaults: the SMTP port, the disputes addresses, extra TOML.
+/// What goes into a test config besides the defaults: the transport, the disputes addresses, extra TOML.
 pub struct Setup<'a> {
-    pub smtp_port: u16,
+    /// The `[outbox]` lines naming the transport (`transport = "..."` and its options).
+    pub transport: &'a str,
     pub disputes_address: &'a str,
     pub claimant: &'a str,
     pub extra: &'a str,
@@ -37,11 +39,11 @@ impl Env {
         let text = format!(
             "[mailbox]\nurl = \"maildir:mail\"\n\n[store]\nurl = \"sqlite:triaged.db\"\n\n\
              [rules]\nscript = \"{rules}\"\n\n\
-             [outbox]\ntransport = \"smtp://127.0.0.1:{port}\"\nallow_plaintext = true\n\
+             [outbox]\n{transport}\n\
              from = \"Support <support@example.org>\"\nretry = [\"1m\"]\n\n\
              [ack]\nperiod = \"1d\"\n\n\
              [disputes]\naddress = \"{address}\"\nclaimant = \"{claimant}\"\n\n{extra}\n",
-            port = setup.smtp_port,
+            transport = setup.transport,
             address = setup.disputes_address,
             claimant = setup.claimant,
             extra = setup.extra,
@@ -58,7 +60,7 @@ impl Env {
     pub async fn with_postfix(disputes_address: &str, claimant: &str, extra: &str) -> Result<Env> {
         let port = mailserver().await?.smtp_port;
         Env::new(&Setup {
-            smtp_port: port,
+            transport: &plaintext(port),
             disputes_address,
             claimant,
             extra,
@@ -105,6 +107,11 @@ impl Env {
         store.close().await;
         Ok(all)
     }
+}
+
+/// The transport lines for plaintext SMTP to a loopback Postfix.
+pub fn plaintext(port: u16) -> String {
+    format!("transport = \"smtp://127.0.0.1:{port}\"\nallow_plaintext = true")
 }
 
 /// stdout and stderr of a run, for assertion messages.

@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result};
 use triaged::store::RecipientState;
 
 use super::super::support::{imap_login, mailserver, message_ids, new_user, wait_for_messages};
-use super::{Env, Setup, queued_message_id, text_of};
+use super::{Env, Setup, plaintext, queued_message_id, text_of};
 
 /// A Postfix of this test's own (`scripts/mailserver start-postfix` with its own state dir and port),
 /// delivering into the shared Dovecot, so stopping it disturbs no other test. Stopped on drop.
@@ -72,7 +72,7 @@ async fn a_queued_mail_survives_postfix_down_and_kill_9_and_arrives_exactly_once
     let user = new_user("durable").await?;
     let postfix = PrivatePostfix::start().await?;
     let env = Env::new(&Setup {
-        smtp_port: postfix.port,
+        transport: &plaintext(postfix.port),
         disputes_address: "Arbitration <arbitration@test.example>",
         claimant: "Team Leader <stl@test.example>",
         extra: "",
