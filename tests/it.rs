@@ -5,5 +5,6 @@
 
 mod it {
     mod mailserver;
+    mod sieve_diff;
     mod support;
 }
