@@ -4,6 +4,7 @@
 //! Postfix that `scripts/mailserver` starts.
 
 mod it {
+    mod cli;
     mod mailserver;
     mod sieve_diff;
     mod support;
