@@ -57,6 +57,12 @@ enum Command {
     Check(ConfigArg),
     /// Create or update the store's tables; safe to run again (a second run changes nothing).
     Migrate(ConfigArg),
+    /// Send the team's templated mail: a welcome pack, or an acknowledgement of a received message.
+    Send(crate::outbox::cli::SendArgs),
+    /// File a dispute (an Arbitrated Background Check request) with Arbitration.
+    Dispute(crate::outbox::cli::DisputeArgs),
+    /// Look at and act on the outgoing mail queue.
+    Outbox(crate::outbox::cli::OutboxArgs),
 }
 
 /// An error the user made on the command line (exit 2), as opposed to a runtime failure (exit 1).
@@ -88,9 +94,12 @@ pub fn main() -> ExitCode {
 
 /// 2 for config and usage errors anywhere in the chain, 1 for everything else.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    let usage = err
-        .chain()
-        .any(|e| e.is::<ConfigErrors>() || e.is::<UsageError>());
+    let usage = err.chain().any(|e| {
+        e.is::<ConfigErrors>()
+            || e.is::<UsageError>()
+            || e.is::<crate::templates::UnsafeValue>()
+            || e.is::<crate::disputes::MissingPart>()
+    });
     if usage { 2 } else { 1 }
 }
 
@@ -98,6 +107,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check(&args).await,
         Command::Migrate(args) => migrate(&args).await,
+        Command::Send(args) => crate::outbox::cli::send(args).await,
+        Command::Dispute(args) => crate::outbox::cli::dispute(args).await,
+        Command::Outbox(args) => crate::outbox::cli::outbox(args).await,
     }
 }
 
@@ -118,8 +130,37 @@ pub fn init_logging(format: LogFormat) {
 async fn check(args: &ConfigArg) -> Result<ExitCode> {
     let config = args.load()?;
     init_logging(config.log.format);
-    println!("ok: {}: {}", config.file.display(), describe(&config));
+    let templates = check_templates(&config)?;
+    println!(
+        "ok: {}: {}, {templates} templates rendered",
+        config.file.display(),
+        describe(&config)
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the OpenPGP keys and renders and composes every template with sample data; a problem is a
+/// config error (exit 2) under the key it comes from.
+fn check_templates(config: &Config) -> Result<usize> {
+    use crate::config::ConfigError;
+    let fail = |key: &str, e: anyhow::Error| ConfigErrors {
+        file: config.file.clone(),
+        errors: vec![ConfigError::new(key, format!("{e:#}"))],
+    };
+    let outbox = crate::outbox::Outbox::new(config).map_err(|e| fail("openpgp.key_file", e))?;
+    let templates = crate::templates::Templates::load(config.outbox.templates_dir.as_deref())
+        .map_err(|e| fail("outbox.templates_dir", e))?;
+    let samples = templates
+        .render_samples()
+        .map_err(|e| fail("outbox.templates_dir", e))?;
+    let now = chrono::Utc::now();
+    for mail in &samples {
+        outbox
+            .compose(mail, &outbox.new_message_id(now), now)
+            .with_context(|| format!("compose template {}", mail.template))
+            .map_err(|e| fail("outbox.templates_dir", e))?;
+    }
+    Ok(samples.len())
 }
 
 /// One line saying what the config sets up, for `check`.

@@ -10,8 +10,14 @@
 //! - `config`: `triaged.toml` read, checked and resolved once; secrets from files or the environment.
 //! - `clock`: the one source of wall-clock time, movable in tests.
 //! - `store`: every SQL statement, SQLite and PostgreSQL, with embedded migrations.
+//! - `templates`: the team's mail templates (minijinja, front matter, typed contexts) rendered to mail.
+//! - `outbox`: the durable outgoing queue: compose, OpenPGP, RFC 3834 guard, SMTP or file delivery.
+//! - `disputes`: dispute filings (the ABC request) checked part by part before they are sent.
 
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod disputes;
+pub mod outbox;
 pub mod store;
+pub mod templates;

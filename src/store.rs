@@ -6,6 +6,7 @@
 //! domain keeps its statements in a `store/*.rs` part; nothing outside `store` writes SQL.
 
 mod events;
+mod outbox;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,6 +17,9 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Transaction};
 
 pub use self::events::{Event, NewEvent};
+pub use self::outbox::{
+    Delivery, HeldSource, NewOutboxMail, OutboxMail, OutboxRecipient, RecipientState,
+};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

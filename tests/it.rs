@@ -6,6 +6,7 @@
 mod it {
     mod cli;
     mod mailserver;
+    mod outbox;
     mod sieve_diff;
     mod support;
 }

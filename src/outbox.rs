@@ -1,0 +1,275 @@
+//! The durable outbox (DESIGN invariant 3): a rendered mail is composed once, with its final Message-ID
+//! and Date, stored with one row per recipient, and only then attempted; the same bytes go out on every
+//! attempt. Transient failures retry on `[outbox] retry` until `give_up_after`; a permanent one fails
+//! that recipient at once.
+//!
+//! Owns the enqueue API (usable inside a caller's transaction), automatic replies under the RFC 3834
+//! guard, and the sender (`flush` for one pass, `run_sender` for the loop). It never renders templates
+//! (that is `templates`) and writes no SQL itself (that is `store::outbox`).
+
+pub mod cli;
+pub mod compose;
+pub mod guard;
+pub mod openpgp;
+mod reply;
+mod sender;
+pub mod transport;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use lettre::Address;
+
+use crate::clock::Clock;
+use crate::config::{Config, OutboxConfig};
+use crate::store::{NewEvent, NewOutboxMail, Store, Tx};
+use crate::templates::{AutoSubmitted, RenderedMail};
+
+pub use self::compose::Composed;
+pub use self::guard::Decline;
+pub use self::openpgp::Pgp;
+pub use self::sender::{FlushReport, flush, run_sender};
+
+/// What composing and queueing mail needs, loaded once: the outbox settings and the unlocked team key.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    config: OutboxConfig,
+    /// Present when `[openpgp]` is configured.
+    pgp: Option<Arc<Pgp>>,
+}
+
+/// A mail written to the outbox.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub id: i64,
+    pub message_id: String,
+    /// The exact bytes every attempt sends (empty when held).
+    pub raw: Vec<u8>,
+    /// Why the mail is held instead of queued, if it is.
+    pub held: Option<String>,
+    pub recipients: Vec<String>,
+}
+
+/// A message queued as it is, not composed here: a Sieve `redirect` of a received message.
+#[derive(Debug, Clone)]
+pub struct RawMail<'a> {
+    /// A label for listings and audit (`redirect`).
+    pub label: &'a str,
+    /// The message's own Message-ID (`<id@host>`), kept for listings.
+    pub message_id: &'a str,
+    pub subject: &'a str,
+    /// SMTP MAIL FROM; `None` for the null sender.
+    pub envelope_from: Option<&'a Address>,
+    pub recipients: &'a [Address],
+    /// The complete message, sent byte for byte.
+    pub raw: &'a [u8],
+}
+
+/// The outcome of an automatic reply.
+#[derive(Debug, Clone)]
+pub enum AutoReply {
+    Queued { queued: Queued, ticket: String },
+    Declined(Decline),
+}
+
+impl Outbox {
+    /// Reads the outbox settings and loads the OpenPGP keys when `[openpgp]` is configured.
+    pub fn new(config: &Config) -> Result<Outbox> {
+        let pgp = match &config.openpgp {
+            Some(c) => Some(Arc::new(Pgp::load(c)?)),
+            None => None,
+        };
+        Ok(Outbox {
+            config: config.outbox.clone(),
+            pgp,
+        })
+    }
+
+    pub fn config(&self) -> &OutboxConfig {
+        &self.config
+    }
+
+    /// Composes `mail` as it would be stored, without queueing it.
+    pub fn compose(
+        &self,
+        mail: &RenderedMail,
+        message_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Composed> {
+        compose::compose(
+            mail,
+            &compose::Envelope {
+                from: &self.config.from,
+                message_id,
+                date: SystemTime::from(at),
+                pgp: self.pgp.as_deref(),
+            },
+        )
+    }
+
+    /// A fresh Message-ID in the team's domain: `<TIME.RANDOM@domain>`.
+    pub fn new_message_id(&self, at: DateTime<Utc>) -> String {
+        format!(
+            "<{}.{:016x}@{}>",
+            at.timestamp_millis(),
+            rand::random::<u64>(),
+            self.config.from.email.domain()
+        )
+    }
+
+    /// Composes and queues `mail` inside the caller's transaction, so it commits (or not) with whatever
+    /// caused it; records a `queued` (or `held`) event. Header injection is refused with
+    /// [`crate::templates::UnsafeValue`] in the error chain and nothing is written.
+    pub async fn enqueue_in(
+        &self,
+        tx: &mut Tx,
+        mail: &RenderedMail,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Queued> {
+        let message_id = self.new_message_id(now);
+        let composed = self.compose(mail, &message_id, now)?;
+        let source = serde_json::to_string(mail).context("serialise the rendered mail")?;
+        let recipients: Vec<String> = composed
+            .recipients
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let envelope_from = match mail.auto_submitted {
+            // RFC 3834 §3.3: automatic replies go out with a null return path, so they cannot bounce back.
+            AutoSubmitted::AutoReplied => String::new(),
+            _ => self.config.from.email.to_string(),
+        };
+        let now_ms = now.timestamp_millis();
+        let held = composed.hold_error.clone();
+        let id = Store::insert_outbox_mail_in(
+            tx,
+            &NewOutboxMail {
+                created_at_ms: now_ms,
+                template: &mail.template,
+                message_id: &message_id,
+                subject: &mail.subject,
+                envelope_from: &envelope_from,
+                raw: &composed.raw,
+                source: &source,
+                hold_error: held.as_deref().unwrap_or(""),
+                give_up_at_ms: now_ms + millis(self.config.give_up_after),
+                recipients: &recipients,
+            },
+        )
+        .await?;
+        let subject = format!("outbox:{id}");
+        let detail = format!("{} to {}", mail.template, recipients.join(", "));
+        let event = NewEvent {
+            at_ms: now_ms,
+            actor,
+            subject: &subject,
+            action: if held.is_some() { "held" } else { "queued" },
+            reason: held.as_deref().unwrap_or(&mail.template),
+            detail: &detail,
+        };
+        Store::record_event_in(tx, &event).await?;
+        tracing::info!(outbox_id = id, template = %mail.template, recipients = recipients.len(), held = held.is_some(), "mail queued");
+        Ok(Queued {
+            id,
+            message_id,
+            raw: composed.raw,
+            held,
+            recipients,
+        })
+    }
+
+    /// Queues a message as it is (a Sieve `redirect`) inside the caller's transaction; it is delivered
+    /// and retried like any other mail, and never composed, signed or held.
+    pub async fn enqueue_raw_in(
+        &self,
+        tx: &mut Tx,
+        mail: &RawMail<'_>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Queued> {
+        anyhow::ensure!(
+            !mail.recipients.is_empty(),
+            "{} has no recipient",
+            mail.label
+        );
+        let recipients: Vec<String> = mail.recipients.iter().map(ToString::to_string).collect();
+        let subject = mail.subject.replace(|c: char| c.is_control(), " ");
+        let now_ms = now.timestamp_millis();
+        let envelope_from = mail
+            .envelope_from
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let id = Store::insert_outbox_mail_in(
+            tx,
+            &NewOutboxMail {
+                created_at_ms: now_ms,
+                template: mail.label,
+                message_id: mail.message_id,
+                subject: &subject,
+                envelope_from: &envelope_from,
+                raw: mail.raw,
+                source: "",
+                hold_error: "",
+                give_up_at_ms: now_ms + millis(self.config.give_up_after),
+                recipients: &recipients,
+            },
+        )
+        .await?;
+        let event_subject = format!("outbox:{id}");
+        let detail = format!("{} to {}", mail.label, recipients.join(", "));
+        let event = NewEvent {
+            at_ms: now_ms,
+            actor,
+            subject: &event_subject,
+            action: "queued",
+            reason: mail.label,
+            detail: &detail,
+        };
+        Store::record_event_in(tx, &event).await?;
+        Ok(Queued {
+            id,
+            message_id: mail.message_id.to_owned(),
+            raw: mail.raw.to_vec(),
+            held: None,
+            recipients,
+        })
+    }
+
+    /// [`Outbox::enqueue_in`] in a transaction of its own.
+    pub async fn enqueue(
+        &self,
+        store: &Store,
+        mail: &RenderedMail,
+        actor: &str,
+        clock: &Clock,
+    ) -> Result<Queued> {
+        let mut tx = store.begin().await?;
+        let queued = self.enqueue_in(&mut tx, mail, actor, clock.now()).await?;
+        tx.commit().await.context("commit queued mail")?;
+        Ok(queued)
+    }
+}
+
+/// A duration in milliseconds, saturating.
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// When the attempt after `attempts` attempts is due: the schedule's delay for that attempt (the last
+/// delay repeats), counted from `now_ms`.
+pub fn next_attempt_at(retry: &[Duration], attempts: i64, now_ms: i64) -> i64 {
+    let index = usize::try_from(attempts.max(1) - 1).unwrap_or(0);
+    let delay = retry
+        .get(index)
+        .or(retry.last())
+        .copied()
+        .unwrap_or(Duration::from_secs(60));
+    now_ms.saturating_add(millis(delay))
+}
+
+#[cfg(test)]
+#[path = "outbox/outbox_tests.rs"]
+mod tests;
