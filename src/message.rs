@@ -155,9 +155,7 @@ fn is_field_line(line: &[u8]) -> bool {
 }
 
 fn info_of(parsed: &mail_parser::Message<'_>, size: u64) -> MessageInfo {
-    let text = |name: HeaderName<'_>| {
-        parsed.header(name).and_then(|h| h.as_text()).map(|s| s.trim().to_string())
-    };
+    let text = |name: HeaderName<'_>| parsed.header_raw(name).map(|s| s.trim().to_string());
     let ids = |v: Option<&HeaderValue<'_>>| match v {
         Some(HeaderValue::Text(t)) => vec![t.to_string()],
         Some(HeaderValue::TextList(l)) => l.iter().map(|t| t.to_string()).collect(),
@@ -171,7 +169,7 @@ fn info_of(parsed: &mail_parser::Message<'_>, size: u64) -> MessageInfo {
         subject: parsed.subject().map(str::to_string),
         date: parsed.date().map(|d| d.to_timestamp()),
         return_path: return_path(parsed),
-        auto_submitted: text(HeaderName::Other("Auto-Submitted".into())),
+        auto_submitted: text(HeaderName::AutoSubmitted),
         list_id: text(HeaderName::ListId),
         precedence: text(HeaderName::Other("Precedence".into())),
         size,
@@ -200,6 +198,15 @@ fn first_address_of(value: &HeaderValue<'_>) -> Option<String> {
             .iter()
             .flat_map(|g| g.addresses.iter())
             .find_map(|a| a.address.as_deref()),
+        // Headers mail-parser does not know as address fields (Delivered-To) come back as text.
+        HeaderValue::Text(text) => {
+            let text = text.trim();
+            let inner = match (text.find('<'), text.rfind('>')) {
+                (Some(a), Some(b)) if a < b => &text[a + 1..b],
+                _ => text,
+            };
+            return (!inner.is_empty()).then(|| inner.trim().to_string());
+        }
         _ => None,
     };
     addr.map(str::to_string)

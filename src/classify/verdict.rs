@@ -209,7 +209,7 @@ mod tests {
             redirects: vec![Redirect { address: "x@y".into(), copy: true, origin: None }],
             ..Verdict::default()
         };
-        assert_eq!(v.tsv_line("p"), "p\tINBOX,b\t\\Flagged,\\Seen,Work\tredirect-copy:x@y");
+        assert_eq!(v.tsv_line("p"), "p\tINBOX,b\tWork,\\Flagged,\\Seen\tredirect-copy:x@y");
     }
 
     #[test]
