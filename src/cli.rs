@@ -1,31 +1,174 @@
-//! The command line (placeholder until the shared CLI lands): the `classify` command only.
+//! The command line: argument parsing, logging set-up, and the mapping of outcomes to exit codes.
+//!
+//! Exit codes: 0 ok, 1 runtime failure, 2 usage or config error. Each command is a short function that
+//! loads what it needs and calls into the library; logic lives in the modules, not here.
 
-use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, ConfigErrors, LogFormat, MailboxSource};
+use crate::store::Store;
+
+/// triaged sorts a support team's shared mailbox with Sieve, sends the team's templated mail, and keeps
+/// the team's records.
 #[derive(Debug, Parser)]
-#[command(name = "triaged", version)]
+#[command(
+    name = "triaged",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.\n\
+Logging: set TRIAGED_LOG (e.g. TRIAGED_LOG=debug) to change the level; logs go to stderr."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// The config file option shared by every command that needs one.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArg {
+    /// The config file (TOML); relative paths inside it resolve against its directory.
+    #[arg(
+        long,
+        short = 'c',
+        env = "TRIAGED_CONFIG",
+        default_value = "triaged.toml",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
+}
+
+impl ConfigArg {
+    /// Loads and validates the config; errors map to exit code 2.
+    pub fn load(&self) -> Result<Config> {
+        Ok(Config::load(&self.config)?)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Classify messages with a Sieve script and print one verdict per message; changes nothing.
+    /// Validate the config (every problem at once, each with its key) and print one line when all is well.
+    Check(ConfigArg),
+    /// Create or update the store's tables; safe to run again (a second run changes nothing).
+    Migrate(ConfigArg),
+    /// Classify messages (.eml, Maildir, mbox) with a Sieve script and print one verdict per message
+    /// (TSV or JSON); needs no config file and changes nothing.
     Classify(crate::classify::cli::ClassifyArgs),
 }
 
+/// An error the user made on the command line (exit 2), as opposed to a runtime failure (exit 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Parses the arguments, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Classify(args) => crate::classify::cli::run(&args),
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("triaged: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
     };
-    match result {
+    match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("triaged: {err:#}");
-            ExitCode::from(1)
+            ExitCode::from(exit_code(&err))
         }
     }
+}
+
+/// 2 for config and usage errors anywhere in the chain, 1 for everything else.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    let usage = err
+        .chain()
+        .any(|e| e.is::<ConfigErrors>() || e.is::<UsageError>());
+    if usage { 2 } else { 1 }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Check(args) => check(&args).await,
+        Command::Migrate(args) => migrate(&args).await,
+        Command::Classify(args) => crate::classify::cli::run(&args),
+    }
+}
+
+/// Sets up tracing to stderr in the configured format; level from `TRIAGED_LOG` (default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRIAGED_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second call (tests, or a command that re-initialises) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+async fn check(args: &ConfigArg) -> Result<ExitCode> {
+    let config = args.load()?;
+    init_logging(config.log.format);
+    println!("ok: {}: {}", config.file.display(), describe(&config));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line saying what the config sets up, for `check`.
+fn describe(config: &Config) -> String {
+    let mailbox = match &config.mailbox.source {
+        MailboxSource::Imap {
+            host, port, folder, ..
+        } => format!("imap {host}:{port} {folder}"),
+        MailboxSource::Maildir { path } => format!("maildir {}", path.display()),
+    };
+    let store = if config.store.url.starts_with("sqlite") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    format!(
+        "mailbox {mailbox}, store {store}, rules {}",
+        short(&config.rules.script)
+    )
+}
+
+fn short(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+async fn migrate(args: &ConfigArg) -> Result<ExitCode> {
+    let config = args.load()?;
+    init_logging(config.log.format);
+    let store = Store::open(&config.store.url).await?;
+    let report = store.migrate().await.context("migrate the store")?;
+    let backend = format!("{:?}", store.backend()).to_lowercase();
+    if report.applied.is_empty() {
+        println!(
+            "store ({backend}) is current: {} migrations applied",
+            report.known
+        );
+    } else {
+        println!(
+            "applied {} migration(s) to the {backend} store: {:?}",
+            report.applied.len(),
+            report.applied
+        );
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
 }

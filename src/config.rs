@@ -1,8 +1,141 @@
-//! Configuration (placeholder until the configuration module lands): only the rules section.
+//! The configuration: `triaged.toml` read, checked and resolved once into [`Config`].
+//!
+//! Every problem is collected with its key path (`mailbox.url`) so `triaged check` can report them all at
+//! once. Relative paths resolve against the config file's directory. Secrets come only from `*_file` or
+//! `*_env` keys and are wrapped in [`Secret`], whose `Debug` is redacted. This module reads files and
+//! environment variables named by the config and does no other I/O.
 
-use std::path::PathBuf;
+mod url;
+mod value;
 
-/// The `[rules]` section.
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+
+pub use self::url::{ImapSecurity, MailboxSource, SmtpSecurity, Transport};
+use self::value::Table;
+pub use self::value::{parse_duration, parse_mailbox, parse_size};
+
+/// A secret (password, passphrase) read from a file or the environment. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+
+    /// The secret itself, for the one place that hands it to a server or a key.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// One problem in the config, with the key it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted key path (`mailbox.password_file`), or the table name for table-level problems.
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Every problem found in one config file.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigErrors {
+    pub file: PathBuf,
+    pub errors: Vec<ConfigError>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.errors.len();
+        write!(
+            f,
+            "{}: {n} problem{}",
+            self.file.display(),
+            if n == 1 { "" } else { "s" }
+        )?;
+        for e in &self.errors {
+            write!(f, "\n  {}: {e}", self.file.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// The validated configuration the rest of the program sees.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from; its directory anchors relative paths.
+    pub file: PathBuf,
+    pub mailbox: MailboxConfig,
+    pub store: StoreConfig,
+    pub rules: RulesConfig,
+    pub outbox: OutboxConfig,
+    /// Present only when `[openpgp]` is configured: mail is then signed/encrypted as templates ask.
+    pub openpgp: Option<OpenPgpConfig>,
+    pub ack: AckConfig,
+    pub disputes: DisputesConfig,
+    pub log: LogConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// What to do with mail already in the watched folder the first time it is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backlog {
+    Process,
+    Skip,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailboxConfig {
+    pub source: MailboxSource,
+    /// IMAP password; required for IMAP sources.
+    pub password: Option<Secret>,
+    /// Extra trust root for the IMAP server's certificate (a private CA).
+    pub ca_file: Option<PathBuf>,
+    pub backlog: Backlog,
+    /// How often to look for new mail when the server has no IDLE.
+    pub poll_interval: Duration,
+    /// No byte from the server for this long means the connection is dead.
+    pub liveness_limit: Duration,
+    /// Folder for mail that cannot be parsed or classified.
+    pub quarantine: String,
+    /// Folder for mail whose verdict leaves no folder (discard, reject, redirect without :copy).
+    pub trash: String,
+    /// Expunge such mail instead of moving it to `trash`.
+    pub allow_delete: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// A URL sqlx understands: `sqlite:///abs/path?mode=rwc` or `postgres://...`.
+    pub url: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct RulesConfig {
     /// The Sieve script every message runs through.
@@ -14,3 +147,326 @@ pub struct RulesConfig {
     /// Sieve instructions one message may cost before evaluation stops with an error verdict.
     pub cpu_limit: usize,
 }
+
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    pub transport: Transport,
+    /// SMTP AUTH user; the password comes from `password_file`/`password_env`.
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    /// Extra trust root for the SMTP server's certificate.
+    pub ca_file: Option<PathBuf>,
+    /// The team's own address: sender of every mail, and never acknowledged.
+    pub from: Mailbox,
+    /// Templates here override the shipped ones, name by name.
+    pub templates_dir: Option<PathBuf>,
+    /// Delays between attempts after a transient failure; the last one repeats.
+    pub retry: Vec<Duration>,
+    /// A mail still undelivered this long after it was queued is marked failed.
+    pub give_up_after: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenPgpConfig {
+    /// The team's secret key (signing).
+    pub key_file: PathBuf,
+    pub passphrase: Option<Secret>,
+    /// Recipients' certificates, for encryption.
+    pub keyring: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AckConfig {
+    /// Buckets whose new threads get an acknowledgement; none by default.
+    pub buckets: Vec<String>,
+    /// At most one acknowledgement per sender per period.
+    pub period: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DisputesConfig {
+    /// Where dispute filings are sent.
+    pub address: Mailbox,
+    /// The default Claimant of a filing.
+    pub claimant: Mailbox,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    /// Address of the Prometheus/health listener; none when absent.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Reads and validates the file, reporting every problem at once.
+    pub fn load(file: &Path) -> Result<Config, ConfigErrors> {
+        let fail = |errors| ConfigErrors {
+            file: file.to_owned(),
+            errors,
+        };
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            fail(vec![ConfigError::new(
+                "(file)",
+                format!("cannot read: {e}"),
+            )])
+        })?;
+        let root: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| fail(vec![toml_error(&text, &e)]))?;
+        let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
+        let base = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut errors = Vec::new();
+        let config = read(file, &root, &base, &mut errors);
+        match config {
+            Some(c) if errors.is_empty() => Ok(c),
+            _ => Err(fail(errors)),
+        }
+    }
+}
+
+/// Names the line and column of a TOML syntax error.
+fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let at = e.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!("line {line}, column {col}")
+    });
+    ConfigError::new(
+        at.unwrap_or_else(|| "(syntax)".to_owned()),
+        e.message().to_owned(),
+    )
+}
+
+const TABLES: &[&str] = &[
+    "mailbox", "store", "rules", "outbox", "openpgp", "ack", "disputes", "log", "metrics",
+];
+
+fn read(
+    file: &Path,
+    root: &toml::Table,
+    base: &Path,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Config> {
+    for key in root.keys() {
+        if !TABLES.contains(&key.as_str()) {
+            errors.push(ConfigError::new(key.clone(), "unknown table"));
+        }
+    }
+    let mailbox = read_mailbox(Table::new(root, "mailbox", base, errors));
+    let store = read_store(Table::new(root, "store", base, errors));
+    let rules = read_rules(Table::new(root, "rules", base, errors));
+    let outbox = read_outbox(Table::new(root, "outbox", base, errors));
+    let openpgp = read_openpgp(Table::new(root, "openpgp", base, errors));
+    let ack = read_ack(Table::new(root, "ack", base, errors));
+    let disputes = read_disputes(Table::new(root, "disputes", base, errors));
+    let log = read_log(Table::new(root, "log", base, errors));
+    let metrics = read_metrics(Table::new(root, "metrics", base, errors));
+    Some(Config {
+        file: file.to_owned(),
+        mailbox: mailbox?,
+        store: store?,
+        rules,
+        outbox: outbox?,
+        openpgp,
+        ack,
+        disputes: disputes?,
+        log,
+        metrics,
+    })
+}
+
+fn read_mailbox(mut t: Table<'_>) -> Option<MailboxConfig> {
+    let url_text = t.string("url");
+    let allow_plaintext = t.bool_or("allow_plaintext", false);
+    let password = t.secret("password_file", "password_env");
+    let ca_file = t.existing_file("ca_file");
+    let backlog = match t.string_or("backlog", "process").as_str() {
+        "process" => Backlog::Process,
+        "skip" => Backlog::Skip,
+        other => {
+            t.error(
+                "backlog",
+                format!("{other:?} is neither \"process\" nor \"skip\""),
+            );
+            Backlog::Process
+        }
+    };
+    let poll_interval = t.duration_or("poll_interval", "60s");
+    let liveness_limit = t.duration_or("liveness_limit", "6m");
+    let quarantine = t.string_or("quarantine", "Quarantine");
+    let trash = t.string_or("trash", "Trash");
+    let allow_delete = t.bool_or("allow_delete", false);
+    let source = match url_text {
+        Some(text) => url::mailbox_source(&mut t, &text, allow_plaintext),
+        None => {
+            t.error("url", "is required");
+            None
+        }
+    };
+    if let Some(MailboxSource::Imap { .. }) = &source
+        && password.is_none()
+        && !t
+            .errors
+            .iter()
+            .any(|e| e.key.starts_with("mailbox.password"))
+    {
+        t.error(
+            "password_file",
+            "an IMAP mailbox needs password_file or password_env",
+        );
+    }
+    t.finish();
+    Some(MailboxConfig {
+        source: source?,
+        password,
+        ca_file,
+        backlog,
+        poll_interval,
+        liveness_limit,
+        quarantine,
+        trash,
+        allow_delete,
+    })
+}
+
+fn read_store(mut t: Table<'_>) -> Option<StoreConfig> {
+    let text = t.string_or("url", "sqlite:var/triaged.db");
+    let url = url::store_url(&mut t, &text);
+    t.finish();
+    Some(StoreConfig { url: url? })
+}
+
+fn read_rules(mut t: Table<'_>) -> RulesConfig {
+    let script = t.path_or("script", "rules/support.sieve");
+    if !script.is_file() {
+        t.error("script", format!("no such file: {}", script.display()));
+    }
+    let include_dir = match t.path("include_dir") {
+        Some(dir) => dir,
+        None => script.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    let max_message_size = t.size_or("max_message_size", "25MB");
+    let cpu_limit = t.integer_or("cpu_limit", 100_000) as usize;
+    t.finish();
+    RulesConfig {
+        script,
+        include_dir,
+        max_message_size,
+        cpu_limit,
+    }
+}
+
+fn read_outbox(mut t: Table<'_>) -> Option<OutboxConfig> {
+    let transport_text = t.string_or("transport", "file:var/outbox");
+    let allow_plaintext = t.bool_or("allow_plaintext", false);
+    let transport = url::transport(&mut t, &transport_text, allow_plaintext);
+    let user = t.string("user");
+    let password = t.secret("password_file", "password_env");
+    let ca_file = t.existing_file("ca_file");
+    let from = t.mailbox("from", None);
+    let templates_dir = t.path("templates_dir");
+    if let Some(dir) = &templates_dir
+        && !dir.is_dir()
+    {
+        let shown = dir.display().to_string();
+        t.error("templates_dir", format!("no such directory: {shown}"));
+    }
+    let retry = t.durations_or("retry", &["1m", "5m", "15m", "1h", "4h"]);
+    if retry.is_empty() {
+        t.error("retry", "needs at least one delay");
+    }
+    let give_up_after = t.duration_or("give_up_after", "2d");
+    t.finish();
+    Some(OutboxConfig {
+        transport: transport?,
+        user,
+        password,
+        ca_file,
+        from: from?,
+        templates_dir,
+        retry,
+        give_up_after,
+    })
+}
+
+fn read_openpgp(mut t: Table<'_>) -> Option<OpenPgpConfig> {
+    if !t.present() {
+        return None;
+    }
+    let key_file = t.existing_file("key_file");
+    if key_file.is_none() && !t.errors.iter().any(|e| e.key == "openpgp.key_file") {
+        t.error("key_file", "is required in [openpgp]");
+    }
+    let passphrase = t.secret("passphrase_file", "passphrase_env");
+    let keyring = t.existing_file("keyring");
+    t.finish();
+    Some(OpenPgpConfig {
+        key_file: key_file?,
+        passphrase,
+        keyring,
+    })
+}
+
+fn read_ack(mut t: Table<'_>) -> AckConfig {
+    let buckets = t.strings_or("buckets", &[]);
+    let period = t.duration_or("period", "1d");
+    t.finish();
+    AckConfig { buckets, period }
+}
+
+fn read_disputes(mut t: Table<'_>) -> Option<DisputesConfig> {
+    let address = t.mailbox("address", Some("support@example.org"));
+    let claimant = t.mailbox("claimant", Some("Team Leader <stl@example.org>"));
+    t.finish();
+    Some(DisputesConfig {
+        address: address?,
+        claimant: claimant?,
+    })
+}
+
+fn read_log(mut t: Table<'_>) -> LogConfig {
+    let format = match t.string_or("format", "text").as_str() {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        other => {
+            t.error(
+                "format",
+                format!("{other:?} is neither \"text\" nor \"json\""),
+            );
+            LogFormat::Text
+        }
+    };
+    t.finish();
+    LogConfig { format }
+}
+
+fn read_metrics(mut t: Table<'_>) -> MetricsConfig {
+    let listen = t.string("listen").and_then(|text| match text.parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            t.error(
+                "listen",
+                format!("{text:?} is not an address like 127.0.0.1:9187"),
+            );
+            None
+        }
+    });
+    t.finish();
+    MetricsConfig { listen }
+}
+
+#[cfg(test)]
+#[path = "config/config_tests.rs"]
+mod tests;

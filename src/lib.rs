@@ -1,12 +1,21 @@
 //! # triaged
 //!
+//! Watches a support team's shared mailbox, sorts every message into a bucket with the team's Sieve
+//! scripts, acts on the verdict, sends the team's templated mail through a durable outbox, and keeps
+//! the team's records. `DESIGN.md`-style overview: incoming mail flows mailbox → message → classify →
+//! actions; outgoing mail flows templates → outbox → transport; the store sits under both.
+//!
 //! # Layout
-//! - `cli`: argument parsing, exit codes.
-//! - `config`: validated configuration.
-//! - `message`: the parsed message the rest of the code sees.
-//! - `classify`: Sieve compile and evaluation into a `Verdict`.
+//! - `cli`: argument parsing, exit codes, logging set-up; no logic of its own.
+//! - `config`: `triaged.toml` read, checked and resolved once; secrets from files or the environment.
+//! - `clock`: the one source of wall-clock time, movable in tests.
+//! - `message`: the parsed message the rest of the code sees (mail-parser), validated first.
+//! - `classify`: Sieve compile (with limits) and evaluation into a `Verdict`; `triaged classify`.
+//! - `store`: every SQL statement, SQLite and PostgreSQL, with embedded migrations.
 
 pub mod classify;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod message;
+pub mod store;

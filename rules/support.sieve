@@ -1,0 +1,3 @@
+# Placeholder replaced by the shipped support desk rules.
+require ["fileinto"];
+fileinto "Triage";
