@@ -19,7 +19,10 @@ fn corpus() -> Vec<Vec<u8>> {
         .filter(|p| p.extension().is_some_and(|e| e == "eml"))
         .collect();
     paths.sort();
-    paths.iter().map(|p| std::fs::read(p).expect("corpus message")).collect()
+    paths
+        .iter()
+        .map(|p| std::fs::read(p).expect("corpus message"))
+        .collect()
 }
 
 fn script() -> PathBuf {
@@ -38,13 +41,21 @@ fn bench(c: &mut Criterion) {
         cpu_limit: 100_000,
     };
     let rules = Rules::load(&cfg).expect("rules load");
-    let mailboxes: BTreeSet<String> = ["INBOX", "Archive", "Junk", "Support/Disputes"].iter().map(|s| s.to_string()).collect();
+    let mailboxes: BTreeSet<String> = ["INBOX", "Archive", "Junk", "Support/Disputes"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     group.bench_function("triaged", |b| {
         b.iter(|| {
             for raw in &messages {
                 let verdict = match Message::parse(raw, cfg.max_message_size) {
                     Ok(msg) => {
-                        let ctx = Context { mailboxes: &mailboxes, source_folder: "INBOX", envelope: Envelope::derive(&msg), explain: false };
+                        let ctx = Context {
+                            mailboxes: &mailboxes,
+                            source_folder: "INBOX",
+                            envelope: Envelope::derive(&msg),
+                            explain: false,
+                        };
                         rules.classify(&msg, &ctx)
                     }
                     Err(e) => triaged::classify::Verdict::error(e.reason(), e.to_string()),
@@ -65,7 +76,11 @@ fn bench(c: &mut Criterion) {
                 let mut actions = 0usize;
                 while let Some(result) = instance.run(input) {
                     input = match result {
-                        Ok(Event::IncludeScript { .. } | Event::MailboxExists { .. } | Event::DuplicateId { .. }) => Input::False,
+                        Ok(
+                            Event::IncludeScript { .. }
+                            | Event::MailboxExists { .. }
+                            | Event::DuplicateId { .. },
+                        ) => Input::False,
                         Ok(Event::Function { .. }) => Input::result(Default::default()),
                         Ok(_) => {
                             actions += 1;

@@ -74,7 +74,9 @@ impl<'a> Message<'a> {
         validate(raw, max_size)?;
         let normalised = crate::classify::normalise::obsolete_zones(raw);
         let parsed = match normalised {
-            Cow::Borrowed(raw) => MessageParser::new().parse(raw).ok_or(MessageError::Unparsable)?,
+            Cow::Borrowed(raw) => MessageParser::new()
+                .parse(raw)
+                .ok_or(MessageError::Unparsable)?,
             Cow::Owned(copy) => MessageParser::new()
                 .parse(&copy)
                 .ok_or(MessageError::Unparsable)?
@@ -119,7 +121,10 @@ impl<'a> Message<'a> {
 /// triaged must not sort a message it has only guessed at.
 pub fn validate(raw: &[u8], max_size: u64) -> Result<(), MessageError> {
     if max_size > 0 && raw.len() as u64 > max_size {
-        return Err(MessageError::TooLarge { size: raw.len() as u64, limit: max_size });
+        return Err(MessageError::TooLarge {
+            size: raw.len() as u64,
+            limit: max_size,
+        });
     }
     let header_end = header_end(raw).ok_or(MessageError::NoHeaderSeparator)?;
     let header = &raw[..header_end];
@@ -137,13 +142,11 @@ fn header_end(raw: &[u8]) -> Option<usize> {
     if raw.starts_with(b"\n") || raw.starts_with(b"\r\n") {
         return Some(0);
     }
-    raw.windows(2)
-        .enumerate()
-        .find_map(|(i, w)| match w {
-            b"\n\n" => Some(i + 1),
-            b"\n\r" if raw.get(i + 2) == Some(&b'\n') => Some(i + 1),
-            _ => None,
-        })
+    raw.windows(2).enumerate().find_map(|(i, w)| match w {
+        b"\n\n" => Some(i + 1),
+        b"\n\r" if raw.get(i + 2) == Some(&b'\n') => Some(i + 1),
+        _ => None,
+    })
 }
 
 /// `name:` with a printable field name (RFC 5322 2.2).
@@ -178,8 +181,15 @@ fn info_of(parsed: &mail_parser::Message<'_>, size: u64) -> MessageInfo {
 
 /// The address inside the first Return-Path: `Some("")` for `<>`.
 pub(crate) fn return_path(parsed: &mail_parser::Message<'_>) -> Option<String> {
-    let header = parsed.parts.first()?.headers.iter().find(|h| h.name == HeaderName::ReturnPath)?;
-    let raw = parsed.raw_message.get(header.offset_start as usize..header.offset_end as usize)?;
+    let header = parsed
+        .parts
+        .first()?
+        .headers
+        .iter()
+        .find(|h| h.name == HeaderName::ReturnPath)?;
+    let raw = parsed
+        .raw_message
+        .get(header.offset_start as usize..header.offset_end as usize)?;
     let raw = String::from_utf8_lossy(raw);
     let value = raw.trim();
     let inner = match (value.find('<'), value.rfind('>')) {

@@ -3,11 +3,23 @@ use anyhow::{Context as _, Result};
 
 #[test]
 fn validation_errors_have_their_own_reason() {
-    assert_eq!(validate(b"Subject: x\nno blank line", 0), Err(MessageError::NoHeaderSeparator));
+    assert_eq!(
+        validate(b"Subject: x\nno blank line", 0),
+        Err(MessageError::NoHeaderSeparator)
+    );
     assert_eq!(validate(b"\nbody only\n", 0), Err(MessageError::NoHeaders));
-    assert_eq!(validate(b"just text\n\nbody\n", 0), Err(MessageError::NoHeaders));
-    assert_eq!(validate(b"Subject: a\0b\n\nbody\n", 0), Err(MessageError::NulInHeaders(10)));
-    assert_eq!(validate(b"Subject: a\n\nbody\n", 5), Err(MessageError::TooLarge { size: 17, limit: 5 }));
+    assert_eq!(
+        validate(b"just text\n\nbody\n", 0),
+        Err(MessageError::NoHeaders)
+    );
+    assert_eq!(
+        validate(b"Subject: a\0b\n\nbody\n", 0),
+        Err(MessageError::NulInHeaders(10))
+    );
+    assert_eq!(
+        validate(b"Subject: a\n\nbody\n", 5),
+        Err(MessageError::TooLarge { size: 17, limit: 5 })
+    );
     assert_eq!(validate(b"Subject: a\r\n\r\nbody\0\n", 0), Ok(()));
 }
 
