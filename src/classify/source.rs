@@ -328,11 +328,7 @@ pub(crate) fn rewrite(src: &[u8], tokens: &[Token], explain: bool) -> Vec<u8> {
     for (i, tok) in tokens.iter().enumerate() {
         if tok.kind == Kind::LBrace && explain {
             if let Some(head) = block_head(src, tokens, i) {
-                edits.push((
-                    tok.end,
-                    tok.end,
-                    probe_stmt(&head.0, head.1, head.2),
-                ));
+                edits.push((tok.end, tok.end, probe_stmt(&head.0, head.1, head.2)));
             }
             continue;
         }
