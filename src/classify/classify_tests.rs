@@ -252,10 +252,14 @@ fn vacation_replies_when_recipient_is_addressed() -> Result<()> {
 }
 
 #[test]
-fn vacation_not_sent_to_precedence_list_or_system_senders() -> Result<()> {
+fn vacation_not_sent_to_auto_submitted_precedence_list_or_system_senders() -> Result<()> {
     let script = "require \"vacation\";\nvacation \"away\";\n";
     let list = MSG.replace("Message-ID", "Precedence: list\nMessage-ID");
     assert_eq!(tsv(script, &list)?, "m\tINBOX\t-\t-");
+    let auto = MSG.replace("Message-ID", "Auto-Submitted: auto-replied\nMessage-ID");
+    assert_eq!(tsv(script, &auto)?, "m\tINBOX\t-\t-");
+    let not_auto = MSG.replace("Message-ID", "Auto-Submitted: no\nMessage-ID");
+    assert_eq!(tsv(script, &not_auto)?, "m\tINBOX\t-\tvacation");
     let listserv = MSG.replace("<bob@example.com>\nFrom", "<LISTSERV@example.com>\nFrom");
     assert_eq!(tsv(script, &listserv)?, "m\tINBOX\t-\t-");
     let not_me = MSG.replace(

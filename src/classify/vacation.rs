@@ -1,7 +1,7 @@
 //! Vacation (RFC 5230) as Pigeonhole decides it. sieve-rs already refuses to answer an empty sender, its
 //! own address, list headers (`List-*`), `Auto-Submitted` other than `no`, `X-Auto-Response-Suppress`
 //! All/OOF, `Precedence: bulk`, and mail whose To/Cc/Bcc/Resent-* do not name the recipient; Pigeonhole
-//! 0.5 also refuses `Precedence: junk`/`list` and system senders (`MAILER-DAEMON`, `LISTSERV`,
+//! 0.5 also refuses `Precedence: junk`/`list`, system senders (`MAILER-DAEMON`, `LISTSERV`,
 //! `majordomo`, `owner-*`, `*-request`), applied here. It also reads the reply sieve-rs built into a
 //! `Vacation` the worker can queue. It must not send anything.
 
@@ -22,7 +22,15 @@ pub(crate) fn would_reply(msg: &Message<'_>, envelope: &Envelope) -> bool {
                 .iter()
                 .any(|p| v.trim().eq_ignore_ascii_case(p))
         });
-    !precedence
+    // sieve-rs looks for `Auto-Submitted` as an unknown header, but mail-parser 0.11 knows it
+    // (`HeaderName::AutoSubmitted`), so sieve-rs never sees it: checked here (RFC 5230 4.6).
+    let auto_submitted = parsed
+        .header_values(mail_parser::HeaderName::AutoSubmitted)
+        .any(|v| {
+            v.as_text()
+                .is_none_or(|t| !t.trim().eq_ignore_ascii_case("no"))
+        });
+    !precedence && !auto_submitted
 }
 
 /// Pigeonhole's `sieve_address_is_system`-like check on the local part.
