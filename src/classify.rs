@@ -13,6 +13,7 @@
 //! - A Date with an obsolete one-letter zone (or `UT` before a bare LF) swallows the next header field in
 //!   mail-parser: zone letters are replaced by a same-length numeric zone (`normalise.rs`).
 //! - sieve-rs drops redirects past its limit silently; Pigeonhole fails the script (runtime error, keep).
+//! - reject beside keep/fileinto/redirect/vacation is accepted by sieve-rs; Pigeonhole fails the run.
 //! - Vacation: sieve-rs checks fewer senders and headers than Pigeonhole; the missing checks are applied
 //!   after evaluation (`vacation.rs`).
 //! - `date`/`currentdate :regex` are evaluated as `:matches` by sieve-rs: refused at load (see `SUPPORTED`).
@@ -359,6 +360,19 @@ impl Run<'_> {
                 Ok(event) => self.on_event(event)?,
                 Err(e) => return Err(runtime_error(e)),
             };
+        }
+        // Pigeonhole refuses reject/ereject beside an action that delivers or answers the message
+        // (keep, fileinto, redirect, vacation): a run-time conflict, so the message is kept.
+        let v = &self.verdict;
+        if v.reject.is_some()
+            && (v.stores.iter().any(|s| !s.implicit)
+                || !v.redirects.is_empty()
+                || !v.vacations.is_empty())
+        {
+            return Err((
+                "action-conflict",
+                "reject conflicts with another action".to_string(),
+            ));
         }
         if self.verdict.redirects.len() > MAX_REDIRECTS {
             return Err((

@@ -323,3 +323,14 @@ fn include_runs_scripts_from_the_include_dir() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn reject_beside_fileinto_is_an_action_conflict_like_pigeonhole() -> Result<()> {
+    let script = "require [\"fileinto\",\"reject\"];\nfileinto \"A\";\nreject \"no\";\n";
+    assert_eq!(tsv(script, MSG)?, "m\tINBOX\t-\terror:action-conflict");
+    assert_eq!(
+        tsv("require \"reject\";\nreject \"no\";\n", MSG)?,
+        "m\t-\t-\treject"
+    );
+    Ok(())
+}
