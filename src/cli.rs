@@ -57,6 +57,9 @@ enum Command {
     Check(ConfigArg),
     /// Create or update the store's tables; safe to run again (a second run changes nothing).
     Migrate(ConfigArg),
+    /// Classify messages (.eml, Maildir, mbox) with a Sieve script and print one verdict per message
+    /// (TSV or JSON); needs no config file and changes nothing.
+    Classify(crate::classify::cli::ClassifyArgs),
     /// Send the team's templated mail: a welcome pack, or an acknowledgement of a received message.
     Send(crate::outbox::cli::SendArgs),
     /// File a dispute (an Arbitrated Background Check request) with Arbitration.
@@ -107,6 +110,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check(&args).await,
         Command::Migrate(args) => migrate(&args).await,
+        Command::Classify(args) => crate::classify::cli::run(&args),
         Command::Send(args) => crate::outbox::cli::send(args).await,
         Command::Dispute(args) => crate::outbox::cli::dispute(args).await,
         Command::Outbox(args) => crate::outbox::cli::outbox(args).await,

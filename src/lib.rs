@@ -9,15 +9,19 @@
 //! - `cli`: argument parsing, exit codes, logging set-up; no logic of its own.
 //! - `config`: `triaged.toml` read, checked and resolved once; secrets from files or the environment.
 //! - `clock`: the one source of wall-clock time, movable in tests.
+//! - `message`: the parsed message the rest of the code sees (mail-parser), validated first.
+//! - `classify`: Sieve compile (with limits) and evaluation into a `Verdict`; `triaged classify`.
 //! - `store`: every SQL statement, SQLite and PostgreSQL, with embedded migrations.
 //! - `templates`: the team's mail templates (minijinja, front matter, typed contexts) rendered to mail.
 //! - `outbox`: the durable outgoing queue: compose, OpenPGP, RFC 3834 guard, SMTP or file delivery.
 //! - `disputes`: dispute filings (the ABC request) checked part by part before they are sent.
 
+pub mod classify;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod disputes;
 pub mod outbox;
+pub mod message;
 pub mod store;
 pub mod templates;

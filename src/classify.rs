@@ -1,0 +1,539 @@
+//! Sieve classification: compiles the team's script (and every script in the include directory) once,
+//! with resource limits, and evaluates it per message into a `Verdict`. Evaluation is synchronous CPU work
+//! (call it from `spawn_blocking` or a thread pool) and performs no side effects: it only says what Sieve
+//! decided.
+//!
+//! # Where the engines disagree
+//! triaged must decide exactly like Dovecot Pigeonhole. sieve-rs differs in places; each is resolved here,
+//! without modifying sieve-rs, and guarded by a test named for it:
+//! - `:regex` ignores the comparator: keys under the default `i;ascii-casemap` get `(?i)` (`source.rs`).
+//! - An explicit `keep` in sieve-rs is a flag on the final event that a later `fileinto`/`redirect`/`discard`
+//!   cancels; in Pigeonhole it is an action like any other. `keep` is rewritten to a `fileinto` of a marker
+//!   folder, mapped back to the keep here.
+//! - A Date with an obsolete one-letter zone (or `UT` before a bare LF) swallows the next header field in
+//!   mail-parser: zone letters are replaced by a same-length numeric zone (`normalise.rs`).
+//! - sieve-rs drops redirects past its limit silently; Pigeonhole fails the script (runtime error, keep).
+//! - reject beside keep/fileinto/redirect/vacation is accepted by sieve-rs; Pigeonhole fails the run.
+//! - Vacation: sieve-rs checks fewer senders and headers than Pigeonhole; the missing checks are applied
+//!   after evaluation (`vacation.rs`).
+//! - `date`/`currentdate :regex` are evaluated as `:matches` by sieve-rs: refused at load (see `SUPPORTED`).
+//!
+//! # Envelope
+//! A stored message has no SMTP envelope; it is derived as the Pigeonhole harness does (see `Envelope`).
+
+pub mod cli;
+mod inputs;
+pub(crate) mod normalise;
+mod source;
+mod vacation;
+mod verdict;
+
+pub use verdict::{
+    Folder, Redirect, Reject, Store, TraceStep, Vacation, Verdict, VerdictError, canonical_flag,
+};
+
+use crate::config::RulesConfig;
+use crate::message::Message;
+use sieve::{Compiler, Event, Input, Mailbox, Recipient, Runtime, Sieve, runtime::RuntimeError};
+use source::{KEEP_MARKER, Probe};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Extensions triaged accepts in `require`: those both sieve-rs and Pigeonhole 0.5 support (checked with
+/// `sieve-test`). Anything else is refused at load, because sieve-rs would accept it and fail at run time.
+pub const SUPPORTED: &[&str] = &[
+    "body",
+    "comparator-i;ascii-casemap",
+    "comparator-i;ascii-numeric",
+    "comparator-i;octet",
+    "copy",
+    "date",
+    "duplicate",
+    "editheader",
+    "encoded-character",
+    "envelope",
+    "environment",
+    "extracttext",
+    "fileinto",
+    "foreverypart",
+    "ihave",
+    "imap4flags",
+    "include",
+    "index",
+    "mailbox",
+    "mime",
+    "regex",
+    "reject",
+    "relational",
+    "subaddress",
+    "vacation",
+    "vacation-seconds",
+    "variables",
+];
+
+/// Pigeonhole's `sieve_max_redirects` default; more redirects fail the script there.
+const MAX_REDIRECTS: usize = 4;
+
+/// Why the rules could not be loaded; every variant renders as `FILE:LINE:COLUMN: message` when it has a
+/// position.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("{}: {source}", file.display())]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {message}", file.display())]
+    Compile {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}:{line}:{column}: unsupported extension {extension:?} (triaged supports: {})", file.display(), SUPPORTED.join(" "))]
+    Unsupported {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        extension: String,
+    },
+    #[error("{}:{line}:{column}: included script {name:?} not found in the include directory", file.display())]
+    MissingInclude {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        name: String,
+    },
+}
+
+/// One compiled script: the form that runs, and the instrumented form used for `--explain`.
+#[derive(Debug, Clone)]
+struct Compiled {
+    run: Arc<Sieve>,
+    explain: Arc<Sieve>,
+}
+
+/// The compiled rules; cheap to share between threads (`&Rules` is all evaluation needs).
+#[derive(Debug)]
+pub struct Rules {
+    runtime: Runtime,
+    main: Compiled,
+    includes: BTreeMap<String, Compiled>,
+}
+
+/// The SMTP envelope as triaged derives it from a stored message (same rule as the differential harness):
+/// from = the address in the first `Return-Path:` (empty for `<>`), else the first `From:` address;
+/// to = the first `Delivered-To:` address, else the first `To:` address, else `support@example.org`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub from: String,
+    pub to: String,
+}
+
+/// Recipient used when a message names none (no Delivered-To, no To).
+pub const DEFAULT_RECIPIENT: &str = "support@example.org";
+
+impl Envelope {
+    pub fn derive(msg: &Message<'_>) -> Envelope {
+        let from = crate::message::return_path(msg.parsed())
+            .or_else(|| msg.first_address("From"))
+            .unwrap_or_default();
+        let to = msg
+            .first_address("Delivered-To")
+            .or_else(|| msg.first_address("To"))
+            .unwrap_or_else(|| DEFAULT_RECIPIENT.to_string());
+        Envelope { from, to }
+    }
+}
+
+/// What evaluation needs besides the message.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    /// Existing folders, for `mailboxexists` (`INBOX` matches case-insensitively).
+    pub mailboxes: &'a BTreeSet<String>,
+    /// The folder the message is in: what `Folder::Keep` refers to.
+    pub source_folder: &'a str,
+    pub envelope: Envelope,
+    /// Collect the trace of matched tests and actions (slower; for `--explain`).
+    pub explain: bool,
+}
+
+impl Rules {
+    /// Compiles `cfg.script` and every `*.sieve` in `cfg.include_dir`, checking `require`s and includes.
+    pub fn load(cfg: &RulesConfig) -> Result<Rules, RulesError> {
+        let compiler = Compiler::new()
+            .with_max_includes(255)
+            .with_max_string_size(64 * 1024)
+            .with_max_nested_blocks(32)
+            .with_max_nested_tests(32);
+        let (main, refs) = compile_file(&compiler, &cfg.script)?;
+        let includes = compile_includes(&compiler, &cfg.include_dir, &cfg.script, refs)?;
+        let runtime = Runtime::new()
+            .with_cpu_limit(cfg.cpu_limit.max(1))
+            .with_max_redirects(usize::MAX)
+            .with_max_out_messages(usize::MAX)
+            .with_max_received_headers(usize::MAX)
+            .with_max_nested_includes(10)
+            .with_max_variable_size(64 * 1024)
+            .without_capabilities(
+                sieve::compiler::grammar::Capability::all()
+                    .iter()
+                    .filter(|c| !SUPPORTED.contains(&c.to_string().as_str()))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        Ok(Rules {
+            runtime,
+            main,
+            includes,
+        })
+    }
+
+    /// Evaluates the rules for one message. Never panics; a script failure is an error verdict.
+    pub fn classify(&self, msg: &Message<'_>, ctx: &Context<'_>) -> Verdict {
+        let script = if ctx.explain {
+            &self.main.explain
+        } else {
+            &self.main.run
+        };
+        let mut run = Run {
+            rules: self,
+            ctx,
+            verdict: Verdict::default(),
+            last_probe: None,
+            vacation_meta: None,
+            created: None,
+        };
+        let mut verdict = match run.drive(msg, script.clone()) {
+            Ok(()) => run.verdict,
+            Err((reason, detail)) => {
+                let mut v = Verdict::error(reason, detail);
+                v.trace = std::mem::take(&mut run.verdict.trace);
+                v
+            }
+        };
+        if !verdict.vacations.is_empty() && !vacation::would_reply(msg, &ctx.envelope) {
+            verdict.vacations.clear();
+        }
+        verdict
+    }
+
+    fn include(&self, name: &str, explain: bool) -> Option<Arc<Sieve>> {
+        let c = self
+            .includes
+            .get(name.strip_suffix(".sieve").unwrap_or(name))?;
+        Some(if explain {
+            c.explain.clone()
+        } else {
+            c.run.clone()
+        })
+    }
+}
+
+type IncludeRefs = Vec<(String, bool, usize, usize)>;
+
+fn compile_file(compiler: &Compiler, path: &Path) -> Result<(Compiled, IncludeRefs), RulesError> {
+    let src = std::fs::read(path).map_err(|source| RulesError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    let compile_err = |e: sieve::compiler::CompileError| {
+        let message = e.to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_string();
+        RulesError::Compile {
+            file: path.to_path_buf(),
+            line: e.line_num(),
+            column: e.line_pos(),
+            message,
+        }
+    };
+    // The original is compiled first so errors (and undeclared capabilities) point at what the user wrote.
+    compiler.compile(&src).map_err(compile_err)?;
+    let tokens = source::lex(&src).map_err(|e| RulesError::Compile {
+        file: path.to_path_buf(),
+        line: e.line,
+        column: e.col,
+        message: e.message.to_string(),
+    })?;
+    if let Some((extension, line, column)) = source::required(&src, &tokens)
+        .into_iter()
+        .find(|(ext, ..)| !SUPPORTED.contains(&ext.to_ascii_lowercase().as_str()))
+    {
+        return Err(RulesError::Unsupported {
+            file: path.to_path_buf(),
+            line,
+            column,
+            extension,
+        });
+    }
+    if let Some((line, column)) = source::date_regex(&src, &tokens) {
+        return Err(RulesError::Compile {
+            file: path.to_path_buf(),
+            line,
+            column,
+            message:
+                "date/currentdate with :regex is not supported (sieve-rs evaluates it as :matches)"
+                    .into(),
+        });
+    }
+    let run = compiler
+        .compile(&source::rewrite(&src, &tokens, false))
+        .map_err(compile_err)?;
+    let explain = compiler
+        .compile(&source::rewrite(&src, &tokens, true))
+        .map_err(compile_err)?;
+    let compiled = Compiled {
+        run: Arc::new(run),
+        explain: Arc::new(explain),
+    };
+    Ok((compiled, source::includes(&src, &tokens)))
+}
+
+/// Compiles every script the rules include, transitively (`include` names are constants, RFC 6609).
+/// `:personal` and `:global` both resolve in `dir`, as `NAME` or `NAME.sieve`.
+fn compile_includes(
+    compiler: &Compiler,
+    dir: &Path,
+    main: &Path,
+    refs: IncludeRefs,
+) -> Result<BTreeMap<String, Compiled>, RulesError> {
+    let mut includes = BTreeMap::new();
+    let mut queue: Vec<(PathBuf, IncludeRefs)> = vec![(main.to_path_buf(), refs)];
+    while let Some((file, refs)) = queue.pop() {
+        for (name, optional, line, column) in refs {
+            let key = name.strip_suffix(".sieve").unwrap_or(&name).to_string();
+            if includes.contains_key(&key) {
+                continue;
+            }
+            let path = dir.join(format!("{key}.sieve"));
+            if !path.is_file() {
+                if optional {
+                    continue;
+                }
+                return Err(RulesError::MissingInclude {
+                    file,
+                    line,
+                    column,
+                    name,
+                });
+            }
+            let (compiled, nested) = compile_file(compiler, &path)?;
+            includes.insert(key, compiled);
+            queue.push((path, nested));
+        }
+    }
+    Ok(includes)
+}
+
+/// State of one evaluation.
+struct Run<'r> {
+    rules: &'r Rules,
+    ctx: &'r Context<'r>,
+    verdict: Verdict,
+    /// The last probe seen: tells what the next `SendMessage` is and where actions come from.
+    last_probe: Option<Probe>,
+    /// (`DuplicateId` id, expiry) from the vacation test, for handle and period.
+    vacation_meta: Option<(String, u64)>,
+    /// The last message sieve-rs built (the vacation reply).
+    created: Option<Vec<u8>>,
+}
+
+type RunError = (&'static str, String);
+
+impl Run<'_> {
+    fn drive(&mut self, msg: &Message<'_>, script: Arc<Sieve>) -> Result<(), RunError> {
+        let env = &self.ctx.envelope;
+        let mut instance = self
+            .rules
+            .runtime
+            .filter_parsed(msg.parsed().clone())
+            .with_envelope(sieve::Envelope::From, env.from.as_str())
+            .with_envelope(sieve::Envelope::To, env.to.as_str());
+        let mut input = Input::script("main", script);
+        while let Some(result) = instance.run(input) {
+            input = match result {
+                Ok(event) => self.on_event(event)?,
+                Err(e) => return Err(runtime_error(e)),
+            };
+        }
+        // Pigeonhole refuses reject/ereject beside an action that delivers or answers the message
+        // (keep, fileinto, redirect, vacation): a run-time conflict, so the message is kept.
+        let v = &self.verdict;
+        if v.reject.is_some()
+            && (v.stores.iter().any(|s| !s.implicit)
+                || !v.redirects.is_empty()
+                || !v.vacations.is_empty())
+        {
+            return Err((
+                "action-conflict",
+                "reject conflicts with another action".to_string(),
+            ));
+        }
+        if self.verdict.redirects.len() > MAX_REDIRECTS {
+            return Err((
+                "too-many-redirects",
+                format!("more than {MAX_REDIRECTS} redirect actions"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, event: Event) -> Result<Input, RunError> {
+        Ok(match event {
+            Event::IncludeScript { name, optional } => {
+                match self.rules.include(name.as_str(), self.ctx.explain) {
+                    Some(script) => Input::script(name, script),
+                    None if optional => Input::False,
+                    None => {
+                        return Err((
+                            "include-missing",
+                            format!("included script {:?} not found", name.as_str()),
+                        ));
+                    }
+                }
+            }
+            Event::MailboxExists { mailboxes, .. } => self.mailbox_exists(&mailboxes).into(),
+            Event::DuplicateId { id, expiry, .. } => {
+                // No duplicate history: every message is evaluated on its own (RFC 7352 tracking is the
+                // worker's). The vacation test asks through this event too.
+                if id.starts_with("_v") {
+                    self.vacation_meta = Some((id, expiry));
+                }
+                Input::False
+            }
+            Event::Keep { flags, .. } => {
+                self.store(Folder::Keep, flags, false, true);
+                Input::True
+            }
+            Event::FileInto {
+                folder,
+                flags,
+                create,
+                ..
+            } => {
+                let folder = if folder == KEEP_MARKER {
+                    Folder::Keep
+                } else {
+                    Folder::Named(folder)
+                };
+                self.store(folder, flags, create, false);
+                Input::True
+            }
+            Event::Discard => {
+                self.verdict.discard = true;
+                Input::True
+            }
+            Event::Reject { extended, reason } => {
+                self.verdict.reject = Some(Reject { reason, extended });
+                Input::True
+            }
+            Event::CreatedMessage { message, .. } => {
+                self.created = Some(message);
+                Input::True
+            }
+            Event::SendMessage { recipient, .. } => {
+                self.send(recipient);
+                Input::True
+            }
+            Event::Function { .. } => Input::result(sieve::runtime::Variable::default()),
+            Event::ListContains { .. } => Input::False,
+            Event::SetEnvelope { .. } | Event::Notify { .. } => Input::True,
+        })
+    }
+
+    fn mailbox_exists(&mut self, mailboxes: &[Mailbox]) -> bool {
+        if let Some(Mailbox::Name(name)) = mailboxes.first()
+            && let Some(probe) = Probe::parse(name)
+        {
+            if self.ctx.explain {
+                self.verdict.trace.push(TraceStep {
+                    line: probe.line,
+                    column: probe.col,
+                    what: probe.what.clone(),
+                });
+            }
+            self.last_probe = Some(probe);
+            return false;
+        }
+        mailboxes.iter().all(|m| match m {
+            Mailbox::Name(name) if name.eq_ignore_ascii_case("INBOX") => true,
+            Mailbox::Name(name) => self.ctx.mailboxes.contains(name),
+            Mailbox::Id(_) => false,
+        })
+    }
+
+    fn origin(&self, actions: &[&str]) -> Option<String> {
+        self.last_probe
+            .as_ref()
+            .filter(|p| actions.contains(&p.what.as_str()))
+            .map(|p| format!("{}:{}", p.line, p.col))
+    }
+
+    fn store(&mut self, folder: Folder, flags: Vec<String>, create: bool, implicit: bool) {
+        let origin = if implicit {
+            None
+        } else {
+            self.origin(&["fileinto", "keep"])
+        };
+        self.verdict.stores.push(Store {
+            folder,
+            flags,
+            create,
+            implicit,
+            origin,
+        });
+    }
+
+    fn send(&mut self, recipient: Recipient) {
+        let address = match recipient {
+            Recipient::Address(a) | Recipient::List(a) => a,
+            Recipient::Group(g) => g.join(","),
+        };
+        let probe = self.last_probe.take();
+        let origin = probe.as_ref().map(|p| format!("{}:{}", p.line, p.col));
+        match probe.as_ref().map(|p| p.what.as_str()) {
+            Some("vacation") => {
+                let created = self.created.take().unwrap_or_default();
+                let meta = self.vacation_meta.take();
+                let v = vacation::from_created(
+                    &created,
+                    address,
+                    meta,
+                    &self.ctx.envelope.from,
+                    origin,
+                );
+                self.verdict.vacations.push(v);
+            }
+            what => {
+                let copy = what == Some("redirect-copy");
+                self.verdict.redirects.push(Redirect {
+                    address,
+                    copy,
+                    origin,
+                });
+            }
+        }
+    }
+}
+
+fn runtime_error(e: RuntimeError) -> RunError {
+    let reason = match &e {
+        RuntimeError::CPULimitReached => "cpu-limit",
+        RuntimeError::TooManyIncludes => "too-many-includes",
+        RuntimeError::InvalidInstruction(_) => "invalid-instruction",
+        RuntimeError::ScriptErrorMessage(_) => "script-error",
+        RuntimeError::CapabilityNotAllowed(_) | RuntimeError::CapabilityNotSupported(_) => {
+            "unsupported-extension"
+        }
+    };
+    (reason, e.to_string())
+}
+
+#[cfg(test)]
+#[path = "classify/classify_tests.rs"]
+mod tests;

@@ -1,0 +1,482 @@
+//! Sieve source analysis: a small lexer over the script text, the list of `require`d extensions, and the
+//! rewrites that make sieve-rs decide like Pigeonhole (see `classify.rs` for why each exists).
+//! It never evaluates anything and never changes the meaning a script has under RFC 5228.
+
+use std::fmt::Write as _;
+
+/// Folder name a rewritten `keep` files into; the event loop maps it back to the keep.
+pub(crate) const KEEP_MARKER: &str = "\u{1}triaged-keep";
+/// Prefix of the mailbox names used as probes (`mailboxexists`) to learn where an action came from.
+pub(crate) const PROBE_MARKER: &str = "\u{1}triaged-probe:";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Ident,
+    Tag,
+    Quoted,
+    Multiline,
+    Number,
+    Open,
+    Close,
+    Comma,
+    LParen,
+    RParen,
+    LBrace,
+    RBrace,
+    Semi,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Token {
+    pub kind: Kind,
+    pub start: usize,
+    pub end: usize,
+    pub line: usize,
+    pub col: usize,
+}
+
+/// Where the lexer gave up; sieve-rs reports the same scripts as compile errors first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LexError {
+    pub line: usize,
+    pub col: usize,
+    pub message: &'static str,
+}
+
+/// Splits a Sieve script into tokens (RFC 5228 section 8.1), skipping whitespace and comments.
+pub(crate) fn lex(src: &[u8]) -> Result<Vec<Token>, LexError> {
+    let mut lx = Lexer {
+        src,
+        pos: 0,
+        line: 1,
+        line_start: 0,
+        tokens: Vec::new(),
+    };
+    lx.run()?;
+    Ok(lx.tokens)
+}
+
+struct Lexer<'a> {
+    src: &'a [u8],
+    pos: usize,
+    line: usize,
+    line_start: usize,
+    tokens: Vec<Token>,
+}
+
+impl Lexer<'_> {
+    fn err(&self, message: &'static str) -> LexError {
+        LexError {
+            line: self.line,
+            col: self.pos - self.line_start + 1,
+            message,
+        }
+    }
+
+    fn bump(&mut self) -> Option<u8> {
+        let ch = *self.src.get(self.pos)?;
+        self.pos += 1;
+        if ch == b'\n' {
+            self.line += 1;
+            self.line_start = self.pos;
+        }
+        Some(ch)
+    }
+
+    fn push(&mut self, kind: Kind, start: usize, line: usize, col: usize) {
+        self.tokens.push(Token {
+            kind,
+            start,
+            end: self.pos,
+            line,
+            col,
+        });
+    }
+
+    fn run(&mut self) -> Result<(), LexError> {
+        while let Some(&ch) = self.src.get(self.pos) {
+            let (start, line, col) = (self.pos, self.line, self.pos - self.line_start + 1);
+            let single = match ch {
+                b'[' => Some(Kind::Open),
+                b']' => Some(Kind::Close),
+                b',' => Some(Kind::Comma),
+                b'(' => Some(Kind::LParen),
+                b')' => Some(Kind::RParen),
+                b'{' => Some(Kind::LBrace),
+                b'}' => Some(Kind::RBrace),
+                b';' => Some(Kind::Semi),
+                _ => None,
+            };
+            if let Some(kind) = single {
+                self.bump();
+                self.push(kind, start, line, col);
+                continue;
+            }
+            match ch {
+                b' ' | b'\t' | b'\r' | b'\n' => {
+                    self.bump();
+                }
+                b'#' => self.skip_line(),
+                b'/' if self.src.get(self.pos + 1) == Some(&b'*') => self.skip_block_comment()?,
+                b'"' => {
+                    self.quoted()?;
+                    self.push(Kind::Quoted, start, line, col);
+                }
+                b':' => {
+                    self.bump();
+                    self.word();
+                    self.push(Kind::Tag, start, line, col);
+                }
+                b'0'..=b'9' => {
+                    self.word();
+                    self.push(Kind::Number, start, line, col);
+                }
+                b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                    self.word();
+                    if self.src[start..self.pos].eq_ignore_ascii_case(b"text")
+                        && self.src.get(self.pos) == Some(&b':')
+                    {
+                        self.multiline()?;
+                        self.push(Kind::Multiline, start, line, col);
+                    } else {
+                        self.push(Kind::Ident, start, line, col);
+                    }
+                }
+                _ => return Err(self.err("unexpected character")),
+            }
+        }
+        Ok(())
+    }
+
+    fn word(&mut self) {
+        while let Some(&ch) = self.src.get(self.pos) {
+            if ch.is_ascii_alphanumeric() || ch == b'_' {
+                self.bump();
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn skip_line(&mut self) {
+        while let Some(ch) = self.bump() {
+            if ch == b'\n' {
+                break;
+            }
+        }
+    }
+
+    fn skip_block_comment(&mut self) -> Result<(), LexError> {
+        self.bump();
+        self.bump();
+        loop {
+            match self.bump() {
+                Some(b'*') if self.src.get(self.pos) == Some(&b'/') => {
+                    self.bump();
+                    return Ok(());
+                }
+                Some(_) => {}
+                None => return Err(self.err("unterminated comment")),
+            }
+        }
+    }
+
+    fn quoted(&mut self) -> Result<(), LexError> {
+        self.bump();
+        loop {
+            match self.bump() {
+                Some(b'\\') => {
+                    self.bump();
+                }
+                Some(b'"') => return Ok(()),
+                Some(_) => {}
+                None => return Err(self.err("unterminated string")),
+            }
+        }
+    }
+
+    /// `text:` up to a line holding a single dot.
+    fn multiline(&mut self) -> Result<(), LexError> {
+        self.skip_line();
+        loop {
+            let rest = &self.src[self.pos..];
+            if rest.starts_with(b".\n") || rest.starts_with(b".\r\n") || rest == b"." {
+                self.skip_line();
+                return Ok(());
+            }
+            if rest.is_empty() {
+                return Err(self.err("unterminated multi-line string"));
+            }
+            self.skip_line();
+        }
+    }
+}
+
+/// The value of a quoted string token (escapes removed).
+pub(crate) fn unquote(src: &[u8], tok: &Token) -> String {
+    let inner = &src[tok.start + 1..tok.end.saturating_sub(1).max(tok.start + 1)];
+    let mut out = Vec::with_capacity(inner.len());
+    let mut escaped = false;
+    for &b in inner {
+        if escaped || b != b'\\' {
+            out.push(b);
+            escaped = false;
+        } else {
+            escaped = true;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Every extension named by a `require` command, in script order.
+pub(crate) fn required(src: &[u8], tokens: &[Token]) -> Vec<(String, usize, usize)> {
+    let mut out = Vec::new();
+    for (i, tok) in tokens.iter().enumerate() {
+        if tok.kind != Kind::Ident || !src[tok.start..tok.end].eq_ignore_ascii_case(b"require") {
+            continue;
+        }
+        for arg in tokens[i + 1..].iter().take_while(|t| t.kind != Kind::Semi) {
+            if arg.kind == Kind::Quoted {
+                out.push((unquote(src, arg), arg.line, arg.col));
+            }
+        }
+    }
+    out
+}
+
+/// Constant script names passed to `include`, with whether they are `:optional`.
+pub(crate) fn includes(src: &[u8], tokens: &[Token]) -> Vec<(String, bool, usize, usize)> {
+    let mut out = Vec::new();
+    for (i, tok) in tokens.iter().enumerate() {
+        if tok.kind != Kind::Ident || !src[tok.start..tok.end].eq_ignore_ascii_case(b"include") {
+            continue;
+        }
+        let args: Vec<&Token> = tokens[i + 1..]
+            .iter()
+            .take_while(|t| t.kind != Kind::Semi)
+            .collect();
+        let optional = args
+            .iter()
+            .any(|t| t.kind == Kind::Tag && src[t.start..t.end].eq_ignore_ascii_case(b":optional"));
+        if let Some(name) = args.iter().rev().find(|t| t.kind == Kind::Quoted) {
+            out.push((unquote(src, name), optional, name.line, name.col));
+        }
+    }
+    out
+}
+
+/// Position of the first `date`/`currentdate` test using `:regex`, which sieve-rs evaluates as `:matches`.
+pub(crate) fn date_regex(src: &[u8], tokens: &[Token]) -> Option<(usize, usize)> {
+    tokens.iter().enumerate().find_map(|(i, tok)| {
+        let word = &src[tok.start..tok.end];
+        let is_date = tok.kind == Kind::Ident
+            && (word.eq_ignore_ascii_case(b"date") || word.eq_ignore_ascii_case(b"currentdate"));
+        let regex = tokens[arg_range(tokens, i)]
+            .iter()
+            .any(|t| t.kind == Kind::Tag && src[t.start..t.end].eq_ignore_ascii_case(b":regex"));
+        (is_date && regex).then_some((tok.line, tok.col))
+    })
+}
+
+/// What the event loop learns from a probe: the action or block it precedes, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Probe {
+    pub what: String,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl Probe {
+    /// Parses the mailbox name of a probe (`PROBE_MARKER` + `what:line:col`).
+    pub(crate) fn parse(name: &str) -> Option<Probe> {
+        let rest = name.strip_prefix(PROBE_MARKER)?;
+        let mut parts = rest.rsplitn(3, ':');
+        let col = parts.next()?.parse().ok()?;
+        let line = parts.next()?.parse().ok()?;
+        Some(Probe {
+            what: parts.next()?.to_string(),
+            line,
+            col,
+        })
+    }
+}
+
+const ACTIONS: &[&str] = &[
+    "fileinto",
+    "keep",
+    "redirect",
+    "discard",
+    "reject",
+    "ereject",
+    "vacation",
+    "setflag",
+    "addflag",
+    "removeflag",
+    "stop",
+];
+
+/// Rewrites a script for execution (see `classify.rs`, "Where the engines disagree"):
+/// - `keep` becomes `fileinto "<KEEP_MARKER>"` so an explicit keep is an event that cancels only the
+///   implicit keep, as in Pigeonhole;
+/// - `:regex` keys under the default comparator `i;ascii-casemap` get `(?i)` (RFC 5228 2.7.1);
+/// - a `mailboxexists` probe precedes `redirect` and `vacation` (to learn `:copy` and the source line),
+///   and, with `explain`, every action and every `if`/`elsif`/`else` block.
+pub(crate) fn rewrite(src: &[u8], tokens: &[Token], explain: bool) -> Vec<u8> {
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    edits.push((0, 0, "require [\"fileinto\",\"mailbox\"];".to_string()));
+    let word = |t: &Token| String::from_utf8_lossy(&src[t.start..t.end]).to_ascii_lowercase();
+    for (i, tok) in tokens.iter().enumerate() {
+        if tok.kind == Kind::LBrace && explain {
+            if let Some(head) = block_head(src, tokens, i) {
+                edits.push((tok.end, tok.end, probe_stmt(&head.0, head.1, head.2)));
+            }
+            continue;
+        }
+        if tok.kind != Kind::Ident {
+            continue;
+        }
+        let name = word(tok);
+        let at_statement =
+            i == 0 || matches!(tokens[i - 1].kind, Kind::Semi | Kind::LBrace | Kind::RBrace);
+        let args = arg_range(tokens, i);
+        if at_statement && ACTIONS.contains(&name.as_str()) {
+            let copy = tokens[args.clone()]
+                .iter()
+                .any(|t| t.kind == Kind::Tag && word(t) == ":copy");
+            let what = match name.as_str() {
+                "redirect" if copy => Some("redirect-copy".to_string()),
+                "redirect" | "vacation" => Some(name.clone()),
+                _ if explain => Some(name.clone()),
+                _ => None,
+            };
+            if let Some(what) = what {
+                edits.push((tok.start, tok.start, probe_stmt(&what, tok.line, tok.col)));
+            }
+            if name == "keep" {
+                edits.push((tok.start, tok.end, "fileinto".to_string()));
+                let end = tokens.get(args.end).map_or(src.len(), |t| t.start);
+                edits.push((end, end, format!(" \"{KEEP_MARKER}\"")));
+            }
+            continue;
+        }
+        regex_casemap(src, tokens, args, &mut edits);
+    }
+    apply(src, edits)
+}
+
+/// Token indices of the arguments of the command or test at `i`.
+fn arg_range(tokens: &[Token], i: usize) -> std::ops::Range<usize> {
+    let mut j = i + 1;
+    let mut depth = 0usize;
+    while let Some(t) = tokens.get(j) {
+        match t.kind {
+            Kind::Open => depth += 1,
+            Kind::Close => depth = depth.saturating_sub(1),
+            Kind::Tag | Kind::Quoted | Kind::Multiline | Kind::Number | Kind::Comma
+                if depth > 0 || t.kind != Kind::Comma => {}
+            _ => break,
+        }
+        j += 1;
+    }
+    i + 1..j
+}
+
+/// Adds `(?i)` to the key list of a `:regex` test that uses the default comparator.
+fn regex_casemap(
+    src: &[u8],
+    tokens: &[Token],
+    args: std::ops::Range<usize>,
+    edits: &mut Vec<(usize, usize, String)>,
+) {
+    let list = &tokens[args.clone()];
+    let tag = |t: &Token, name: &str| {
+        t.kind == Kind::Tag && src[t.start..t.end].eq_ignore_ascii_case(name.as_bytes())
+    };
+    if !list.iter().any(|t| tag(t, ":regex")) {
+        return;
+    }
+    if let Some(pos) = list.iter().position(|t| tag(t, ":comparator")) {
+        let casemap = list.get(pos + 1).is_some_and(|t| {
+            t.kind == Kind::Quoted && unquote(src, t).eq_ignore_ascii_case("i;ascii-casemap")
+        });
+        if !casemap {
+            return;
+        }
+    }
+    // The key list is the last argument: one string, or a bracketed list.
+    let keys: Vec<&Token> = match list.last() {
+        Some(t) if t.kind == Kind::Quoted => vec![t],
+        Some(t) if t.kind == Kind::Close => {
+            let open = list
+                .iter()
+                .rposition(|t| t.kind == Kind::Open)
+                .unwrap_or(list.len());
+            list[open..]
+                .iter()
+                .filter(|t| t.kind == Kind::Quoted)
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    for key in keys {
+        if !src[key.start + 1..key.end].starts_with(b"(?i)") {
+            edits.push((key.start + 1, key.start + 1, "(?i)".to_string()));
+        }
+    }
+}
+
+/// For a `{` opening an `if`/`elsif`/`else` block: the keyword and its position.
+fn block_head(src: &[u8], tokens: &[Token], brace: usize) -> Option<(String, usize, usize)> {
+    let mut depth = 0i32;
+    for j in (0..brace).rev() {
+        let t = &tokens[j];
+        match t.kind {
+            Kind::RParen | Kind::Close => depth += 1,
+            Kind::LParen | Kind::Open => depth -= 1,
+            Kind::Semi | Kind::LBrace | Kind::RBrace if depth == 0 => return None,
+            Kind::Ident if depth == 0 => {
+                let at_statement = j == 0
+                    || matches!(tokens[j - 1].kind, Kind::Semi | Kind::LBrace | Kind::RBrace);
+                if at_statement {
+                    let w = String::from_utf8_lossy(&src[t.start..t.end]).to_ascii_lowercase();
+                    return matches!(w.as_str(), "if" | "elsif" | "else").then_some((
+                        format!("{w}-matched"),
+                        t.line,
+                        t.col,
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn probe_stmt(what: &str, line: usize, col: usize) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "if mailboxexists \"{PROBE_MARKER}{what}:{line}:{col}\" {{}} "
+    );
+    s
+}
+
+fn apply(src: &[u8], mut edits: Vec<(usize, usize, String)>) -> Vec<u8> {
+    edits.sort_by_key(|e| (e.0, e.1));
+    let mut out = Vec::with_capacity(src.len() + edits.len() * 48);
+    let mut pos = 0;
+    for (start, end, text) in edits {
+        if start < pos {
+            continue;
+        }
+        out.extend_from_slice(&src[pos..start]);
+        out.extend_from_slice(text.as_bytes());
+        pos = end;
+    }
+    out.extend_from_slice(&src[pos..]);
+    out
+}
+
+#[cfg(test)]
+#[path = "source_tests.rs"]
+mod tests;
