@@ -21,7 +21,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod disputes;
-pub mod outbox;
 pub mod message;
+pub mod outbox;
 pub mod store;
 pub mod templates;
