@@ -13,6 +13,7 @@
 //! - A Date with an obsolete one-letter zone (or `UT` before a bare LF) swallows the next header field in
 //!   mail-parser: zone letters are replaced by a same-length numeric zone (`normalise.rs`).
 //! - sieve-rs drops redirects past its limit silently; Pigeonhole fails the script (runtime error, keep).
+//! - reject beside keep/fileinto/redirect/vacation is accepted by sieve-rs; Pigeonhole fails the run.
 //! - Vacation: sieve-rs checks fewer senders and headers than Pigeonhole; the missing checks are applied
 //!   after evaluation (`vacation.rs`).
 //! - `date`/`currentdate :regex` are evaluated as `:matches` by sieve-rs: refused at load (see `SUPPORTED`).
@@ -27,7 +28,9 @@ mod source;
 mod vacation;
 mod verdict;
 
-pub use verdict::{Folder, Redirect, Reject, Store, TraceStep, Vacation, Verdict, VerdictError, canonical_flag};
+pub use verdict::{
+    Folder, Redirect, Reject, Store, TraceStep, Vacation, Verdict, VerdictError, canonical_flag,
+};
 
 use crate::config::RulesConfig;
 use crate::message::Message;
@@ -40,10 +43,33 @@ use std::sync::Arc;
 /// Extensions triaged accepts in `require`: those both sieve-rs and Pigeonhole 0.5 support (checked with
 /// `sieve-test`). Anything else is refused at load, because sieve-rs would accept it and fail at run time.
 pub const SUPPORTED: &[&str] = &[
-    "body", "comparator-i;ascii-casemap", "comparator-i;ascii-numeric", "comparator-i;octet", "copy", "date",
-    "duplicate", "editheader", "encoded-character", "envelope", "environment", "extracttext", "fileinto",
-    "foreverypart", "ihave", "imap4flags", "include", "index", "mailbox", "mime", "regex", "reject",
-    "relational", "subaddress", "vacation", "vacation-seconds", "variables",
+    "body",
+    "comparator-i;ascii-casemap",
+    "comparator-i;ascii-numeric",
+    "comparator-i;octet",
+    "copy",
+    "date",
+    "duplicate",
+    "editheader",
+    "encoded-character",
+    "envelope",
+    "environment",
+    "extracttext",
+    "fileinto",
+    "foreverypart",
+    "ihave",
+    "imap4flags",
+    "include",
+    "index",
+    "mailbox",
+    "mime",
+    "regex",
+    "reject",
+    "relational",
+    "subaddress",
+    "vacation",
+    "vacation-seconds",
+    "variables",
 ];
 
 /// Pigeonhole's `sieve_max_redirects` default; more redirects fail the script there.
@@ -54,13 +80,31 @@ const MAX_REDIRECTS: usize = 4;
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     #[error("{}: {source}", file.display())]
-    Read { file: PathBuf, source: std::io::Error },
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}:{line}:{column}: {message}", file.display())]
-    Compile { file: PathBuf, line: usize, column: usize, message: String },
+    Compile {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{}:{line}:{column}: unsupported extension {extension:?} (triaged supports: {})", file.display(), SUPPORTED.join(" "))]
-    Unsupported { file: PathBuf, line: usize, column: usize, extension: String },
+    Unsupported {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        extension: String,
+    },
     #[error("{}:{line}:{column}: included script {name:?} not found in the include directory", file.display())]
-    MissingInclude { file: PathBuf, line: usize, column: usize, name: String },
+    MissingInclude {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        name: String,
+    },
 }
 
 /// One compiled script: the form that runs, and the instrumented form used for `--explain`.
@@ -139,13 +183,28 @@ impl Rules {
                     .cloned()
                     .collect::<Vec<_>>(),
             );
-        Ok(Rules { runtime, main, includes })
+        Ok(Rules {
+            runtime,
+            main,
+            includes,
+        })
     }
 
     /// Evaluates the rules for one message. Never panics; a script failure is an error verdict.
     pub fn classify(&self, msg: &Message<'_>, ctx: &Context<'_>) -> Verdict {
-        let script = if ctx.explain { &self.main.explain } else { &self.main.run };
-        let mut run = Run { rules: self, ctx, verdict: Verdict::default(), last_probe: None, vacation_meta: None, created: None };
+        let script = if ctx.explain {
+            &self.main.explain
+        } else {
+            &self.main.run
+        };
+        let mut run = Run {
+            rules: self,
+            ctx,
+            verdict: Verdict::default(),
+            last_probe: None,
+            vacation_meta: None,
+            created: None,
+        };
         let mut verdict = match run.drive(msg, script.clone()) {
             Ok(()) => run.verdict,
             Err((reason, detail)) => {
@@ -161,19 +220,37 @@ impl Rules {
     }
 
     fn include(&self, name: &str, explain: bool) -> Option<Arc<Sieve>> {
-        let c = self.includes.get(name.strip_suffix(".sieve").unwrap_or(name))?;
-        Some(if explain { c.explain.clone() } else { c.run.clone() })
+        let c = self
+            .includes
+            .get(name.strip_suffix(".sieve").unwrap_or(name))?;
+        Some(if explain {
+            c.explain.clone()
+        } else {
+            c.run.clone()
+        })
     }
 }
 
 type IncludeRefs = Vec<(String, bool, usize, usize)>;
 
 fn compile_file(compiler: &Compiler, path: &Path) -> Result<(Compiled, IncludeRefs), RulesError> {
-    let src = std::fs::read(path).map_err(|source| RulesError::Read { file: path.to_path_buf(), source })?;
+    let src = std::fs::read(path).map_err(|source| RulesError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
     let compile_err = |e: sieve::compiler::CompileError| {
         let message = e.to_string();
-        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-        RulesError::Compile { file: path.to_path_buf(), line: e.line_num(), column: e.line_pos(), message }
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_string();
+        RulesError::Compile {
+            file: path.to_path_buf(),
+            line: e.line_num(),
+            column: e.line_pos(),
+            message,
+        }
     };
     // The original is compiled first so errors (and undeclared capabilities) point at what the user wrote.
     compiler.compile(&src).map_err(compile_err)?;
@@ -183,22 +260,37 @@ fn compile_file(compiler: &Compiler, path: &Path) -> Result<(Compiled, IncludeRe
         column: e.col,
         message: e.message.to_string(),
     })?;
-    if let Some((extension, line, column)) =
-        source::required(&src, &tokens).into_iter().find(|(ext, ..)| !SUPPORTED.contains(&ext.to_ascii_lowercase().as_str()))
+    if let Some((extension, line, column)) = source::required(&src, &tokens)
+        .into_iter()
+        .find(|(ext, ..)| !SUPPORTED.contains(&ext.to_ascii_lowercase().as_str()))
     {
-        return Err(RulesError::Unsupported { file: path.to_path_buf(), line, column, extension });
+        return Err(RulesError::Unsupported {
+            file: path.to_path_buf(),
+            line,
+            column,
+            extension,
+        });
     }
     if let Some((line, column)) = source::date_regex(&src, &tokens) {
         return Err(RulesError::Compile {
             file: path.to_path_buf(),
             line,
             column,
-            message: "date/currentdate with :regex is not supported (sieve-rs evaluates it as :matches)".into(),
+            message:
+                "date/currentdate with :regex is not supported (sieve-rs evaluates it as :matches)"
+                    .into(),
         });
     }
-    let run = compiler.compile(&source::rewrite(&src, &tokens, false)).map_err(compile_err)?;
-    let explain = compiler.compile(&source::rewrite(&src, &tokens, true)).map_err(compile_err)?;
-    let compiled = Compiled { run: Arc::new(run), explain: Arc::new(explain) };
+    let run = compiler
+        .compile(&source::rewrite(&src, &tokens, false))
+        .map_err(compile_err)?;
+    let explain = compiler
+        .compile(&source::rewrite(&src, &tokens, true))
+        .map_err(compile_err)?;
+    let compiled = Compiled {
+        run: Arc::new(run),
+        explain: Arc::new(explain),
+    };
     Ok((compiled, source::includes(&src, &tokens)))
 }
 
@@ -223,7 +315,12 @@ fn compile_includes(
                 if optional {
                     continue;
                 }
-                return Err(RulesError::MissingInclude { file, line, column, name });
+                return Err(RulesError::MissingInclude {
+                    file,
+                    line,
+                    column,
+                    name,
+                });
             }
             let (compiled, nested) = compile_file(compiler, &path)?;
             includes.insert(key, compiled);
@@ -264,19 +361,42 @@ impl Run<'_> {
                 Err(e) => return Err(runtime_error(e)),
             };
         }
+        // Pigeonhole refuses reject/ereject beside an action that delivers or answers the message
+        // (keep, fileinto, redirect, vacation): a run-time conflict, so the message is kept.
+        let v = &self.verdict;
+        if v.reject.is_some()
+            && (v.stores.iter().any(|s| !s.implicit)
+                || !v.redirects.is_empty()
+                || !v.vacations.is_empty())
+        {
+            return Err((
+                "action-conflict",
+                "reject conflicts with another action".to_string(),
+            ));
+        }
         if self.verdict.redirects.len() > MAX_REDIRECTS {
-            return Err(("too-many-redirects", format!("more than {MAX_REDIRECTS} redirect actions")));
+            return Err((
+                "too-many-redirects",
+                format!("more than {MAX_REDIRECTS} redirect actions"),
+            ));
         }
         Ok(())
     }
 
     fn on_event(&mut self, event: Event) -> Result<Input, RunError> {
         Ok(match event {
-            Event::IncludeScript { name, optional } => match self.rules.include(name.as_str(), self.ctx.explain) {
-                Some(script) => Input::script(name, script),
-                None if optional => Input::False,
-                None => return Err(("include-missing", format!("included script {:?} not found", name.as_str()))),
-            },
+            Event::IncludeScript { name, optional } => {
+                match self.rules.include(name.as_str(), self.ctx.explain) {
+                    Some(script) => Input::script(name, script),
+                    None if optional => Input::False,
+                    None => {
+                        return Err((
+                            "include-missing",
+                            format!("included script {:?} not found", name.as_str()),
+                        ));
+                    }
+                }
+            }
             Event::MailboxExists { mailboxes, .. } => self.mailbox_exists(&mailboxes).into(),
             Event::DuplicateId { id, expiry, .. } => {
                 // No duplicate history: every message is evaluated on its own (RFC 7352 tracking is the
@@ -290,8 +410,17 @@ impl Run<'_> {
                 self.store(Folder::Keep, flags, false, true);
                 Input::True
             }
-            Event::FileInto { folder, flags, create, .. } => {
-                let folder = if folder == KEEP_MARKER { Folder::Keep } else { Folder::Named(folder) };
+            Event::FileInto {
+                folder,
+                flags,
+                create,
+                ..
+            } => {
+                let folder = if folder == KEEP_MARKER {
+                    Folder::Keep
+                } else {
+                    Folder::Named(folder)
+                };
                 self.store(folder, flags, create, false);
                 Input::True
             }
@@ -322,7 +451,11 @@ impl Run<'_> {
             && let Some(probe) = Probe::parse(name)
         {
             if self.ctx.explain {
-                self.verdict.trace.push(TraceStep { line: probe.line, column: probe.col, what: probe.what.clone() });
+                self.verdict.trace.push(TraceStep {
+                    line: probe.line,
+                    column: probe.col,
+                    what: probe.what.clone(),
+                });
             }
             self.last_probe = Some(probe);
             return false;
@@ -342,8 +475,18 @@ impl Run<'_> {
     }
 
     fn store(&mut self, folder: Folder, flags: Vec<String>, create: bool, implicit: bool) {
-        let origin = if implicit { None } else { self.origin(&["fileinto", "keep"]) };
-        self.verdict.stores.push(Store { folder, flags, create, implicit, origin });
+        let origin = if implicit {
+            None
+        } else {
+            self.origin(&["fileinto", "keep"])
+        };
+        self.verdict.stores.push(Store {
+            folder,
+            flags,
+            create,
+            implicit,
+            origin,
+        });
     }
 
     fn send(&mut self, recipient: Recipient) {
@@ -357,12 +500,22 @@ impl Run<'_> {
             Some("vacation") => {
                 let created = self.created.take().unwrap_or_default();
                 let meta = self.vacation_meta.take();
-                let v = vacation::from_created(&created, address, meta, &self.ctx.envelope.from, origin);
+                let v = vacation::from_created(
+                    &created,
+                    address,
+                    meta,
+                    &self.ctx.envelope.from,
+                    origin,
+                );
                 self.verdict.vacations.push(v);
             }
             what => {
                 let copy = what == Some("redirect-copy");
-                self.verdict.redirects.push(Redirect { address, copy, origin });
+                self.verdict.redirects.push(Redirect {
+                    address,
+                    copy,
+                    origin,
+                });
             }
         }
     }
@@ -374,7 +527,9 @@ fn runtime_error(e: RuntimeError) -> RunError {
         RuntimeError::TooManyIncludes => "too-many-includes",
         RuntimeError::InvalidInstruction(_) => "invalid-instruction",
         RuntimeError::ScriptErrorMessage(_) => "script-error",
-        RuntimeError::CapabilityNotAllowed(_) | RuntimeError::CapabilityNotSupported(_) => "unsupported-extension",
+        RuntimeError::CapabilityNotAllowed(_) | RuntimeError::CapabilityNotSupported(_) => {
+            "unsupported-extension"
+        }
     };
     (reason, e.to_string())
 }

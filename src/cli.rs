@@ -57,7 +57,8 @@ enum Command {
     Check(ConfigArg),
     /// Create or update the store's tables; safe to run again (a second run changes nothing).
     Migrate(ConfigArg),
-    /// Classify messages with a Sieve script and print one verdict per message; changes nothing.
+    /// Classify messages (.eml, Maildir, mbox) with a Sieve script and print one verdict per message
+    /// (TSV or JSON); needs no config file and changes nothing.
     Classify(crate::classify::cli::ClassifyArgs),
     /// Watch the mailbox and sort every message (until SIGTERM/SIGINT); `--once` for a single pass.
     Run(crate::worker::cli::RunArgs),

@@ -9,9 +9,9 @@
 //! - `cli`: argument parsing, exit codes, logging set-up; no logic of its own.
 //! - `config`: `triaged.toml` read, checked and resolved once; secrets from files or the environment.
 //! - `clock`: the one source of wall-clock time, movable in tests.
+//! - `message`: the parsed message the rest of the code sees (mail-parser), validated first.
+//! - `classify`: Sieve compile (with limits) and evaluation into a `Verdict`; `triaged classify`.
 //! - `store`: every SQL statement, SQLite and PostgreSQL, with embedded migrations.
-//! - `message`: the parsed message the rest of the code sees.
-//! - `classify`: Sieve compile and evaluation into a `Verdict`.
 //! - `mailbox`: the watched mailbox over IMAP or Maildir: fetch, move, flag, IDLE/watch.
 //! - `actions`: a verdict turned into mailbox operations, grouped per batch.
 //! - `worker`: the loops of `triaged run` (watch, sort, reconnect, shut down) and `status`.

@@ -74,7 +74,9 @@ impl<'a> Message<'a> {
         validate(raw, max_size)?;
         let normalised = crate::classify::normalise::obsolete_zones(raw);
         let parsed = match normalised {
-            Cow::Borrowed(raw) => MessageParser::new().parse(raw).ok_or(MessageError::Unparsable)?,
+            Cow::Borrowed(raw) => MessageParser::new()
+                .parse(raw)
+                .ok_or(MessageError::Unparsable)?,
             Cow::Owned(copy) => MessageParser::new()
                 .parse(&copy)
                 .ok_or(MessageError::Unparsable)?
@@ -119,7 +121,10 @@ impl<'a> Message<'a> {
 /// triaged must not sort a message it has only guessed at.
 pub fn validate(raw: &[u8], max_size: u64) -> Result<(), MessageError> {
     if max_size > 0 && raw.len() as u64 > max_size {
-        return Err(MessageError::TooLarge { size: raw.len() as u64, limit: max_size });
+        return Err(MessageError::TooLarge {
+            size: raw.len() as u64,
+            limit: max_size,
+        });
     }
     let header_end = header_end(raw).ok_or(MessageError::NoHeaderSeparator)?;
     let header = &raw[..header_end];
@@ -137,13 +142,11 @@ fn header_end(raw: &[u8]) -> Option<usize> {
     if raw.starts_with(b"\n") || raw.starts_with(b"\r\n") {
         return Some(0);
     }
-    raw.windows(2)
-        .enumerate()
-        .find_map(|(i, w)| match w {
-            b"\n\n" => Some(i + 1),
-            b"\n\r" if raw.get(i + 2) == Some(&b'\n') => Some(i + 1),
-            _ => None,
-        })
+    raw.windows(2).enumerate().find_map(|(i, w)| match w {
+        b"\n\n" => Some(i + 1),
+        b"\n\r" if raw.get(i + 2) == Some(&b'\n') => Some(i + 1),
+        _ => None,
+    })
 }
 
 /// `name:` with a printable field name (RFC 5322 2.2).
@@ -155,9 +158,7 @@ fn is_field_line(line: &[u8]) -> bool {
 }
 
 fn info_of(parsed: &mail_parser::Message<'_>, size: u64) -> MessageInfo {
-    let text = |name: HeaderName<'_>| {
-        parsed.header(name).and_then(|h| h.as_text()).map(|s| s.trim().to_string())
-    };
+    let text = |name: HeaderName<'_>| parsed.header_raw(name).map(|s| s.trim().to_string());
     let ids = |v: Option<&HeaderValue<'_>>| match v {
         Some(HeaderValue::Text(t)) => vec![t.to_string()],
         Some(HeaderValue::TextList(l)) => l.iter().map(|t| t.to_string()).collect(),
@@ -171,7 +172,7 @@ fn info_of(parsed: &mail_parser::Message<'_>, size: u64) -> MessageInfo {
         subject: parsed.subject().map(str::to_string),
         date: parsed.date().map(|d| d.to_timestamp()),
         return_path: return_path(parsed),
-        auto_submitted: text(HeaderName::Other("Auto-Submitted".into())),
+        auto_submitted: text(HeaderName::AutoSubmitted),
         list_id: text(HeaderName::ListId),
         precedence: text(HeaderName::Other("Precedence".into())),
         size,
@@ -180,8 +181,15 @@ fn info_of(parsed: &mail_parser::Message<'_>, size: u64) -> MessageInfo {
 
 /// The address inside the first Return-Path: `Some("")` for `<>`.
 pub(crate) fn return_path(parsed: &mail_parser::Message<'_>) -> Option<String> {
-    let header = parsed.parts.first()?.headers.iter().find(|h| h.name == HeaderName::ReturnPath)?;
-    let raw = parsed.raw_message.get(header.offset_start as usize..header.offset_end as usize)?;
+    let header = parsed
+        .parts
+        .first()?
+        .headers
+        .iter()
+        .find(|h| h.name == HeaderName::ReturnPath)?;
+    let raw = parsed
+        .raw_message
+        .get(header.offset_start as usize..header.offset_end as usize)?;
     let raw = String::from_utf8_lossy(raw);
     let value = raw.trim();
     let inner = match (value.find('<'), value.rfind('>')) {
@@ -200,6 +208,15 @@ fn first_address_of(value: &HeaderValue<'_>) -> Option<String> {
             .iter()
             .flat_map(|g| g.addresses.iter())
             .find_map(|a| a.address.as_deref()),
+        // Headers mail-parser does not know as address fields (Delivered-To) come back as text.
+        HeaderValue::Text(text) => {
+            let text = text.trim();
+            let inner = match (text.find('<'), text.rfind('>')) {
+                (Some(a), Some(b)) if a < b => &text[a + 1..b],
+                _ => text,
+            };
+            return (!inner.is_empty()).then(|| inner.trim().to_string());
+        }
         _ => None,
     };
     addr.map(str::to_string)

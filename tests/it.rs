@@ -4,6 +4,8 @@
 //! Postfix that `scripts/mailserver` starts.
 
 mod it {
+    mod classify;
+    mod cli;
     mod mailserver;
     mod outbox;
     mod sieve_diff;

@@ -61,10 +61,12 @@ pub const DEFAULT_MAILBOXES: &[&str] = &["INBOX", "Archive", "Junk", "Support/Di
 pub fn run(args: &ClassifyArgs) -> Result<ExitCode> {
     let cfg = RulesConfig {
         script: args.rules.clone(),
-        include_dir: args
-            .include_dir
-            .clone()
-            .unwrap_or_else(|| args.rules.parent().map(Path::to_path_buf).unwrap_or_default()),
+        include_dir: args.include_dir.clone().unwrap_or_else(|| {
+            args.rules
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        }),
         max_message_size: args.max_message_size,
         cpu_limit: args.cpu_limit,
     };
@@ -83,8 +85,15 @@ pub fn run(args: &ClassifyArgs) -> Result<ExitCode> {
         .clamp(1, jobs.len().max(1));
     let results = classify_all(&rules, &jobs, args, threads);
     let errors = print(&jobs, &results, args)?;
-    eprintln!("classified {} messages, {errors} with an error verdict", jobs.len());
-    Ok(if args.strict && errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    eprintln!(
+        "classified {} messages, {errors} with an error verdict",
+        jobs.len()
+    );
+    Ok(if args.strict && errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Classifies every job on `threads` threads; results come back in job order.
@@ -147,7 +156,8 @@ fn print(jobs: &[Job], results: &[Verdict], args: &ClassifyArgs) -> Result<usize
                 writeln!(out, "{}", verdict.tsv_line(&job.display)).context("write stdout")?;
                 if args.explain {
                     for step in &verdict.trace {
-                        writeln!(out, "#\t{}:{}\t{}", step.line, step.column, step.what).context("write stdout")?;
+                        writeln!(out, "#\t{}:{}\t{}", step.line, step.column, step.what)
+                            .context("write stdout")?;
                     }
                 }
             }
@@ -163,7 +173,9 @@ fn print(jobs: &[Job], results: &[Verdict], args: &ClassifyArgs) -> Result<usize
 impl Job {
     fn read(&self) -> Result<Vec<u8>> {
         match &self.source {
-            Source::File(path) => std::fs::read(path).with_context(|| format!("read {}", path.display())),
+            Source::File(path) => {
+                std::fs::read(path).with_context(|| format!("read {}", path.display()))
+            }
             Source::Mbox(data, range) => Ok(inputs::unescape_mbox(&data[range.clone()])),
         }
     }

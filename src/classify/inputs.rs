@@ -56,19 +56,43 @@ fn file(path: &Path, default: &Arc<BTreeSet<String>>, jobs: &mut Vec<Job>) -> Re
     let data = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
     let display = path.display().to_string();
     if !data.starts_with(b"From ") {
-        jobs.push(job(display.clone(), Source::File(path.to_path_buf()), "INBOX", default, (display, 0)));
+        jobs.push(job(
+            display.clone(),
+            Source::File(path.to_path_buf()),
+            "INBOX",
+            default,
+            (display, 0),
+        ));
         return Ok(());
     }
     let data = Arc::new(data);
     for (n, range) in mbox_ranges(&data).into_iter().enumerate() {
         let source = Source::Mbox(data.clone(), range);
-        jobs.push(job(format!("{display}#{}", n + 1), source, "INBOX", default, (display.clone(), n + 1)));
+        jobs.push(job(
+            format!("{display}#{}", n + 1),
+            source,
+            "INBOX",
+            default,
+            (display.clone(), n + 1),
+        ));
     }
     Ok(())
 }
 
-fn job(display: String, source: Source, folder: &str, mailboxes: &Arc<BTreeSet<String>>, key: (String, usize)) -> Job {
-    Job { display, source, folder: folder.to_string(), mailboxes: mailboxes.clone(), key }
+fn job(
+    display: String,
+    source: Source,
+    folder: &str,
+    mailboxes: &Arc<BTreeSet<String>>,
+    key: (String, usize),
+) -> Job {
+    Job {
+        display,
+        source,
+        folder: folder.to_string(),
+        mailboxes: mailboxes.clone(),
+        key,
+    }
 }
 
 fn eml_dir(dir: &Path, default: &Arc<BTreeSet<String>>, jobs: &mut Vec<Job>) -> Result<()> {
@@ -83,10 +107,16 @@ fn eml_dir(dir: &Path, default: &Arc<BTreeSet<String>>, jobs: &mut Vec<Job>) -> 
 /// Regular files under `dir` (recursively when asked), skipping dot-files.
 fn files(dir: &Path, recursive: bool) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    let entries = std::fs::read_dir(dir).with_context(|| format!("read directory {}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("read directory {}", dir.display()))?;
     for entry in entries {
-        let path = entry.with_context(|| format!("read directory {}", dir.display()))?.path();
-        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+        let path = entry
+            .with_context(|| format!("read directory {}", dir.display()))?
+            .path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
             continue;
         }
         if path.is_dir() {
@@ -103,10 +133,16 @@ fn files(dir: &Path, recursive: bool) -> Result<Vec<PathBuf>> {
 /// A Maildir: INBOX in cur/ and new/, each `.A.B` subfolder (Maildir++) as folder `A/B`.
 fn maildir(root: &Path, jobs: &mut Vec<Job>) -> Result<()> {
     let mut folders = vec![("INBOX".to_string(), root.to_path_buf())];
-    let entries = std::fs::read_dir(root).with_context(|| format!("read directory {}", root.display()))?;
+    let entries =
+        std::fs::read_dir(root).with_context(|| format!("read directory {}", root.display()))?;
     for entry in entries {
-        let path = entry.with_context(|| format!("read directory {}", root.display()))?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let path = entry
+            .with_context(|| format!("read directory {}", root.display()))?
+            .path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if let Some(sub) = name.strip_prefix('.')
             && !sub.is_empty()
             && !sub.starts_with('.')
@@ -115,7 +151,8 @@ fn maildir(root: &Path, jobs: &mut Vec<Job>) -> Result<()> {
             folders.push((sub.replace('.', "/"), path));
         }
     }
-    let mailboxes: Arc<BTreeSet<String>> = Arc::new(folders.iter().map(|(f, _)| f.clone()).collect());
+    let mailboxes: Arc<BTreeSet<String>> =
+        Arc::new(folders.iter().map(|(f, _)| f.clone()).collect());
     for (folder, dir) in &folders {
         for sub in ["cur", "new"] {
             let d = dir.join(sub);
@@ -138,7 +175,10 @@ fn mbox_ranges(data: &[u8]) -> Vec<Range<usize>> {
     let mut starts = Vec::new();
     let mut pos = 0;
     while pos < data.len() {
-        let end = data[pos..].iter().position(|&b| b == b'\n').map_or(data.len(), |i| pos + i + 1);
+        let end = data[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(data.len(), |i| pos + i + 1);
         if data[pos..end].starts_with(b"From ") {
             starts.push((pos, end));
         }
@@ -175,7 +215,10 @@ mod tests {
         let data = b"From a@b Mon Jan 1 00:00:00 2024\nSubject: 1\n\n>From here\nFrom b@c Mon Jan 1 00:00:00 2024\nSubject: 2\n\nx\n";
         let ranges = mbox_ranges(data);
         assert_eq!(ranges.len(), 2);
-        assert_eq!(unescape_mbox(&data[ranges[0].clone()]), b"Subject: 1\n\nFrom here\n");
+        assert_eq!(
+            unescape_mbox(&data[ranges[0].clone()]),
+            b"Subject: 1\n\nFrom here\n"
+        );
         assert_eq!(&data[ranges[1].clone()], b"Subject: 2\n\nx\n");
     }
 }

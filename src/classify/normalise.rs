@@ -15,7 +15,10 @@ pub(crate) fn obsolete_zones(raw: &[u8]) -> Cow<'_, [u8]> {
     let mut in_date = false;
     let mut pos = 0;
     while pos < raw.len() {
-        let end = raw[pos..].iter().position(|&b| b == b'\n').map_or(raw.len(), |i| pos + i);
+        let end = raw[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(raw.len(), |i| pos + i);
         let line = &raw[pos..end];
         if line.is_empty() || line == b"\r" {
             break;
@@ -23,10 +26,11 @@ pub(crate) fn obsolete_zones(raw: &[u8]) -> Cow<'_, [u8]> {
         if !matches!(line[0], b' ' | b'\t') {
             in_date = is_date_field(line);
         }
-        if in_date && end < raw.len() {
-            if let Some(fix) = short_zone(line, pos) {
-                fixes.push(fix);
-            }
+        if in_date
+            && end < raw.len()
+            && let Some(fix) = short_zone(line, pos)
+        {
+            fixes.push(fix);
         }
         pos = end + 1;
     }
@@ -53,7 +57,11 @@ fn is_date_field(line: &[u8]) -> bool {
 fn short_zone(line: &[u8], line_start: usize) -> Option<(usize, &'static [u8])> {
     let crlf = line.last() == Some(&b'\r');
     let body = if crlf { &line[..line.len() - 1] } else { line };
-    let letters = body.iter().rev().take_while(|b| b.is_ascii_alphabetic()).count();
+    let letters = body
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_alphabetic())
+        .count();
     let before = body.len().checked_sub(letters + 1).map(|i| body[i])?;
     if !matches!(before, b' ' | b'\t') {
         return None;
@@ -75,9 +83,14 @@ mod tests {
         let raw = b"Date: Mon, 1 Jan 2024 10:00:00 UT\nMessage-ID: <a@b>\nSubject: s\n\nbody\n";
         let fixed = obsolete_zones(raw);
         assert_eq!(fixed.len(), raw.len());
-        let msg = mail_parser::MessageParser::new().parse(fixed.as_ref()).ok_or(anyhow::anyhow!("parse"))?;
+        let msg = mail_parser::MessageParser::new()
+            .parse(fixed.as_ref())
+            .ok_or(anyhow::anyhow!("parse"))?;
         assert_eq!(msg.message_id(), Some("a@b"));
-        assert_eq!(msg.date().map(|d| d.to_rfc3339()), Some("2024-01-01T10:00:00Z".to_string()));
+        assert_eq!(
+            msg.date().map(|d| d.to_rfc3339()),
+            Some("2024-01-01T10:00:00Z".to_string())
+        );
         Ok(())
     }
 
@@ -85,7 +98,9 @@ mod tests {
     fn date_with_z_zone_and_crlf_keeps_next_header() -> anyhow::Result<()> {
         let raw = b"Date: Mon, 1 Jan 2024 10:00:00 Z\r\nSubject: s\r\n\r\nbody\r\n";
         let fixed = obsolete_zones(raw);
-        let msg = mail_parser::MessageParser::new().parse(fixed.as_ref()).ok_or(anyhow::anyhow!("parse"))?;
+        let msg = mail_parser::MessageParser::new()
+            .parse(fixed.as_ref())
+            .ok_or(anyhow::anyhow!("parse"))?;
         assert_eq!(msg.subject(), Some("s"));
         Ok(())
     }
@@ -95,6 +110,9 @@ mod tests {
         let raw = b"Date: Mon, 1 Jan 2024 10:00:00 +0000\nSubject: UT\n\nZ\n";
         assert!(matches!(obsolete_zones(raw), std::borrow::Cow::Borrowed(_)));
         let crlf = b"Date: Mon, 1 Jan 2024 10:00:00 UT\r\nSubject: s\r\n\r\n";
-        assert!(matches!(obsolete_zones(crlf), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            obsolete_zones(crlf),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

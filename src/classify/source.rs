@@ -45,7 +45,13 @@ pub(crate) struct LexError {
 
 /// Splits a Sieve script into tokens (RFC 5228 section 8.1), skipping whitespace and comments.
 pub(crate) fn lex(src: &[u8]) -> Result<Vec<Token>, LexError> {
-    let mut lx = Lexer { src, pos: 0, line: 1, line_start: 0, tokens: Vec::new() };
+    let mut lx = Lexer {
+        src,
+        pos: 0,
+        line: 1,
+        line_start: 0,
+        tokens: Vec::new(),
+    };
     lx.run()?;
     Ok(lx.tokens)
 }
@@ -60,7 +66,11 @@ struct Lexer<'a> {
 
 impl Lexer<'_> {
     fn err(&self, message: &'static str) -> LexError {
-        LexError { line: self.line, col: self.pos - self.line_start + 1, message }
+        LexError {
+            line: self.line,
+            col: self.pos - self.line_start + 1,
+            message,
+        }
     }
 
     fn bump(&mut self) -> Option<u8> {
@@ -74,7 +84,13 @@ impl Lexer<'_> {
     }
 
     fn push(&mut self, kind: Kind, start: usize, line: usize, col: usize) {
-        self.tokens.push(Token { kind, start, end: self.pos, line, col });
+        self.tokens.push(Token {
+            kind,
+            start,
+            end: self.pos,
+            line,
+            col,
+        });
     }
 
     fn run(&mut self) -> Result<(), LexError> {
@@ -235,7 +251,10 @@ pub(crate) fn includes(src: &[u8], tokens: &[Token]) -> Vec<(String, bool, usize
         if tok.kind != Kind::Ident || !src[tok.start..tok.end].eq_ignore_ascii_case(b"include") {
             continue;
         }
-        let args: Vec<&Token> = tokens[i + 1..].iter().take_while(|t| t.kind != Kind::Semi).collect();
+        let args: Vec<&Token> = tokens[i + 1..]
+            .iter()
+            .take_while(|t| t.kind != Kind::Semi)
+            .collect();
         let optional = args
             .iter()
             .any(|t| t.kind == Kind::Tag && src[t.start..t.end].eq_ignore_ascii_case(b":optional"));
@@ -274,13 +293,26 @@ impl Probe {
         let mut parts = rest.rsplitn(3, ':');
         let col = parts.next()?.parse().ok()?;
         let line = parts.next()?.parse().ok()?;
-        Some(Probe { what: parts.next()?.to_string(), line, col })
+        Some(Probe {
+            what: parts.next()?.to_string(),
+            line,
+            col,
+        })
     }
 }
 
 const ACTIONS: &[&str] = &[
-    "fileinto", "keep", "redirect", "discard", "reject", "ereject", "vacation", "setflag", "addflag",
-    "removeflag", "stop",
+    "fileinto",
+    "keep",
+    "redirect",
+    "discard",
+    "reject",
+    "ereject",
+    "vacation",
+    "setflag",
+    "addflag",
+    "removeflag",
+    "stop",
 ];
 
 /// Rewrites a script for execution (see `classify.rs`, "Where the engines disagree"):
@@ -296,7 +328,7 @@ pub(crate) fn rewrite(src: &[u8], tokens: &[Token], explain: bool) -> Vec<u8> {
     for (i, tok) in tokens.iter().enumerate() {
         if tok.kind == Kind::LBrace && explain {
             if let Some(head) = block_head(src, tokens, i) {
-                edits.push((tok.end, tok.end, probe_stmt(&format!("{}", head.0), head.1, head.2)));
+                edits.push((tok.end, tok.end, probe_stmt(&head.0, head.1, head.2)));
             }
             continue;
         }
@@ -304,7 +336,8 @@ pub(crate) fn rewrite(src: &[u8], tokens: &[Token], explain: bool) -> Vec<u8> {
             continue;
         }
         let name = word(tok);
-        let at_statement = i == 0 || matches!(tokens[i - 1].kind, Kind::Semi | Kind::LBrace | Kind::RBrace);
+        let at_statement =
+            i == 0 || matches!(tokens[i - 1].kind, Kind::Semi | Kind::LBrace | Kind::RBrace);
         let args = arg_range(tokens, i);
         if at_statement && ACTIONS.contains(&name.as_str()) {
             let copy = tokens[args.clone()]
@@ -339,7 +372,8 @@ fn arg_range(tokens: &[Token], i: usize) -> std::ops::Range<usize> {
         match t.kind {
             Kind::Open => depth += 1,
             Kind::Close => depth = depth.saturating_sub(1),
-            Kind::Tag | Kind::Quoted | Kind::Multiline | Kind::Number | Kind::Comma if depth > 0 || t.kind != Kind::Comma => {}
+            Kind::Tag | Kind::Quoted | Kind::Multiline | Kind::Number | Kind::Comma
+                if depth > 0 || t.kind != Kind::Comma => {}
             _ => break,
         }
         j += 1;
@@ -348,16 +382,23 @@ fn arg_range(tokens: &[Token], i: usize) -> std::ops::Range<usize> {
 }
 
 /// Adds `(?i)` to the key list of a `:regex` test that uses the default comparator.
-fn regex_casemap(src: &[u8], tokens: &[Token], args: std::ops::Range<usize>, edits: &mut Vec<(usize, usize, String)>) {
+fn regex_casemap(
+    src: &[u8],
+    tokens: &[Token],
+    args: std::ops::Range<usize>,
+    edits: &mut Vec<(usize, usize, String)>,
+) {
     let list = &tokens[args.clone()];
-    let tag = |t: &Token, name: &str| t.kind == Kind::Tag && src[t.start..t.end].eq_ignore_ascii_case(name.as_bytes());
+    let tag = |t: &Token, name: &str| {
+        t.kind == Kind::Tag && src[t.start..t.end].eq_ignore_ascii_case(name.as_bytes())
+    };
     if !list.iter().any(|t| tag(t, ":regex")) {
         return;
     }
     if let Some(pos) = list.iter().position(|t| tag(t, ":comparator")) {
-        let casemap = list
-            .get(pos + 1)
-            .is_some_and(|t| t.kind == Kind::Quoted && unquote(src, t).eq_ignore_ascii_case("i;ascii-casemap"));
+        let casemap = list.get(pos + 1).is_some_and(|t| {
+            t.kind == Kind::Quoted && unquote(src, t).eq_ignore_ascii_case("i;ascii-casemap")
+        });
         if !casemap {
             return;
         }
@@ -366,8 +407,14 @@ fn regex_casemap(src: &[u8], tokens: &[Token], args: std::ops::Range<usize>, edi
     let keys: Vec<&Token> = match list.last() {
         Some(t) if t.kind == Kind::Quoted => vec![t],
         Some(t) if t.kind == Kind::Close => {
-            let open = list.iter().rposition(|t| t.kind == Kind::Open).unwrap_or(list.len());
-            list[open..].iter().filter(|t| t.kind == Kind::Quoted).collect()
+            let open = list
+                .iter()
+                .rposition(|t| t.kind == Kind::Open)
+                .unwrap_or(list.len());
+            list[open..]
+                .iter()
+                .filter(|t| t.kind == Kind::Quoted)
+                .collect()
         }
         _ => Vec::new(),
     };
@@ -388,10 +435,15 @@ fn block_head(src: &[u8], tokens: &[Token], brace: usize) -> Option<(String, usi
             Kind::LParen | Kind::Open => depth -= 1,
             Kind::Semi | Kind::LBrace | Kind::RBrace if depth == 0 => return None,
             Kind::Ident if depth == 0 => {
-                let at_statement = j == 0 || matches!(tokens[j - 1].kind, Kind::Semi | Kind::LBrace | Kind::RBrace);
+                let at_statement = j == 0
+                    || matches!(tokens[j - 1].kind, Kind::Semi | Kind::LBrace | Kind::RBrace);
                 if at_statement {
                     let w = String::from_utf8_lossy(&src[t.start..t.end]).to_ascii_lowercase();
-                    return matches!(w.as_str(), "if" | "elsif" | "else").then_some((format!("{w}-matched"), t.line, t.col));
+                    return matches!(w.as_str(), "if" | "elsif" | "else").then_some((
+                        format!("{w}-matched"),
+                        t.line,
+                        t.col,
+                    ));
                 }
             }
             _ => {}
@@ -402,7 +454,10 @@ fn block_head(src: &[u8], tokens: &[Token], brace: usize) -> Option<(String, usi
 
 fn probe_stmt(what: &str, line: usize, col: usize) -> String {
     let mut s = String::new();
-    let _ = write!(s, "if mailboxexists \"{PROBE_MARKER}{what}:{line}:{col}\" {{}} ");
+    let _ = write!(
+        s,
+        "if mailboxexists \"{PROBE_MARKER}{what}:{line}:{col}\" {{}} "
+    );
     s
 }
 

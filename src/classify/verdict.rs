@@ -100,8 +100,17 @@ impl Verdict {
     /// The error verdict: keep in the source folder, report `error:REASON`.
     pub fn error(reason: &str, detail: impl Into<String>) -> Verdict {
         Verdict {
-            stores: vec![Store { folder: Folder::Keep, flags: Vec::new(), create: false, implicit: true, origin: None }],
-            error: Some(VerdictError { reason: reason.to_string(), detail: detail.into() }),
+            stores: vec![Store {
+                folder: Folder::Keep,
+                flags: Vec::new(),
+                create: false,
+                implicit: true,
+                origin: None,
+            }],
+            error: Some(VerdictError {
+                reason: reason.to_string(),
+                detail: detail.into(),
+            }),
             ..Verdict::default()
         }
     }
@@ -162,7 +171,12 @@ impl Verdict {
 
     /// `path<TAB>folders<TAB>flags<TAB>actions`, without the line end.
     pub fn tsv_line(&self, path: &str) -> String {
-        format!("{path}\t{}\t{}\t{}", join(self.folders()), join(self.flags()), join(self.actions()))
+        format!(
+            "{path}\t{}\t{}\t{}",
+            join(self.folders()),
+            join(self.flags()),
+            join(self.actions())
+        )
     }
 
     /// One JSON object per message: the TSV columns plus the whole verdict.
@@ -178,7 +192,11 @@ impl Verdict {
 }
 
 fn join(items: Vec<String>) -> String {
-    if items.is_empty() { "-".to_string() } else { items.join(",") }
+    if items.is_empty() {
+        "-".to_string()
+    } else {
+        items.join(",")
+    }
 }
 
 /// System flags in their RFC 3501 spelling whatever the case the script used; keywords as written.
@@ -195,7 +213,13 @@ mod tests {
     use super::{Folder, Redirect, Store, Verdict};
 
     fn store(folder: Folder, flags: &[&str]) -> Store {
-        Store { folder, flags: flags.iter().map(|s| s.to_string()).collect(), create: false, implicit: false, origin: None }
+        Store {
+            folder,
+            flags: flags.iter().map(|s| s.to_string()).collect(),
+            create: false,
+            implicit: false,
+            origin: None,
+        }
     }
 
     #[test]
@@ -206,15 +230,25 @@ mod tests {
                 store(Folder::Keep, &["work", "\\flagged"]),
                 store(Folder::Named("INBOX".into()), &[]),
             ],
-            redirects: vec![Redirect { address: "x@y".into(), copy: true, origin: None }],
+            redirects: vec![Redirect {
+                address: "x@y".into(),
+                copy: true,
+                origin: None,
+            }],
             ..Verdict::default()
         };
-        assert_eq!(v.tsv_line("p"), "p\tINBOX,b\t\\Flagged,\\Seen,Work\tredirect-copy:x@y");
+        assert_eq!(
+            v.tsv_line("p"),
+            "p\tINBOX,b\tWork,\\Flagged,\\Seen\tredirect-copy:x@y"
+        );
     }
 
     #[test]
     fn discard_shows_only_without_store() {
-        let mut v = Verdict { discard: true, ..Verdict::default() };
+        let mut v = Verdict {
+            discard: true,
+            ..Verdict::default()
+        };
         assert_eq!(v.tsv_line("p"), "p\t-\t-\tdiscard");
         v.stores.push(store(Folder::Named("A".into()), &[]));
         assert_eq!(v.tsv_line("p"), "p\tA\t-\t-");
@@ -222,6 +256,9 @@ mod tests {
 
     #[test]
     fn error_verdict_is_kept() {
-        assert_eq!(Verdict::error("cpu-limit", "x").tsv_line("p"), "p\tINBOX\t-\terror:cpu-limit");
+        assert_eq!(
+            Verdict::error("cpu-limit", "x").tsv_line("p"),
+            "p\tINBOX\t-\terror:cpu-limit"
+        );
     }
 }

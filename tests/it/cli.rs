@@ -1,0 +1,151 @@
+//! The binary as a user runs it: `check` and `migrate`, exit codes, and config errors named by key.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use anyhow::{Context, Result};
+
+fn triaged(args: &[&str], dir: &Path) -> Result<Output> {
+    Command::new(env!("CARGO_BIN_EXE_triaged"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TRIAGED_CONFIG")
+        .output()
+        .context("run triaged")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn check_accepts_the_example_config() -> Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = triaged(&["check", "--config", "examples/triaged.toml"], root)?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "one line when all is well: {stdout}"
+    );
+    assert!(stdout.starts_with("ok: "), "{stdout}");
+    Ok(())
+}
+
+#[test]
+fn check_reports_every_problem_with_its_key_and_exits_2() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir_all(dir.path().join("rules"))?;
+    std::fs::write(dir.path().join("rules/support.sieve"), "keep;\n")?;
+    std::fs::write(
+        dir.path().join("triaged.toml"),
+        r#"
+[mailbox]
+url = "imap://support%40example.org@imap.example.org/INBOX"
+password_file = "secrets/imap"
+allow_plaintext = true
+[outbox]
+from = "Support <support@example.org>"
+tranport = "file:var/outbox"
+"#,
+    )?;
+    // The default config file is triaged.toml in the working directory.
+    let out = triaged(&["check"], dir.path())?;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("outbox.tranport: unknown key"), "{all}");
+    assert!(all.contains("mailbox.password_file: cannot read"), "{all}");
+    assert!(
+        all.contains("mailbox.allow_plaintext: plaintext is allowed only to a loopback host"),
+        "{all}"
+    );
+    assert!(all.contains("3 problems"), "{all}");
+    assert!(!out.stdout.starts_with(b"ok"), "{all}");
+    Ok(())
+}
+
+#[test]
+fn usage_errors_exit_2() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let out = triaged(&["no-such-command"], dir.path())?;
+    assert_eq!(out.status.code(), Some(2));
+    let out = triaged(&["check", "--config", "missing.toml"], dir.path())?;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("missing.toml"));
+    Ok(())
+}
+
+#[test]
+fn help_lists_the_commands() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let out = triaged(&["--help"], dir.path())?;
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out);
+    for command in ["check", "migrate"] {
+        assert!(
+            help.contains(command),
+            "{command} missing from --help: {help}"
+        );
+    }
+    assert!(help.contains("Exit codes"), "{help}");
+    Ok(())
+}
+
+/// Writes a config whose store is `store_url` and runs `migrate` twice: the second run applies nothing.
+fn migrate_twice(store_url: &str) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir_all(dir.path().join("rules"))?;
+    std::fs::write(dir.path().join("rules/support.sieve"), "keep;\n")?;
+    std::fs::write(
+        dir.path().join("triaged.toml"),
+        format!(
+            "[mailbox]\nurl = \"maildir:mail\"\n[store]\nurl = \"{store_url}\"\n\
+             [outbox]\nfrom = \"support@example.org\"\n"
+        ),
+    )?;
+    let first = triaged(&["migrate"], dir.path())?;
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert!(text(&first).contains("applied"), "{}", text(&first));
+    let second = triaged(&["migrate"], dir.path())?;
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    assert!(
+        text(&second).contains("is current"),
+        "second run is a no-op: {}",
+        text(&second)
+    );
+    Ok(())
+}
+
+#[test]
+fn migrate_on_a_fresh_sqlite_file_then_again_is_a_no_op() -> Result<()> {
+    migrate_twice("sqlite:var/fresh.db")
+}
+
+#[test]
+fn migrate_on_postgres_then_again_is_a_no_op() -> Result<()> {
+    let base = std::env::var("TRIAGED_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let schema = format!("t_cli_{}_{}", std::process::id(), rand::random::<u32>());
+    let psql = Command::new("psql")
+        .args([
+            base.as_str(),
+            "-X",
+            "-q",
+            "-c",
+            &format!("CREATE SCHEMA {schema}"),
+        ])
+        .output()
+        .context("run psql (PostgreSQL client; scripts/test installs it)")?;
+    assert!(
+        psql.status.success(),
+        "PostgreSQL at {base}: {}",
+        text(&psql)
+    );
+    let sep = if base.contains('?') { '&' } else { '?' };
+    migrate_twice(&format!("{base}{sep}options=-c%20search_path%3D{schema}"))
+}
