@@ -1,20 +1,30 @@
 //! The mail a verdict causes, written inside the verdict's transaction so a verdict and its mail commit
-//! together (and a restart never queues it twice). Acknowledgements go to new threads (no In-Reply-To or
-//! References naming a message already seen) sorted into `[ack] buckets`, through the outbox's RFC 3834
-//! guard, which also refuses the team's own address. Redirects and vacation replies are recorded as
-//! events and logged: the outbox has no pass-through of the original message yet.
+//! together (and a restart never queues it twice, DESIGN invariant 2):
+//! - a Sieve `redirect` (RFC 5228 §4.2) queues the original message, byte for byte, once per distinct
+//!   address, with the team's address as envelope sender (the null sender when the original had one);
+//!   a redirect to the team's own address is refused, as it would come straight back;
+//! - a Sieve `vacation` (RFC 5230) goes through the outbox's RFC 3834 guard with the script's `:days`
+//!   as the per-sender period, threaded and marked `Auto-Submitted: auto-replied`;
+//! - an acknowledgement goes to a new thread (no In-Reply-To or References naming a message already
+//!   seen) sorted into `[ack] buckets`, unless a vacation reply already answered the message.
+//!
+//! It renders no template of its own and writes no SQL itself.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use lettre::Address;
 
 use super::pipeline::Classified;
+use crate::classify::{Envelope, Vacation};
 use crate::config::Config;
 use crate::message::Message;
-use crate::outbox::{AutoReply, Outbox};
+use crate::outbox::{AutoReply, Outbox, RawMail};
 use crate::store::{NewEvent, Store, Tx};
-use crate::templates::Templates;
+use crate::templates::{AutoSubmitted, Encrypt, RenderedMail, Templates};
 
 /// What the worker needs to queue caused mail.
 #[derive(Debug, Clone)]
@@ -24,7 +34,7 @@ pub struct Effects {
     /// Buckets whose new threads get an acknowledgement.
     ack_buckets: Vec<String>,
     /// At most one acknowledgement per sender per period.
-    period: std::time::Duration,
+    period: Duration,
     /// The store's identity of the mailbox, to look up known Message-IDs.
     mailbox: String,
     max_size: u64,
@@ -69,13 +79,16 @@ impl Effects {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let Some(raw) = &item.raw else { return Ok(()) };
-        self.record_unsent(tx, item, now).await?;
-        if !self.wants_ack(store, item).await? {
-            return Ok(());
-        }
         let Ok(msg) = Message::parse(raw, self.max_size) else {
             return Ok(());
         };
+        self.redirects_in(tx, item, raw, &msg, now).await?;
+        if self.vacation_in(tx, item, &msg, now).await? {
+            return Ok(());
+        }
+        if !self.wants_ack(store, item).await? {
+            return Ok(());
+        }
         let reply = self
             .outbox
             .acknowledge_in(
@@ -98,29 +111,107 @@ impl Effects {
         Ok(())
     }
 
-    /// Redirects and vacation replies the rules asked for, recorded so none goes unnoticed.
-    async fn record_unsent(
+    /// Queues the original message once per distinct redirect address.
+    async fn redirects_in(
         &self,
         tx: &mut Tx,
         item: &Classified,
+        raw: &[u8],
+        msg: &Message<'_>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let v = &item.verdict;
-        let asked: Vec<String> = v
-            .redirects
-            .iter()
-            .map(|r| format!("redirect to {}", r.address))
-            .chain(
-                v.vacations
-                    .iter()
-                    .map(|x| format!("vacation reply to {}", x.recipient)),
-            )
-            .collect();
-        if asked.is_empty() {
+        if item.verdict.redirects.is_empty() {
             return Ok(());
         }
-        let detail = asked.join("; ");
-        tracing::warn!(uid = item.key.uid, actions = %detail, "rules asked for mail the worker does not send yet");
+        let own = &self.outbox.config().from.email;
+        // RFC 5228 §4.2: a message with an empty envelope sender is redirected with an empty one, so a
+        // bounce of a redirect cannot loop.
+        let envelope_from = (!Envelope::derive(msg).from.is_empty()).then_some(own);
+        let message_id = angle(&item.message_id);
+        let subject = msg.parsed().subject().unwrap_or_default().to_owned();
+        let mut seen = BTreeSet::new();
+        for redirect in &item.verdict.redirects {
+            let address: Address = match redirect.address.trim().parse() {
+                Ok(a) => a,
+                Err(e) => {
+                    let why = format!("redirect to {:?}: {e}", redirect.address);
+                    self.not_sent(tx, item, "invalid address", &why, now)
+                        .await?;
+                    continue;
+                }
+            };
+            let key = address.to_string().to_ascii_lowercase();
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            if key == own.to_string().to_ascii_lowercase() {
+                let why = format!("redirect to {key}");
+                self.not_sent(tx, item, "redirect to the team's own address", &why, now)
+                    .await?;
+                continue;
+            }
+            let mail = RawMail {
+                label: "redirect",
+                message_id: &message_id,
+                subject: &subject,
+                envelope_from,
+                recipients: std::slice::from_ref(&address),
+                raw,
+            };
+            let queued = self.outbox.enqueue_raw_in(tx, &mail, "worker", now).await?;
+            tracing::info!(uid = item.key.uid, outbox_id = queued.id, to = %key, "redirect queued");
+        }
+        Ok(())
+    }
+
+    /// Queues the script's vacation reply under the RFC 3834 guard; true when one was queued.
+    async fn vacation_in(
+        &self,
+        tx: &mut Tx,
+        item: &Classified,
+        msg: &Message<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let Some(vacation) = item.verdict.vacations.first() else {
+            return Ok(false);
+        };
+        let period = Duration::from_secs(vacation.period_seconds);
+        let mail = vacation_mail(vacation);
+        let reply = self
+            .outbox
+            .auto_reply_in(tx, msg.parsed(), mail, period, "worker", now)
+            .await?;
+        Ok(match reply {
+            AutoReply::Queued { queued, .. } => {
+                tracing::info!(
+                    uid = item.key.uid,
+                    outbox_id = queued.id,
+                    "vacation reply queued"
+                );
+                true
+            }
+            AutoReply::Declined(why) => {
+                tracing::info!(uid = item.key.uid, reason = %why, "no vacation reply");
+                false
+            }
+        })
+    }
+
+    /// Records mail the rules asked for that cannot go out, so none goes unnoticed.
+    async fn not_sent(
+        &self,
+        tx: &mut Tx,
+        item: &Classified,
+        reason: &str,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        tracing::warn!(
+            uid = item.key.uid,
+            reason,
+            detail,
+            "mail the rules asked for not sent"
+        );
         let subject = format!("message:{}", item.message_id);
         Store::record_event_in(
             tx,
@@ -129,11 +220,106 @@ impl Effects {
                 actor: "worker",
                 subject: &subject,
                 action: "not-sent",
-                reason: "unsupported action",
-                detail: &detail,
+                reason,
+                detail,
             },
         )
         .await?;
+        Ok(())
+    }
+}
+
+/// `<id>` for a bare Message-ID; empty stays empty.
+fn angle(id: &str) -> String {
+    let id = id.trim().trim_matches(['<', '>']);
+    if id.is_empty() {
+        String::new()
+    } else {
+        format!("<{id}>")
+    }
+}
+
+/// The vacation reply as a mail the outbox composes: the script's subject and reason text (the text
+/// part of a `:mime` reason). Sent from the team's address; `:from` is not honoured, so answers to the
+/// reply reach the watched mailbox.
+pub fn vacation_mail(v: &Vacation) -> RenderedMail {
+    let text = if v.mime {
+        mail_parser::MessageParser::default()
+            .parse(v.body.as_bytes())
+            .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+            .unwrap_or_default()
+    } else {
+        v.body.clone()
+    };
+    RenderedMail {
+        template: "vacation".to_owned(),
+        subject: v.subject.replace(|c: char| c.is_control(), " "),
+        to: Vec::new(),
+        cc: Vec::new(),
+        headers: Default::default(),
+        in_reply_to: None,
+        references: Vec::new(),
+        sign: true,
+        encrypt: Encrypt::Never,
+        auto_submitted: AutoSubmitted::AutoReplied,
+        body: tidy_body(&text),
+    }
+}
+
+/// LF line ends, no trailing blanks, one final newline: the form the outbox expects of a body.
+fn tidy_body(text: &str) -> String {
+    let mut out: String = text
+        .replace("\r\n", "\n")
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n");
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vacation(body: &str, mime: bool) -> Vacation {
+        Vacation {
+            recipient: "a@example.net".into(),
+            from: None,
+            subject: "Away\r\nBcc: x@example.net".into(),
+            body: body.into(),
+            mime,
+            handle: None,
+            period_seconds: 86_400,
+            origin: None,
+        }
+    }
+
+    #[test]
+    fn a_vacation_reply_is_an_auto_reply_with_a_safe_subject_and_tidy_body() -> Result<()> {
+        let mail = vacation_mail(&vacation("We are away.  \r\nBack soon.\r\n\r\n", false));
+        assert_eq!(mail.auto_submitted, AutoSubmitted::AutoReplied);
+        assert!(!mail.subject.contains('\n'), "{:?}", mail.subject);
+        assert_eq!(mail.body, "We are away.\nBack soon.\n");
+        Ok(())
+    }
+
+    #[test]
+    fn a_mime_reason_contributes_its_text() -> Result<()> {
+        let entity = "Content-Type: text/plain; charset=utf-8\r\n\r\nGone fishing.\r\n";
+        assert_eq!(
+            vacation_mail(&vacation(entity, true)).body,
+            "Gone fishing.\n"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn message_ids_get_angle_brackets_once() -> Result<()> {
+        assert_eq!(angle("a@b"), "<a@b>");
+        assert_eq!(angle("<a@b>"), "<a@b>");
+        assert_eq!(angle(""), "");
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! classify` predicts, delivery while idling, crashes at fail points, UIDVALIDITY changes, SIGTERM,
 //! a silent connection, and the Maildir source. Each test has its own mail user or Maildir and store.
 
+mod caused_mail;
 mod harness;
 
 use std::collections::{BTreeMap, BTreeSet};

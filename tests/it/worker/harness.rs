@@ -28,6 +28,8 @@ pub struct Opts<'a> {
     pub url: Option<&'a str>,
     pub mailbox_extra: &'a str,
     pub metrics: Option<u16>,
+    /// A Sieve script instead of `rules/support.sieve`.
+    pub script: Option<&'a Path>,
 }
 
 impl World {
@@ -46,7 +48,7 @@ impl World {
             server.ca.display(),
             opts.mailbox_extra
         );
-        let config = write_config(dir.path(), &mailbox, opts.metrics)?;
+        let config = write_config(dir.path(), &mailbox, &opts)?;
         Ok(World {
             user: Some(user),
             dir,
@@ -61,7 +63,7 @@ impl World {
             std::fs::create_dir_all(dir.path().join("mail").join(sub))?;
         }
         let mailbox = format!("url = \"maildir:mail\"\n{}", opts.mailbox_extra);
-        let config = write_config(dir.path(), &mailbox, opts.metrics)?;
+        let config = write_config(dir.path(), &mailbox, &opts)?;
         Ok(World {
             user: None,
             dir,
@@ -130,12 +132,17 @@ impl World {
     }
 }
 
-fn write_config(dir: &Path, mailbox: &str, metrics: Option<u16>) -> Result<PathBuf> {
-    let metrics = metrics
+fn write_config(dir: &Path, mailbox: &str, opts: &Opts<'_>) -> Result<PathBuf> {
+    let metrics = opts
+        .metrics
         .map(|p| format!("[metrics]\nlisten = \"127.0.0.1:{p}\"\n"))
         .unwrap_or_default();
+    let script = opts.script.map_or_else(
+        || format!("{MANIFEST}/rules/support.sieve"),
+        |p| p.display().to_string(),
+    );
     let text = format!(
-        "[mailbox]\n{mailbox}\n[store]\nurl = \"sqlite:triaged.db\"\n\n[rules]\nscript = \"{MANIFEST}/rules/support.sieve\"\n\
+        "[mailbox]\n{mailbox}\n[store]\nurl = \"sqlite:triaged.db\"\n\n[rules]\nscript = \"{script}\"\n\
          include_dir = \"{MANIFEST}/rules\"\n\n[outbox]\ntransport = \"file:outbox\"\nfrom = \"Support <support@test.example>\"\n\n{metrics}"
     );
     let path = dir.join("triaged.toml");
