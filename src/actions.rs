@@ -104,6 +104,11 @@ pub enum Op<K> {
         flags: Vec<String>,
         ids: Vec<K>,
     },
+    /// Remove these flags (a message released from quarantine loses its `\Flagged`).
+    Unflag {
+        flags: Vec<String>,
+        ids: Vec<K>,
+    },
     Copy {
         folder: String,
         ids: Vec<K>,

@@ -4,7 +4,8 @@
 //!
 //! Points: `after-verdict-commit` (verdicts committed, mailbox not yet touched), `after-apply` (mailbox
 //! changed, verdicts not yet marked applied), `before-verdict-commit` (mid-batch: fetched, classified,
-//! nothing recorded).
+//! nothing recorded), `after-release-commit` (a quarantined message's new verdict committed, the message
+//! not yet moved out of quarantine).
 
 /// Aborts the process if the fail point `name` is armed.
 #[cfg(feature = "failpoints")]

@@ -118,20 +118,57 @@ impl Source {
 
     /// Creates missing folders, then runs the batch's operations (one per flag set and folder).
     pub async fn apply(&mut self, items: &[(Key, &Plan)]) -> Result<()> {
+        self.apply_unflagged(items, &[]).await
+    }
+
+    /// [`Source::apply`], first removing `unflag` from every message (a release from quarantine).
+    pub async fn apply_unflagged(
+        &mut self,
+        items: &[(Key, &Plan)],
+        unflag: &[String],
+    ) -> Result<()> {
         let folders: BTreeSet<&str> = items.iter().flat_map(|(_, p)| p.folders()).collect();
+        fn ops<K: Clone + Ord>(items: Vec<(K, &Plan)>, unflag: &[String]) -> Vec<Op<K>> {
+            let mut ops = Vec::new();
+            if !unflag.is_empty() && !items.is_empty() {
+                ops.push(Op::Unflag {
+                    flags: unflag.to_vec(),
+                    ids: items.iter().map(|(k, _)| k.clone()).collect(),
+                });
+            }
+            ops.extend(batch_ops(&items));
+            ops
+        }
         match self {
             Source::Imap(s) => {
                 s.ensure_folders(folders.into_iter()).await?;
-                let by_uid: Vec<(u32, &Plan)> =
-                    items.iter().map(|(k, p)| (k.imap_uid(), *p)).collect();
-                s.apply(&batch_ops(&by_uid)).await
+                let by_uid = items.iter().map(|(k, p)| (k.imap_uid(), *p)).collect();
+                s.apply(&ops(by_uid, unflag)).await
             }
             Source::Maildir(m) => {
                 m.ensure_folders(folders.into_iter())?;
-                let by_name: Vec<(String, &Plan)> =
-                    items.iter().map(|(k, p)| (k.name.clone(), *p)).collect();
-                let ops: Vec<Op<String>> = batch_ops(&by_name);
-                m.apply(&ops)
+                let by_name = items.iter().map(|(k, p)| (k.name.clone(), *p)).collect();
+                m.apply(&ops(by_name, unflag))
+            }
+        }
+    }
+
+    /// Acts on `folder` (the quarantine) instead of the watched folder until [`Source::leave`]; false
+    /// when the folder does not exist.
+    pub async fn enter(&mut self, folder: &str) -> Result<bool> {
+        match self {
+            Source::Imap(s) => s.enter(folder).await,
+            Source::Maildir(m) => Ok(m.enter(folder)),
+        }
+    }
+
+    /// Back to the watched folder.
+    pub async fn leave(&mut self) -> Result<()> {
+        match self {
+            Source::Imap(s) => s.select().await.map(|_| ()),
+            Source::Maildir(m) => {
+                m.leave();
+                Ok(())
             }
         }
     }

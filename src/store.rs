@@ -7,6 +7,7 @@
 
 mod events;
 mod outbox;
+mod quarantine;
 mod sync;
 mod verdicts;
 
@@ -21,6 +22,9 @@ use sqlx::{Any, AnyPool, Transaction};
 pub use self::events::{Event, NewEvent};
 pub use self::outbox::{
     Delivery, HeldSource, NewOutboxMail, OutboxMail, OutboxRecipient, RecipientState,
+};
+pub use self::quarantine::{
+    GIVEN_UP, GONE, HELD, QuarantineFailure, QuarantineRow, RELEASED, RELEASING,
 };
 pub use self::sync::SyncState;
 pub use self::verdicts::{APPLIED, NewVerdict, RECORDED, VerdictRow};

@@ -8,6 +8,7 @@ pub mod cli;
 mod effects;
 pub mod pipeline;
 mod progress;
+mod quarantine;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +65,7 @@ impl Pipeline {
         Ok(Pipeline {
             effects: Effects::new(&config, &mailbox)?,
             folder: folder_name(&config.mailbox.source),
+            rules_digest: quarantine::rules_fingerprint(&config.rules)?,
             mailbox,
             store,
             rules,
@@ -252,6 +254,7 @@ fn log_summary(summary: &Summary) {
             sorted = summary.sorted(),
             errors = summary.errors,
             recovered = summary.recovered,
+            released = summary.released,
             known = summary.known,
             "pass done"
         );

@@ -210,9 +210,23 @@ impl Imap {
 
     /// Selects the watched folder: its UIDVALIDITY and UIDNEXT.
     pub async fn select(&mut self) -> Result<Selected> {
-        let name = self.server_name(&self.folder);
+        let folder = self.folder.clone();
+        self.select_folder(&folder).await
+    }
+
+    /// Selects another folder (the quarantine) so that searches, fetches and operations act on it;
+    /// false when it does not exist. [`Imap::select`] goes back to the watched folder.
+    pub async fn enter(&mut self, folder: &str) -> Result<bool> {
+        if !self.existing.contains(folder) {
+            return Ok(false);
+        }
+        self.select_folder(folder).await.map(|_| true)
+    }
+
+    async fn select_folder(&mut self, folder: &str) -> Result<Selected> {
+        let name = self.server_name(folder);
         let (lr, limit) = (self.last_read.clone(), self.liveness);
-        let what = format!("select {:?}", self.folder);
+        let what = format!("select {folder:?}");
         let mb = Self::io(&lr, limit, &what, self.session.select(&name)).await?;
         self.drain();
         Ok(Selected {
@@ -338,6 +352,10 @@ impl Imap {
             match op {
                 Op::Flag { flags, ids } => {
                     let query = format!("+FLAGS.SILENT ({})", flags.join(" "));
+                    self.store(ids, &query).await?;
+                }
+                Op::Unflag { flags, ids } => {
+                    let query = format!("-FLAGS.SILENT ({})", flags.join(" "));
                     self.store(ids, &query).await?;
                 }
                 Op::Copy { folder, ids } => self.copy(ids, folder).await?,

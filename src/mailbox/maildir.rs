@@ -18,7 +18,9 @@ use crate::actions::Op;
 #[derive(Debug)]
 pub struct Maildir {
     root: PathBuf,
-    /// Unique name → current path of the messages in the top level, from the last scan.
+    /// The folder scanned and acted on: the top level, or the quarantine while it is looked at.
+    dir: PathBuf,
+    /// Unique name → current path of the messages in `dir`, from the last scan.
     files: BTreeMap<String, PathBuf>,
 }
 
@@ -68,8 +70,27 @@ impl Maildir {
         }
         Ok(Maildir {
             root: root.to_path_buf(),
+            dir: root.to_path_buf(),
             files: BTreeMap::new(),
         })
+    }
+
+    /// Acts on folder `name` instead of the top level until [`Maildir::leave`]; false when it does not
+    /// exist.
+    pub fn enter(&mut self, name: &str) -> bool {
+        let dir = folder_dir(&self.root, name);
+        if !dir.join("cur").is_dir() {
+            return false;
+        }
+        self.dir = dir;
+        self.files.clear();
+        true
+    }
+
+    /// Back to the top level.
+    pub fn leave(&mut self) {
+        self.dir = self.root.clone();
+        self.files.clear();
     }
 
     /// The folders that exist (Sieve names), for `mailboxexists`.
@@ -89,11 +110,11 @@ impl Maildir {
         Ok(out)
     }
 
-    /// Rescans the top level; returns every unique name there, oldest name first.
+    /// Rescans the folder acted on (the top level); returns every unique name there, oldest first.
     pub fn scan(&mut self) -> Result<Vec<String>> {
         self.files.clear();
         for sub in ["new", "cur"] {
-            let dir = self.root.join(sub);
+            let dir = self.dir.join(sub);
             let entries =
                 std::fs::read_dir(&dir).with_context(|| format!("list {}", dir.display()))?;
             for entry in entries.flatten() {
@@ -183,6 +204,11 @@ impl Maildir {
                         self.flag(name, flags)?;
                     }
                 }
+                Op::Unflag { flags, ids } => {
+                    for name in ids {
+                        self.unflag(name, flags)?;
+                    }
+                }
                 Op::Copy { folder, ids } => {
                     for name in ids {
                         self.copy(name, folder)?;
@@ -222,8 +248,22 @@ impl Maildir {
     fn flag(&mut self, name: &str, flags: &[String]) -> Result<()> {
         let letters = merge_flags(&self.flags_of(name)?, flags);
         let from = self.path_of(name)?.clone();
-        let to = self.root.join("cur").join(format!("{name}:2,{letters}"));
+        let to = self.dir.join("cur").join(format!("{name}:2,{letters}"));
         std::fs::rename(&from, &to).with_context(|| format!("flag {}", from.display()))?;
+        self.files.insert(name.to_owned(), to);
+        Ok(())
+    }
+
+    fn unflag(&mut self, name: &str, flags: &[String]) -> Result<()> {
+        let drop: BTreeSet<char> = flags.iter().filter_map(|f| flag_letter(f)).collect();
+        let letters: String = self
+            .flags_of(name)?
+            .chars()
+            .filter(|c| !drop.contains(c))
+            .collect();
+        let from = self.path_of(name)?.clone();
+        let to = self.dir.join("cur").join(format!("{name}:2,{letters}"));
+        std::fs::rename(&from, &to).with_context(|| format!("unflag {}", from.display()))?;
         self.files.insert(name.to_owned(), to);
         Ok(())
     }

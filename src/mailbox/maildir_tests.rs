@@ -85,3 +85,36 @@ fn moves_carry_flags_and_copies_keep_the_original() -> anyhow::Result<()> {
     assert_eq!(fetched[0].raw, b"Subject: b\n\nbody\n");
     Ok(())
 }
+
+#[test]
+fn a_message_in_another_folder_is_unflagged_and_moved_out_of_it() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut m = Maildir::open(dir.path())?;
+    m.ensure_folders(["Quarantine"].into_iter())?;
+    let q = folder_dir(dir.path(), "Quarantine");
+    std::fs::write(
+        q.join("cur").join("1.M1P1.h:2,FS"),
+        b"Subject: x\r\n\r\nx\r\n",
+    )?;
+    assert!(!m.enter("Missing"));
+    assert!(m.enter("Quarantine"));
+    assert_eq!(m.scan()?, ["1.M1P1.h"]);
+    let ids = vec!["1.M1P1.h".to_owned()];
+    m.ensure_folders(["Fixed"].into_iter())?;
+    m.apply(&[
+        Op::Unflag {
+            flags: vec!["\\Flagged".to_owned()],
+            ids: ids.clone(),
+        },
+        Op::Move {
+            folder: "Fixed".to_owned(),
+            ids,
+        },
+    ])?;
+    m.leave();
+    assert!(m.scan()?.is_empty(), "the top level is scanned again");
+    let fixed = folder_dir(dir.path(), "Fixed").join("cur");
+    assert!(fixed.join("1.M1P1.h:2,S").is_file());
+    assert!(std::fs::read_dir(q.join("cur"))?.next().is_none());
+    Ok(())
+}

@@ -107,6 +107,12 @@ fn print_summary(mailbox: &str, summary: &Summary) {
     if summary.known > 0 {
         println!("  {} already sorted before (left alone)", summary.known);
     }
+    if summary.released > 0 {
+        println!(
+            "  {} released from quarantine (new rules decided them)",
+            summary.released
+        );
+    }
 }
 
 /// Prints per watched folder: UIDVALIDITY, last UID, pending, last error, messages per bucket today.
@@ -142,7 +148,14 @@ async fn print_status(config: &Config, store: &Store, mailbox: &str) -> Result<(
         &state.last_error
     };
     println!("  last error    {last_error}");
-    println!("  errors        {errors} message(s) quarantined");
+    let held = store.quarantine_counts(mailbox).await?;
+    let count = |state: &str| held.get(state).copied().unwrap_or(0);
+    println!(
+        "  quarantine    {} held, {} given up, {} released ({errors} error verdict(s) in all)",
+        count(crate::store::HELD),
+        count(crate::store::GIVEN_UP),
+        count(crate::store::RELEASED)
+    );
     println!(
         "  outbox depth  {} mail(s) waiting",
         store.outbox_depth().await?

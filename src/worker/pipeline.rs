@@ -39,6 +39,8 @@ pub struct Summary {
     pub known: u64,
     /// Unapplied verdicts from an earlier run that were re-applied.
     pub recovered: u64,
+    /// Quarantined messages that got a verdict at last and were moved out (also counted per bucket).
+    pub released: u64,
 }
 
 impl Summary {
@@ -72,9 +74,11 @@ pub struct Pipeline {
     pub mailbox: String,
     /// The watched folder's name, for display and for `keep`.
     pub folder: String,
+    /// Fingerprint of the rules and limits, recorded with each quarantined message.
+    pub rules_digest: String,
 }
 
-fn sha256_hex(raw: &[u8]) -> String {
+pub(super) fn sha256_hex(raw: &[u8]) -> String {
     Sha256::digest(raw)
         .iter()
         .fold(String::with_capacity(64), |mut s, b| {
@@ -130,6 +134,7 @@ impl Pipeline {
     ) -> Result<Summary> {
         let mut summary = Summary::default();
         self.recover(source, &mut summary).await?;
+        self.revisit_quarantine(source, &mut summary).await?;
         let mut keys = source.pending(state.last_uid).await?;
         if let Source::Maildir(_) = source {
             // Maildir messages kept in place stay in the listing: drop those with a verdict.
@@ -171,7 +176,7 @@ impl Pipeline {
     }
 
     /// Parses and classifies a batch on the blocking pool (Sieve is CPU work).
-    async fn classify_batch(
+    pub(super) async fn classify_batch(
         &self,
         batch: Vec<Fetched>,
         folders: Arc<BTreeSet<String>>,
@@ -283,6 +288,18 @@ impl Pipeline {
             },
         )
         .await?;
+        if let Some(e) = &item.verdict.error {
+            Store::quarantine_in(
+                tx,
+                id,
+                &self.mailbox,
+                &item.digest,
+                &e.reason,
+                &self.rules_digest,
+                now_ms,
+            )
+            .await?;
+        }
         let subject = format!(
             "message:{}",
             if item.message_id.is_empty() {

@@ -4,6 +4,7 @@
 
 mod caused_mail;
 mod harness;
+mod quarantine;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
