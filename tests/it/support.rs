@@ -4,6 +4,7 @@
 
 mod imap;
 mod lmtp;
+mod private;
 mod smtp;
 
 use std::path::PathBuf;
@@ -20,6 +21,8 @@ pub use imap::{
 };
 #[allow(unused_imports)]
 pub use lmtp::{deliver_lmtp, deliver_lmtp_from};
+#[allow(unused_imports)]
+pub use private::{PrivateServer, private_mailserver};
 #[allow(unused_imports)]
 pub use smtp::{smtp_send, smtp_transport};
 

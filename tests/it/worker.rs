@@ -3,6 +3,7 @@
 //! a silent connection, and the Maildir source. Each test has its own mail user or Maildir and store.
 
 mod caused_mail;
+mod connection;
 mod harness;
 mod quarantine;
 

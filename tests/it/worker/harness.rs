@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail, ensure};
 
 use super::super::support::{
-    ImapSession, TestUser, imap_login, list_folders, mailserver, message_ids, new_user,
+    ImapSession, MailServer, TestUser, imap_login, list_folders, mailserver, message_ids, new_user,
 };
 
 pub const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
@@ -30,6 +30,8 @@ pub struct Opts<'a> {
     pub metrics: Option<u16>,
     /// A Sieve script instead of `rules/support.sieve`.
     pub script: Option<&'a Path>,
+    /// Leave `ca_file` out: only the system's roots are trusted.
+    pub no_ca: bool,
 }
 
 impl World {
@@ -37,15 +39,24 @@ impl World {
     pub async fn imap(prefix: &str, opts: Opts<'_>) -> Result<World> {
         let server = mailserver().await?;
         let user = new_user(prefix).await?;
+        World::imap_at(server, user, opts)
+    }
+
+    /// A config watching `user`'s INBOX on `server` (a private instance) over STARTTLS.
+    pub fn imap_at(server: &MailServer, user: TestUser, opts: Opts<'_>) -> Result<World> {
         let dir = tempfile::tempdir().context("temp dir")?;
         std::fs::write(dir.path().join("password"), &user.password)?;
         let url = match opts.url {
             Some(u) => u.replace("USER", &user.name),
             None => format!("imap://{}@localhost:{}/INBOX", user.name, server.imap_port),
         };
+        let ca = if opts.no_ca {
+            String::new()
+        } else {
+            format!("ca_file = \"{}\"\n", server.ca.display())
+        };
         let mailbox = format!(
-            "url = \"{url}\"\npassword_file = \"password\"\nca_file = \"{}\"\n{}",
-            server.ca.display(),
+            "url = \"{url}\"\npassword_file = \"password\"\n{ca}{}",
             opts.mailbox_extra
         );
         let config = write_config(dir.path(), &mailbox, &opts)?;
@@ -270,13 +281,22 @@ pub async fn predict(messages: &[(String, Vec<u8>)]) -> Result<BTreeMap<String, 
 
 /// Message-ID → the folders holding it (a message in two folders is listed under both), over IMAP.
 pub async fn imap_placement(user: &TestUser) -> Result<BTreeMap<String, Vec<String>>> {
-    let mut session: ImapSession = imap_login(user, false).await?;
+    placement_with(|| imap_login(user, false)).await
+}
+
+/// [`imap_placement`] over sessions `login` opens (another server than the shared one).
+pub async fn placement_with<F, Fut>(login: F) -> Result<BTreeMap<String, Vec<String>>>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<ImapSession>>,
+{
+    let mut session: ImapSession = login().await?;
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for folder in list_folders(&mut session).await? {
         // Parents such as `Support` of `Support/Disputes` are listed but hold no mail (\NonExistent).
         let Ok(ids) = message_ids(&mut session, &folder).await else {
             session.logout().await.ok();
-            session = imap_login(user, false).await?;
+            session = login().await?;
             continue;
         };
         for id in ids {

@@ -1,0 +1,190 @@
+//! A private Dovecot for a test that restarts or stops the server, which would disturb every other test
+//! sharing the common instance: `scripts/mailserver start-dovecot` with its own `TRIAGED_MAILSERVER_DIR`
+//! and ports derived from the name (and the checkout, so two checkouts testing at once do not meet).
+//! Only Dovecot runs there; mail arrives by LMTP. It never touches the shared instance.
+
+use std::hash::{Hash as _, Hasher as _};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::TcpStream;
+
+use super::{DOMAIN, ImapSession, MailServer, TestUser, imap::ImapStream, mailserver, parse_env};
+
+/// A Dovecot of one test's own.
+#[derive(Debug, Clone)]
+pub struct PrivateServer {
+    pub server: MailServer,
+    /// The environment `scripts/mailserver` runs with for this instance.
+    env: Vec<(String, String)>,
+}
+
+/// Starts (or reuses) the private Dovecot `name` and says where it is. Installing the packages is left
+/// to the shared instance's start, which runs first.
+pub async fn private_mailserver(name: &str) -> Result<PrivateServer> {
+    mailserver().await?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    env!("CARGO_MANIFEST_DIR").hash(&mut h);
+    name.hash(&mut h);
+    let key = h.finish();
+    let base = 20_000 + (key % 2_000) * 4;
+    let dir: PathBuf = format!("/tmp/triaged-private-{name}-{:08x}", key & 0xffff_ffff).into();
+    let env = vec![
+        (
+            "TRIAGED_MAILSERVER_DIR".to_owned(),
+            dir.display().to_string(),
+        ),
+        ("TRIAGED_IMAP_PORT".to_owned(), base.to_string()),
+        ("TRIAGED_IMAPS_PORT".to_owned(), (base + 1).to_string()),
+        ("TRIAGED_LMTP_PORT".to_owned(), (base + 2).to_string()),
+        ("TRIAGED_SMTP_PORT".to_owned(), (base + 3).to_string()),
+    ];
+    let mut private = PrivateServer {
+        server: mailserver().await?.clone(),
+        env,
+    };
+    private.ctl("start-dovecot").await?;
+    private.server =
+        parse_env(&private.ctl("env").await?).context("read the private instance's environment")?;
+    Ok(private)
+}
+
+impl PrivateServer {
+    /// Runs `scripts/mailserver COMMAND` against this instance; returns its standard output.
+    pub async fn ctl(&self, command: &str) -> Result<String> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mailserver");
+        let out = tokio::process::Command::new(script)
+            .arg(command)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .with_context(|| format!("run {script} {command}"))?;
+        if !out.status.success() {
+            bail!(
+                "{script} {command} (private) failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// A mail account of this instance nobody else uses.
+    pub fn new_user(&self, prefix: &str) -> Result<TestUser> {
+        let name = format!(
+            "{prefix}-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let password = format!("pw-{}", rand::random::<u64>());
+        let file = self.server.users.join(&name);
+        let staged = self.server.users.join(format!(".{name}.new"));
+        std::fs::write(&staged, format!("{name}:{{PLAIN}}{password}::::::\n"))
+            .and_then(|()| std::fs::rename(&staged, &file))
+            .with_context(|| format!("add user {name} as {}", file.display()))?;
+        Ok(TestUser {
+            address: format!("{name}@{DOMAIN}"),
+            name,
+            password,
+        })
+    }
+
+    /// Restarts Dovecot the way a service manager does: the master and every process it started go.
+    /// `dovecot stop` alone left IMAP processes serving their clients here (Dovecot 2.3.19), so the
+    /// processes the log names for `user` are ended too, by their pids.
+    pub async fn restart_like_a_service_manager(&self, user: &TestUser) -> Result<()> {
+        let log = self.server.dir.join("dovecot/dovecot.log");
+        let text =
+            std::fs::read_to_string(&log).with_context(|| format!("read {}", log.display()))?;
+        let marker = format!("Login: user=<{}>", user.name);
+        let pids: Vec<String> = text
+            .lines()
+            .filter(|l| l.contains(&marker))
+            .filter_map(|l| l.split("mpid=").nth(1))
+            .filter_map(|rest| rest.split(',').next())
+            .map(str::to_owned)
+            .collect();
+        self.ctl("stop-dovecot").await?;
+        for pid in &pids {
+            // Already gone is fine: only survivors matter.
+            let _ = tokio::process::Command::new("kill")
+                .args(["-TERM", pid])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .await;
+        }
+        self.ctl("start-dovecot").await.map(|_| ())
+    }
+
+    /// Logs `user` in over plaintext IMAP (loopback allows it).
+    pub async fn login(&self, user: &TestUser) -> Result<ImapSession> {
+        let port = self.server.imap_port;
+        let tcp = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .with_context(|| format!("connect to private imap 127.0.0.1:{port}"))?;
+        let mut client = async_imap::Client::new(ImapStream::Plain(tcp));
+        client
+            .read_response()
+            .await
+            .context("read greeting")?
+            .context("no greeting")?;
+        client
+            .login(&user.name, &user.password)
+            .await
+            .map_err(|(e, _)| e)
+            .with_context(|| format!("log in as {}", user.name))
+    }
+
+    /// Delivers `raw` into `user`'s INBOX over LMTP (RFC 2033), as a mail server would.
+    pub async fn deliver(&self, user: &TestUser, raw: &[u8]) -> Result<()> {
+        let port = self.server.lmtp_port;
+        let tcp = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .with_context(|| format!("connect to private lmtp 127.0.0.1:{port}"))?;
+        let mut conn = BufReader::new(tcp);
+        reply(&mut conn, "220").await?;
+        let rcpt = format!("RCPT TO:<{}>\r\n", user.address);
+        for (line, code) in [
+            ("LHLO localhost\r\n", "250"),
+            ("MAIL FROM:<lmtp-sender@test.example>\r\n", "250"),
+            (rcpt.as_str(), "250"),
+            ("DATA\r\n", "354"),
+        ] {
+            conn.get_mut().write_all(line.as_bytes()).await?;
+            reply(&mut conn, code).await?;
+        }
+        let mut data = Vec::with_capacity(raw.len() + 8);
+        for line in raw.split_inclusive(|&b| b == b'\n') {
+            if line.first() == Some(&b'.') {
+                data.push(b'.');
+            }
+            data.extend_from_slice(line);
+        }
+        if !data.ends_with(b"\r\n") {
+            data.extend_from_slice(b"\r\n");
+        }
+        data.extend_from_slice(b".\r\n");
+        conn.get_mut().write_all(&data).await?;
+        reply(&mut conn, "250").await?;
+        conn.get_mut().write_all(b"QUIT\r\n").await?;
+        Ok(())
+    }
+}
+
+/// Reads one (possibly multi-line) reply and checks its code.
+async fn reply(conn: &mut BufReader<TcpStream>, code: &str) -> Result<()> {
+    loop {
+        let mut line = String::new();
+        if conn.read_line(&mut line).await? == 0 {
+            bail!("the private lmtp server closed the connection");
+        }
+        if !line.starts_with(code) {
+            bail!("lmtp: expected {code}, got {}", line.trim_end());
+        }
+        if line.as_bytes().get(3) != Some(&b'-') {
+            return Ok(());
+        }
+    }
+}
