@@ -25,6 +25,11 @@ use crate::store::{NewEvent, NewVerdict, Store, SyncState, VerdictRow};
 /// Messages fetched, classified and committed together.
 pub const BATCH: usize = 500;
 
+/// Recorded verdicts are applied in groups of up to this many (one MOVE per target folder per group):
+/// each IMAP command costs the server an index update and sync whatever its size, so fewer, larger
+/// commands sort a backlog several times faster. Verdicts are committed per fetch batch all the same.
+pub const APPLY_BATCH: usize = 5_000;
+
 /// Applying a plan fails this many times before the message goes to quarantine instead.
 pub const MAX_APPLY_ATTEMPTS: i64 = 5;
 
@@ -146,6 +151,7 @@ impl Pipeline {
             return Ok(summary);
         }
         let progress = Progress::new(keys.len() as u64);
+        let mut unapplied: Vec<(i64, Key, Plan)> = Vec::new();
         let mut batches = keys.chunks(BATCH);
         let mut fetched = match batches.next() {
             Some(first) => source.fetch(first).await?,
@@ -155,6 +161,7 @@ impl Pipeline {
             let folders = Arc::new(source.folders()?);
             let classify = self.classify_batch(std::mem::take(&mut fetched), folders);
             let next = batches.next();
+            let started = std::time::Instant::now();
             let (classified, next_fetched) = match next {
                 Some(keys) => {
                     let (c, f) = tokio::join!(classify, source.fetch(keys));
@@ -162,11 +169,19 @@ impl Pipeline {
                 }
                 None => (classify.await?, Vec::new()),
             };
+            tracing::debug!(
+                classify_and_fetch_ms = started.elapsed().as_millis() as u64,
+                "batch classified"
+            );
             let batch_len = classified.len() as u64;
-            self.commit_and_apply(source, state, classified, &mut summary)
-                .await?;
+            unapplied.extend(self.commit_batch(state, classified, &mut summary).await?);
+            let last = next.is_none() || cancel.is_cancelled();
+            if last || unapplied.len() >= APPLY_BATCH {
+                self.apply_recorded(source, std::mem::take(&mut unapplied), &mut summary)
+                    .await?;
+            }
             progress.advance(batch_len);
-            if next.is_none() || cancel.is_cancelled() {
+            if last {
                 break;
             }
             fetched = next_fetched;
@@ -194,14 +209,15 @@ impl Pipeline {
         .context("classification task")
     }
 
-    /// Records the batch's verdicts (and the mail they cause) in one transaction, then applies them.
-    async fn commit_and_apply(
+    /// Records the batch's verdicts (and the mail they cause) in one transaction; returns what the
+    /// mailbox must now do.
+    async fn commit_batch(
         &self,
-        source: &mut Source,
         state: &mut SyncState,
         classified: Vec<Classified>,
         summary: &mut Summary,
-    ) -> Result<()> {
+    ) -> Result<Vec<(i64, Key, Plan)>> {
+        let started = std::time::Instant::now();
         let digests: Vec<String> = classified.iter().map(|c| c.digest.clone()).collect();
         let known = self.store.known_digests(&self.mailbox, &digests).await?;
         let max_uid = classified.iter().map(|c| c.key.uid).max().unwrap_or(0);
@@ -242,14 +258,35 @@ impl Pipeline {
         crate::failpoint::hit("before-verdict-commit");
         tx.commit().await.context("commit verdicts")?;
         crate::failpoint::hit("after-verdict-commit");
+        tracing::debug!(
+            messages = recorded.len(),
+            record_ms = started.elapsed().as_millis() as u64,
+            "verdicts committed"
+        );
+        summary.errors += classified.iter().filter(|c| c.verdict.is_error()).count() as u64;
+        Ok(recorded)
+    }
+
+    /// Applies committed verdicts (one operation per flag set and folder) and counts them.
+    async fn apply_recorded(
+        &self,
+        source: &mut Source,
+        recorded: Vec<(i64, Key, Plan)>,
+        summary: &mut Summary,
+    ) -> Result<()> {
+        let started = std::time::Instant::now();
         self.apply(source, &recorded).await?;
+        tracing::debug!(
+            messages = recorded.len(),
+            apply_ms = started.elapsed().as_millis() as u64,
+            "verdicts applied"
+        );
         for (_, key, plan) in &recorded {
             let bucket = plan.bucket().to_owned();
             tracing::info!(uid = key.uid, name = %key.name, bucket = %bucket, "sorted");
             self.metrics.sorted(&bucket);
             *summary.buckets.entry(bucket).or_default() += 1;
         }
-        summary.errors += classified.iter().filter(|c| c.verdict.is_error()).count() as u64;
         Ok(())
     }
 

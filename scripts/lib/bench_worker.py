@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Helpers for scripts/bench-worker: seed a test mailbox from the corpus, reset it between runs, the
+server's floor (a plain FETCH + MOVE client), and the two latency probes (triaged's delivery-to-moved
+time read from its store, and a bare IDLE client's delivery-to-EXISTS time). Standard library only."""
+
+import argparse
+import glob
+import imaplib
+import os
+import re
+import smtplib
+import socket
+import sqlite3
+import ssl
+import statistics
+import sys
+import time
+
+CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "corpus")
+FILLER = (b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
+          b"incididunt ut labore et dolore magna aliqua.\r\n")
+
+
+def corpus():
+    """Corpus messages with CRLF line ends and no Message-ID, as the integration tests build them."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(CORPUS, "*.eml"))):
+        raw = open(path, "rb").read()
+        if b"\0" in raw or len(raw) > 1_000_000:
+            continue
+        raw = re.sub(rb"(?<!\r)\n", b"\r\n", raw)
+        head, sep, body = raw.partition(b"\r\n\r\n")
+        lines, skipping = [], False
+        for line in head.split(b"\r\n"):
+            if line[:1] in (b" ", b"\t") and skipping:
+                continue
+            skipping = line.lower().startswith(b"message-id:")
+            if not skipping:
+                lines.append(line)
+        out.append(b"\r\n".join(lines) + sep + body)
+    if not out:
+        sys.exit(f"bench: no corpus messages in {CORPUS}")
+    return out
+
+
+def messages(prefix, count, min_size=0):
+    """(message-id, bytes) pairs, unique ids; padded with neutral text to `min_size` bytes."""
+    sources = corpus()
+    for i in range(count):
+        mid = f"{prefix}-{i}@test.example"
+        raw = f"Message-ID: <{mid}>\r\n".encode() + sources[i % len(sources)]
+        if len(raw) < min_size:
+            if not raw.endswith(b"\r\n"):
+                raw += b"\r\n"
+            raw += FILLER * ((min_size - len(raw)) // len(FILLER) + 1)
+        yield mid, raw
+
+
+def login(args, tls=False):
+    m = imaplib.IMAP4("localhost", args.port)
+    if tls:
+        m.starttls(ssl.create_default_context(cafile=args.cafile))
+    m.login(args.user, args.password)
+    return m
+
+
+def cmd_seed(args):
+    m = login(args)
+    m.create(args.folder)
+    total = 0
+    start = time.time()
+    for _, raw in messages(args.prefix, args.count, args.min_size):
+        typ, data = m.append(args.folder, None, None, raw)
+        if typ != "OK":
+            sys.exit(f"bench: APPEND failed: {data}")
+        total += len(raw)
+    m.logout()
+    print(f"seeded {args.count} messages ({total / args.count / 1024:.1f} KB average) "
+          f"into {args.folder} in {time.time() - start:.1f} s")
+
+
+def cmd_reset(args):
+    """Deletes every folder but INBOX and the seed folders, empties INBOX, copies the seed into it."""
+    m = login(args)
+    typ, data = m.list('""', "*")
+    names = []
+    for line in data or []:
+        match = re.match(rb'\((.*?)\) "(.)" (.*)$', line)
+        if not match:
+            continue
+        name = match.group(3).decode().strip('"')
+        if name != "INBOX" and not name.startswith("Seed"):
+            names.append(name)
+    for name in sorted(names, key=lambda n: -n.count("/")):
+        m.delete(f'"{name}"')
+    m.select("INBOX")
+    m.uid("STORE", "1:*", "+FLAGS.SILENT", r"(\Deleted)")
+    m.expunge()
+    m.select(args.seed, readonly=True)
+    typ, data = m.uid("COPY", "1:*", "INBOX")
+    if typ != "OK":
+        sys.exit(f"bench: COPY {args.seed} failed: {data}")
+    m.select("INBOX", readonly=True)
+    typ, data = m.uid("SEARCH", None, "ALL")
+    print(f"INBOX holds {len(data[0].split())} messages")
+    m.logout()
+
+
+def cmd_floor(args):
+    """The server's floor: UID FETCH BODY.PEEK[] and one UID MOVE per 500 messages, over STARTTLS."""
+    start = time.time()
+    m = login(args, tls=True)
+    m.create("Floor")
+    m.select("INBOX")
+    typ, data = m.uid("SEARCH", None, "ALL")
+    uids = data[0].split()
+    for i in range(0, len(uids), 500):
+        chunk = b",".join(uids[i:i + 500]).decode()
+        typ, data = m.uid("FETCH", chunk, "(BODY.PEEK[])")
+        if typ != "OK":
+            sys.exit(f"bench: FETCH failed: {data}")
+        typ, data = m.uid("MOVE", chunk, "Floor")
+        if typ != "OK":
+            sys.exit(f"bench: MOVE failed: {data}")
+    m.logout()
+    elapsed = time.time() - start
+    print(f"floor {len(uids)} {elapsed:.3f}")
+
+
+def deliver(args, raw):
+    with smtplib.LMTP("127.0.0.1", args.lmtp) as lmtp:
+        lmtp.sendmail("bench-sender@test.example", [f"{args.user}@test.example"], raw)
+    return time.time()
+
+
+def percentiles(name, samples_ms):
+    samples_ms.sort()
+    p50 = statistics.median(samples_ms)
+    p99 = samples_ms[min(len(samples_ms) - 1, int(len(samples_ms) * 0.99))]
+    print(f"{name} {len(samples_ms)} {p50:.1f} {p99:.1f}")
+
+
+def cmd_latency_triaged(args):
+    """Delivers messages one at a time while `triaged run` idles; reads when each was moved."""
+    db = sqlite3.connect(args.db, timeout=10)
+
+    def applied(mid):
+        row = db.execute("SELECT applied_ms FROM verdicts WHERE message_id = ? AND state = 'applied'",
+                         (mid,)).fetchone()
+        return row[0] if row else None
+
+    samples = []
+    for i, (mid, raw) in enumerate(messages(args.prefix, args.count + 1)):
+        delivered = deliver(args, raw)
+        deadline = time.time() + 30
+        while (at := applied(mid)) is None:
+            if time.time() > deadline:
+                sys.exit(f"bench: {mid} not moved within 30 s")
+            time.sleep(0.005)
+        if i > 0:  # the first one also waits for the first IDLE
+            samples.append(at - delivered * 1000)
+        time.sleep(0.05)
+    percentiles("triaged", samples)
+
+
+def cmd_latency_idle(args):
+    """A bare IDLE client: delivery → `* N EXISTS`."""
+    sock = socket.create_connection(("127.0.0.1", args.port))
+    f = sock.makefile("rb")
+
+    def send(line):
+        sock.sendall(line.encode() + b"\r\n")
+
+    def until(pred):
+        while True:
+            line = f.readline()
+            if not line:
+                sys.exit("bench: IMAP connection closed")
+            if pred(line):
+                return line
+
+    until(lambda l: l.startswith(b"* OK"))
+    send(f"a LOGIN {args.user} {args.password}")
+    until(lambda l: l.startswith(b"a "))
+    send("b SELECT INBOX")
+    until(lambda l: l.startswith(b"b "))
+    samples = []
+    for i, (_, raw) in enumerate(messages(args.prefix, args.count)):
+        send(f"i{i} IDLE")
+        until(lambda l: l.startswith(b"+"))
+        delivered = deliver(args, raw)
+        until(lambda l: l.endswith(b"EXISTS\r\n"))
+        samples.append((time.time() - delivered) * 1000)
+        send("DONE")
+        until(lambda l: l.startswith(f"i{i} ".encode()))
+        time.sleep(0.05)
+    send("z LOGOUT")
+    percentiles("idle", samples)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("command")
+    p.add_argument("--user", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--lmtp", type=int)
+    p.add_argument("--cafile")
+    p.add_argument("--folder", default="Seed")
+    p.add_argument("--seed", default="Seed")
+    p.add_argument("--prefix", default="bench")
+    p.add_argument("--count", type=int, default=10_000)
+    p.add_argument("--min-size", type=int, default=0)
+    p.add_argument("--db")
+    args = p.parse_args()
+    {
+        "seed": cmd_seed,
+        "reset": cmd_reset,
+        "floor": cmd_floor,
+        "latency-triaged": cmd_latency_triaged,
+        "latency-idle": cmd_latency_idle,
+    }[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
