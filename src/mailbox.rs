@@ -1,13 +1,14 @@
 //! The watched mailbox, over IMAP or a local Maildir: find new messages, fetch them, carry out the
 //! grouped operations of a batch of plans, and answer "is it still here / is it already there" when
-//! unapplied verdicts are re-applied after a restart. It decides nothing about content.
+//! unapplied verdicts are re-applied after a restart. Maildir file work runs on the blocking pool.
+//! It decides nothing about content.
 
 pub mod imap;
 pub mod maildir;
 
 use std::collections::BTreeSet;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use crate::actions::{Op, Plan, batch_ops};
 
@@ -98,8 +99,8 @@ impl Source {
                     name: String::new(),
                 })
                 .collect()),
-            Source::Maildir(m) => Ok(m
-                .scan()?
+            Source::Maildir(m) => Ok(blocking(m, |m| m.scan())
+                .await?
                 .into_iter()
                 .map(|name| Key { uid: 0, name })
                 .collect()),
@@ -112,7 +113,10 @@ impl Source {
                 s.fetch(&keys.iter().map(Key::imap_uid).collect::<Vec<_>>())
                     .await
             }
-            Source::Maildir(m) => m.fetch(&keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>()),
+            Source::Maildir(m) => {
+                let names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+                blocking(m, move |m| m.fetch(&names)).await
+            }
         }
     }
 
@@ -146,9 +150,14 @@ impl Source {
                 s.apply(&ops(by_uid, unflag)).await
             }
             Source::Maildir(m) => {
-                m.ensure_folders(folders.into_iter())?;
+                let folders: Vec<String> = folders.into_iter().map(str::to_owned).collect();
                 let by_name = items.iter().map(|(k, p)| (k.name.clone(), *p)).collect();
-                m.apply(&ops(by_name, unflag))
+                let ops = ops(by_name, unflag);
+                blocking(m, move |m| {
+                    m.ensure_folders(folders.iter().map(String::as_str))?;
+                    m.apply(&ops)
+                })
+                .await
             }
         }
     }
@@ -187,7 +196,8 @@ impl Source {
                     .collect())
             }
             Source::Maildir(m) => {
-                let found = m.present(&keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>())?;
+                let names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+                let found = blocking(m, move |m| m.present(&names)).await?;
                 Ok(keys
                     .iter()
                     .filter(|k| found.contains(&k.name))
@@ -201,9 +211,31 @@ impl Source {
     pub async fn folder_has(&mut self, folder: &str, key: &Key, message_id: &str) -> Result<bool> {
         match self {
             Source::Imap(s) => s.folder_has(folder, message_id).await,
-            Source::Maildir(m) => Ok(m.folder_has(folder, &key.name)),
+            Source::Maildir(m) => {
+                let (folder, name) = (folder.to_owned(), key.name.clone());
+                blocking(m, move |m| Ok(m.folder_has(&folder, &name))).await
+            }
         }
     }
+}
+
+/// Runs Maildir file work on the blocking pool, so a slow disk never stalls the runtime's threads.
+/// The Maildir is lent to the task and put back; should the task die, a fresh handle on the same
+/// directories takes its place (its next scan rebuilds what it knew).
+async fn blocking<T, F>(m: &mut maildir::Maildir, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut maildir::Maildir) -> Result<T> + Send + 'static,
+{
+    let mut lent = std::mem::replace(m, m.detached());
+    let (lent, result) = tokio::task::spawn_blocking(move || {
+        let r = f(&mut lent);
+        (lent, r)
+    })
+    .await
+    .context("maildir task")?;
+    *m = lent;
+    result
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! It decides nothing about content.
 
 pub mod conn;
+mod utf7;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -185,8 +186,7 @@ impl Imap {
             }
         }
         for name in &names {
-            let sieve = name.name().replace(self.delimiter, "/");
-            self.existing.insert(sieve);
+            self.existing.insert(self.sieve_name(name.name()));
         }
         tracing::debug!(caps = ?self.caps, folders = self.existing.len(), "imap capabilities");
         self.drain();
@@ -198,9 +198,23 @@ impl Imap {
         &self.existing
     }
 
-    /// The server's name for a Sieve folder name.
+    /// The server's name for a Sieve folder name: each level in modified UTF-7, joined by the
+    /// server's delimiter.
     fn server_name(&self, sieve: &str) -> String {
-        sieve.replace('/', &self.delimiter.to_string())
+        sieve
+            .split('/')
+            .map(utf7::encode)
+            .collect::<Vec<_>>()
+            .join(&self.delimiter.to_string())
+    }
+
+    /// The Sieve name (`/` separator, Unicode) of a name the server listed.
+    fn sieve_name(&self, server: &str) -> String {
+        server
+            .split(self.delimiter)
+            .map(utf7::decode)
+            .collect::<Vec<_>>()
+            .join("/")
     }
 
     /// Drops unsolicited responses already handled by re-reading state (the channel holds 100).

@@ -1,7 +1,8 @@
 //! The Maildir++ source, the embedded default: the top level is `INBOX`, folder `A/B` is the directory
 //! `.A.B`. A message is known by the unique part of its file name (before `:2,`) plus its digest; moving
 //! it renames the file into the target folder's `cur/`, carrying its flags in the `:2,` info part.
-//! New mail is noticed by watching `new/` and `cur/` (notify). It decides nothing about content.
+//! Keywords are kept as Dovecot keeps them (`dovecot-keywords`, letters `a`-`z`; see `keywords`). New
+//! mail is noticed by watching `new/` and `cur/` (notify). It decides nothing about content.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -11,8 +12,11 @@ use anyhow::{Context, Result};
 use notify::Watcher as _;
 use tokio::sync::mpsc;
 
+use self::keywords::Keywords;
 use super::Fetched;
 use crate::actions::Op;
+
+pub mod keywords;
 
 /// A local Maildir++ tree.
 #[derive(Debug)]
@@ -73,6 +77,15 @@ impl Maildir {
             dir: root.to_path_buf(),
             files: BTreeMap::new(),
         })
+    }
+
+    /// A handle on the same directories that knows no files yet (its next scan finds them).
+    pub fn detached(&self) -> Maildir {
+        Maildir {
+            root: self.root.clone(),
+            dir: self.dir.clone(),
+            files: BTreeMap::new(),
+        }
     }
 
     /// Acts on folder `name` instead of the top level until [`Maildir::leave`]; false when it does not
@@ -200,8 +213,16 @@ impl Maildir {
         for op in ops {
             match op {
                 Op::Flag { flags, ids } => {
+                    let mut kw = Keywords::load(&self.dir)?;
+                    let added: Vec<char> = flags
+                        .iter()
+                        .filter(|f| !f.starts_with('\\'))
+                        .filter_map(|f| kw.letter(f))
+                        .collect();
+                    // The names first, so a letter on a file always has its name in the table.
+                    kw.save()?;
                     for name in ids {
-                        self.flag(name, flags)?;
+                        self.flag(name, flags, &added)?;
                     }
                 }
                 Op::Unflag { flags, ids } => {
@@ -210,13 +231,19 @@ impl Maildir {
                     }
                 }
                 Op::Copy { folder, ids } => {
-                    for name in ids {
-                        self.copy(name, folder)?;
+                    let from = Keywords::load(&self.dir)?;
+                    let mut to = Keywords::load(&folder_dir(&self.root, folder))?;
+                    let infos = self.remapped(ids, &from, &mut to)?;
+                    for (name, info) in ids.iter().zip(&infos) {
+                        self.copy(name, folder, info)?;
                     }
                 }
                 Op::Move { folder, ids } => {
-                    for name in ids {
-                        self.move_to(name, folder)?;
+                    let from = Keywords::load(&self.dir)?;
+                    let mut to = Keywords::load(&folder_dir(&self.root, folder))?;
+                    let infos = self.remapped(ids, &from, &mut to)?;
+                    for (name, info) in ids.iter().zip(&infos) {
+                        self.move_to(name, folder, info)?;
                     }
                 }
                 Op::Delete { ids } => {
@@ -245,8 +272,19 @@ impl Maildir {
         Ok(split_name(&file).1.to_owned())
     }
 
-    fn flag(&mut self, name: &str, flags: &[String]) -> Result<()> {
-        let letters = merge_flags(&self.flags_of(name)?, flags);
+    /// The info parts `ids` carry in the target folder (keyword letters translated); saves its table.
+    fn remapped(&self, ids: &[String], from: &Keywords, to: &mut Keywords) -> Result<Vec<String>> {
+        let infos = ids
+            .iter()
+            .map(|name| Ok(keywords::remap(&self.flags_of(name)?, from, to)))
+            .collect::<Result<Vec<_>>>()?;
+        to.save()?;
+        Ok(infos)
+    }
+
+    fn flag(&mut self, name: &str, flags: &[String], keywords: &[char]) -> Result<()> {
+        let system = merge_flags(&self.flags_of(name)?, flags);
+        let letters = keywords::info(system.chars().chain(keywords.iter().copied()));
         let from = self.path_of(name)?.clone();
         let to = self.dir.join("cur").join(format!("{name}:2,{letters}"));
         std::fs::rename(&from, &to).with_context(|| format!("flag {}", from.display()))?;
@@ -268,10 +306,10 @@ impl Maildir {
         Ok(())
     }
 
-    fn copy(&self, name: &str, folder: &str) -> Result<()> {
+    fn copy(&self, name: &str, folder: &str, info: &str) -> Result<()> {
         let from = self.path_of(name)?;
         let dir = folder_dir(&self.root, folder);
-        let file = format!("{name}:2,{}", self.flags_of(name)?);
+        let file = format!("{name}:2,{info}");
         let tmp = dir.join("tmp").join(&file);
         std::fs::copy(from, &tmp).with_context(|| format!("copy {name} to {folder:?}"))?;
         std::fs::rename(&tmp, dir.join("cur").join(&file))
@@ -279,9 +317,9 @@ impl Maildir {
         Ok(())
     }
 
-    fn move_to(&mut self, name: &str, folder: &str) -> Result<()> {
+    fn move_to(&mut self, name: &str, folder: &str, info: &str) -> Result<()> {
         let from = self.path_of(name)?.clone();
-        let file = format!("{name}:2,{}", self.flags_of(name)?);
+        let file = format!("{name}:2,{info}");
         let to = folder_dir(&self.root, folder).join("cur").join(file);
         std::fs::rename(&from, &to).with_context(|| format!("move {name} to {folder:?}"))?;
         self.files.remove(name);

@@ -5,6 +5,7 @@
 mod caused_mail;
 mod connection;
 mod harness;
+mod keywords;
 mod quarantine;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -67,13 +67,14 @@ impl World {
         })
     }
 
-    /// A config watching a Maildir in the temp dir.
+    /// A config watching a Maildir in the temp dir (or the one `opts.url` names).
     pub fn maildir(opts: Opts<'_>) -> Result<World> {
         let dir = tempfile::tempdir().context("temp dir")?;
         for sub in ["cur", "new", "tmp"] {
             std::fs::create_dir_all(dir.path().join("mail").join(sub))?;
         }
-        let mailbox = format!("url = \"maildir:mail\"\n{}", opts.mailbox_extra);
+        let url = opts.url.unwrap_or("maildir:mail");
+        let mailbox = format!("url = \"{url}\"\n{}", opts.mailbox_extra);
         let config = write_config(dir.path(), &mailbox, &opts)?;
         Ok(World {
             user: None,
