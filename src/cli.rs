@@ -60,6 +60,10 @@ enum Command {
     /// Classify messages (.eml, Maildir, mbox) with a Sieve script and print one verdict per message
     /// (TSV or JSON); needs no config file and changes nothing.
     Classify(crate::classify::cli::ClassifyArgs),
+    /// Watch the mailbox and sort every message (until SIGTERM/SIGINT); `--once` for a single pass.
+    Run(crate::worker::cli::RunArgs),
+    /// Show per watched folder: UIDVALIDITY, last UID, pending, last error, messages per bucket today.
+    Status(ConfigArg),
     /// Send the team's templated mail: a welcome pack, or an acknowledgement of a received message.
     Send(crate::outbox::cli::SendArgs),
     /// File a dispute (an Arbitrated Background Check request) with Arbitration.
@@ -111,6 +115,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check(&args).await,
         Command::Migrate(args) => migrate(&args).await,
         Command::Classify(args) => crate::classify::cli::run(&args),
+        Command::Run(args) => crate::worker::cli::run(&args).await,
+        Command::Status(args) => crate::worker::cli::status(&args).await,
         Command::Send(args) => crate::outbox::cli::send(args).await,
         Command::Dispute(args) => crate::outbox::cli::dispute(args).await,
         Command::Outbox(args) => crate::outbox::cli::outbox(args).await,

@@ -7,6 +7,8 @@
 
 mod events;
 mod outbox;
+mod sync;
+mod verdicts;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,6 +22,8 @@ pub use self::events::{Event, NewEvent};
 pub use self::outbox::{
     Delivery, HeldSource, NewOutboxMail, OutboxMail, OutboxRecipient, RecipientState,
 };
+pub use self::sync::SyncState;
+pub use self::verdicts::{APPLIED, NewVerdict, RECORDED, VerdictRow};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

@@ -10,4 +10,5 @@ mod it {
     mod outbox;
     mod sieve_diff;
     mod support;
+    mod worker;
 }

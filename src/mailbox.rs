@@ -1,0 +1,184 @@
+//! The watched mailbox, over IMAP or a local Maildir: find new messages, fetch them, carry out the
+//! grouped operations of a batch of plans, and answer "is it still here / is it already there" when
+//! unapplied verdicts are re-applied after a restart. It decides nothing about content.
+
+pub mod imap;
+pub mod maildir;
+
+use std::collections::BTreeSet;
+
+use anyhow::Result;
+
+use crate::actions::{Op, Plan, batch_ops};
+
+/// A fetched message: its UID (IMAP) or unique name (Maildir) and its raw bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// IMAP UID; 0 for Maildir until the store assigns one.
+    pub uid: i64,
+    /// Maildir unique name; empty for IMAP.
+    pub name: String,
+    pub raw: Vec<u8>,
+}
+
+/// How a message is addressed in its source: by UID (IMAP) or unique name (Maildir).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key {
+    pub uid: i64,
+    pub name: String,
+}
+
+impl Key {
+    fn imap_uid(&self) -> u32 {
+        u32::try_from(self.uid).unwrap_or(0)
+    }
+}
+
+/// The watched folder as the server reports it on SELECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selected {
+    pub uidvalidity: i64,
+    pub uidnext: i64,
+    pub exists: u32,
+}
+
+/// A UID set in IMAP syntax with runs collapsed: `[1,2,3,7,9,10]` → `1:3,7,9:10`.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The open source, IMAP or Maildir.
+#[derive(Debug)]
+pub enum Source {
+    Imap(Box<imap::Imap>),
+    Maildir(maildir::Maildir),
+}
+
+impl Source {
+    /// Folders that exist (Sieve names).
+    pub fn folders(&self) -> Result<BTreeSet<String>> {
+        match self {
+            Source::Imap(s) => Ok(s.folders().clone()),
+            Source::Maildir(m) => m.folders(),
+        }
+    }
+
+    /// Messages that may need a verdict: IMAP UIDs above `after`, or every Maildir message in the top
+    /// level (the caller drops those the store already knows).
+    pub async fn pending(&mut self, after: i64) -> Result<Vec<Key>> {
+        match self {
+            Source::Imap(s) => Ok(s
+                .uids_after(after)
+                .await?
+                .into_iter()
+                .map(|uid| Key {
+                    uid: i64::from(uid),
+                    name: String::new(),
+                })
+                .collect()),
+            Source::Maildir(m) => Ok(m
+                .scan()?
+                .into_iter()
+                .map(|name| Key { uid: 0, name })
+                .collect()),
+        }
+    }
+
+    pub async fn fetch(&mut self, keys: &[Key]) -> Result<Vec<Fetched>> {
+        match self {
+            Source::Imap(s) => {
+                s.fetch(&keys.iter().map(Key::imap_uid).collect::<Vec<_>>())
+                    .await
+            }
+            Source::Maildir(m) => m.fetch(&keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>()),
+        }
+    }
+
+    /// Creates missing folders, then runs the batch's operations (one per flag set and folder).
+    pub async fn apply(&mut self, items: &[(Key, &Plan)]) -> Result<()> {
+        let folders: BTreeSet<&str> = items.iter().flat_map(|(_, p)| p.folders()).collect();
+        match self {
+            Source::Imap(s) => {
+                s.ensure_folders(folders.into_iter()).await?;
+                let by_uid: Vec<(u32, &Plan)> =
+                    items.iter().map(|(k, p)| (k.imap_uid(), *p)).collect();
+                s.apply(&batch_ops(&by_uid)).await
+            }
+            Source::Maildir(m) => {
+                m.ensure_folders(folders.into_iter())?;
+                let by_name: Vec<(String, &Plan)> =
+                    items.iter().map(|(k, p)| (k.name.clone(), *p)).collect();
+                let ops: Vec<Op<String>> = batch_ops(&by_name);
+                m.apply(&ops)
+            }
+        }
+    }
+
+    /// Which of `keys` are still in the watched folder.
+    pub async fn present(&mut self, keys: &[Key]) -> Result<BTreeSet<Key>> {
+        match self {
+            Source::Imap(s) => {
+                let found = s
+                    .present(&keys.iter().map(Key::imap_uid).collect::<Vec<_>>())
+                    .await?;
+                Ok(keys
+                    .iter()
+                    .filter(|k| found.contains(&k.imap_uid()))
+                    .cloned()
+                    .collect())
+            }
+            Source::Maildir(m) => {
+                let found = m.present(&keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>())?;
+                Ok(keys
+                    .iter()
+                    .filter(|k| found.contains(&k.name))
+                    .cloned()
+                    .collect())
+            }
+        }
+    }
+
+    /// Whether `folder` already holds the message (by Message-ID on IMAP, by unique name on Maildir).
+    pub async fn folder_has(&mut self, folder: &str, key: &Key, message_id: &str) -> Result<bool> {
+        match self {
+            Source::Imap(s) => s.folder_has(folder, message_id).await,
+            Source::Maildir(m) => Ok(m.folder_has(folder, &key.name)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uid_set;
+
+    #[test]
+    fn uid_sets_collapse_runs() -> anyhow::Result<()> {
+        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(uid_set(&[5]), "5");
+        assert_eq!(uid_set(&[10, 9, 9, 1]), "1,9:10");
+        assert_eq!(uid_set(&[]), "");
+        Ok(())
+    }
+}

@@ -1,0 +1,87 @@
+use super::{Maildir, folder_dir, merge_flags, split_name};
+use crate::actions::Op;
+use std::path::Path;
+
+#[test]
+fn names_split_into_unique_part_and_flags() -> anyhow::Result<()> {
+    assert_eq!(
+        split_name("1700000000.M1P2.host:2,FS"),
+        ("1700000000.M1P2.host", "FS")
+    );
+    assert_eq!(
+        split_name("1700000000.M1P2.host"),
+        ("1700000000.M1P2.host", "")
+    );
+    assert_eq!(
+        split_name("1700000000.M1P2.host:2,"),
+        ("1700000000.M1P2.host", "")
+    );
+    assert_eq!(split_name("odd:1,x"), ("odd", ""));
+    Ok(())
+}
+
+#[test]
+fn flags_merge_sorted_and_keywords_are_left_out() -> anyhow::Result<()> {
+    let flags = vec![
+        "\\Seen".to_owned(),
+        "\\flagged".to_owned(),
+        "work".to_owned(),
+    ];
+    assert_eq!(merge_flags("RS", &flags), "FRS");
+    assert_eq!(merge_flags("", &[]), "");
+    Ok(())
+}
+
+#[test]
+fn folders_map_to_maildir_plus_plus_directories() -> anyhow::Result<()> {
+    let root = Path::new("/m");
+    assert_eq!(folder_dir(root, "INBOX"), Path::new("/m"));
+    assert_eq!(
+        folder_dir(root, "Support/Disputes"),
+        Path::new("/m/.Support.Disputes")
+    );
+    Ok(())
+}
+
+#[test]
+fn moves_carry_flags_and_copies_keep_the_original() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut md = Maildir::open(dir.path())?;
+    std::fs::write(dir.path().join("new/100.a.host"), b"Subject: a\n\nbody\n")?;
+    std::fs::write(
+        dir.path().join("cur/101.b.host:2,S"),
+        b"Subject: b\n\nbody\n",
+    )?;
+    assert_eq!(
+        md.scan()?,
+        vec!["100.a.host".to_owned(), "101.b.host".to_owned()]
+    );
+    md.ensure_folders(["SE", "Support/Disputes"].into_iter())?;
+    assert!(md.folders()?.contains("Support/Disputes"));
+    md.apply(&[
+        Op::Flag {
+            flags: vec!["\\Flagged".into()],
+            ids: vec!["100.a.host".into()],
+        },
+        Op::Copy {
+            folder: "Support/Disputes".into(),
+            ids: vec!["101.b.host".into()],
+        },
+        Op::Move {
+            folder: "SE".into(),
+            ids: vec!["100.a.host".into()],
+        },
+    ])?;
+    assert!(dir.path().join(".SE/cur/100.a.host:2,F").is_file());
+    assert!(
+        dir.path()
+            .join(".Support.Disputes/cur/101.b.host:2,S")
+            .is_file()
+    );
+    assert!(md.folder_has("SE", "100.a.host"));
+    assert!(!md.folder_has("SE", "101.b.host"));
+    assert_eq!(md.scan()?, vec!["101.b.host".to_owned()]);
+    let fetched = md.fetch(&["101.b.host".to_owned()])?;
+    assert_eq!(fetched[0].raw, b"Subject: b\n\nbody\n");
+    Ok(())
+}

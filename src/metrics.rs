@@ -1,0 +1,219 @@
+//! Observability: counters the worker updates, and a tiny HTTP/1.1 listener serving them as Prometheus
+//! text on `/metrics` and the watcher's liveness on `/healthz` (200 live, 503 not). It reads the store
+//! only for the outbox depth and never blocks the worker.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::mailbox::imap::conn::mono_ms;
+
+/// The worker's counters; shared by the loops and the listener.
+#[derive(Debug)]
+pub struct Metrics {
+    /// Messages sorted per bucket since start.
+    buckets: Mutex<BTreeMap<String, u64>>,
+    errors: AtomicU64,
+    reconnects: AtomicU64,
+    /// `mono_ms()` of the last byte from the IMAP server (the stream stamps it).
+    pub last_read: Arc<AtomicI64>,
+    /// True while the watcher is connected (IMAP) or watching (Maildir).
+    connected: AtomicBool,
+    /// Silence longer than this means the watcher is not live.
+    liveness_ms: i64,
+    /// Whether the source is IMAP (the server-silence check applies only there).
+    imap: bool,
+    /// Outbox mails not yet sent, refreshed by the worker.
+    outbox_depth: AtomicI64,
+}
+
+impl Metrics {
+    pub fn new(liveness: Duration, imap: bool) -> Metrics {
+        Metrics {
+            buckets: Mutex::new(BTreeMap::new()),
+            errors: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            last_read: Arc::new(AtomicI64::new(mono_ms())),
+            connected: AtomicBool::new(false),
+            liveness_ms: i64::try_from(liveness.as_millis()).unwrap_or(i64::MAX),
+            imap,
+            outbox_depth: AtomicI64::new(0),
+        }
+    }
+
+    pub fn sorted(&self, bucket: &str) {
+        if let Ok(mut b) = self.buckets.lock() {
+            *b.entry(bucket.to_owned()).or_default() += 1;
+        }
+    }
+
+    pub fn error(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn reconnected(&self) {
+        self.reconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn set_connected(&self, up: bool) {
+        self.connected.store(up, Ordering::Relaxed);
+    }
+
+    pub fn set_outbox_depth(&self, n: i64) {
+        self.outbox_depth.store(n, Ordering::Relaxed);
+    }
+
+    /// Seconds since the server last sent a byte.
+    pub fn silence_seconds(&self) -> f64 {
+        (mono_ms() - self.last_read.load(Ordering::Relaxed)) as f64 / 1000.0
+    }
+
+    /// Connected, and (for IMAP) heard from within the liveness limit.
+    pub fn live(&self) -> bool {
+        let heard = !self.imap || self.silence_seconds() * 1000.0 < self.liveness_ms as f64;
+        self.connected.load(Ordering::Relaxed) && heard
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP triaged_messages_sorted_total Messages sorted, by bucket.\n");
+        out.push_str("# TYPE triaged_messages_sorted_total counter\n");
+        if let Ok(b) = self.buckets.lock() {
+            for (bucket, n) in b.iter() {
+                let label = bucket.replace('\\', "\\\\").replace('"', "\\\"");
+                let _ = writeln!(
+                    out,
+                    "triaged_messages_sorted_total{{bucket=\"{label}\"}} {n}"
+                );
+            }
+        }
+        let gauges: [(&str, &str, &str, String); 5] = [
+            (
+                "triaged_errors_total",
+                "counter",
+                "Errors while syncing or applying.",
+                self.errors.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "triaged_reconnects_total",
+                "counter",
+                "Reconnections to the mail server.",
+                self.reconnects.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "triaged_server_silence_seconds",
+                "gauge",
+                "Seconds since the last byte from the server.",
+                format!("{:.3}", self.silence_seconds()),
+            ),
+            (
+                "triaged_outbox_depth",
+                "gauge",
+                "Outgoing mails not yet sent.",
+                self.outbox_depth.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "triaged_live",
+                "gauge",
+                "1 when the watcher is live.",
+                u8::from(self.live()).to_string(),
+            ),
+        ];
+        for (name, kind, help, value) in gauges {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
+        out
+    }
+}
+
+/// Serves `/metrics` and `/healthz` on `addr` until `cancel` fires.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) -> Result<()> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listen on {addr} for metrics"))?;
+    tracing::info!(%addr, "metrics listening");
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => r.context("accept metrics connection")?,
+            () = cancel.cancelled() => return Ok(()),
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) =
+                tokio::time::timeout(Duration::from_secs(5), answer(stream, &metrics)).await
+            {
+                tracing::debug!(error = %e, "metrics request timed out");
+            }
+        });
+    }
+}
+
+async fn answer(mut stream: TcpStream, metrics: &Metrics) -> Result<()> {
+    let mut buf = vec![0u8; 2048];
+    let mut len = 0;
+    while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") && len < buf.len() {
+        let n = stream.read(&mut buf[len..]).await.context("read request")?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+    }
+    let request = String::from_utf8_lossy(&buf[..len]);
+    let path = request.split_whitespace().nth(1).unwrap_or("/");
+    let (status, body) = match path {
+        "/metrics" => ("200 OK", metrics.render()),
+        "/healthz" if metrics.live() => ("200 OK", "live\n".to_owned()),
+        "/healthz" => ("503 Service Unavailable", "not live\n".to_owned()),
+        _ => ("404 Not Found", "not found\n".to_owned()),
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(response.as_bytes())
+        .await
+        .context("write response")?;
+    stream.shutdown().await.ok();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+    use std::time::Duration;
+
+    #[test]
+    fn renders_buckets_and_liveness() -> anyhow::Result<()> {
+        let m = Metrics::new(Duration::from_secs(60), true);
+        m.sorted("SE");
+        m.sorted("SE");
+        m.sorted("help");
+        assert!(!m.live(), "not live before connecting");
+        m.set_connected(true);
+        assert!(m.live());
+        let text = m.render();
+        assert!(
+            text.contains("triaged_messages_sorted_total{bucket=\"SE\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("triaged_live 1"));
+        Ok(())
+    }
+}

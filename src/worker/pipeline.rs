@@ -1,0 +1,469 @@
+//! One pass over the watched folder: attach (sync state vs. UIDVALIDITY), re-apply verdicts recorded
+//! before a crash, then fetch → classify → record → apply → mark applied, batch by batch, classifying a
+//! batch while the next one is fetched. Verdicts and the mail they cause commit in one transaction before
+//! the mailbox is touched (DESIGN invariant 2). Writes no SQL itself; never cancelled mid-transaction:
+//! shutdown is checked between batches only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use super::effects::Effects;
+use super::progress::Progress;
+use crate::actions::{self, Plan, Target};
+use crate::classify::{Context as RuleContext, Envelope, Rules, Verdict};
+use crate::clock::Clock;
+use crate::config::{Backlog, Config};
+use crate::mailbox::{Fetched, Key, Selected, Source};
+use crate::message::Message;
+use crate::metrics::Metrics;
+use crate::store::{NewEvent, NewVerdict, Store, SyncState, VerdictRow};
+
+/// Messages fetched, classified and committed together.
+pub const BATCH: usize = 500;
+
+/// Applying a plan fails this many times before the message goes to quarantine instead.
+pub const MAX_APPLY_ATTEMPTS: i64 = 5;
+
+/// What a pass did, for the summary `run --once` prints.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Messages sorted per bucket.
+    pub buckets: BTreeMap<String, u64>,
+    /// Messages with an error verdict (sent to quarantine).
+    pub errors: u64,
+    /// Messages skipped because an identical message already has a verdict (a UIDVALIDITY resync).
+    pub known: u64,
+    /// Unapplied verdicts from an earlier run that were re-applied.
+    pub recovered: u64,
+}
+
+impl Summary {
+    pub fn sorted(&self) -> u64 {
+        self.buckets.values().sum()
+    }
+}
+
+/// One classified message, ready to record.
+pub struct Classified {
+    pub key: Key,
+    pub message_id: String,
+    pub digest: String,
+    pub plan: Plan,
+    pub verdict: Verdict,
+    /// The raw bytes, kept only when the verdict causes mail (redirect, vacation, acknowledgement).
+    pub raw: Option<Vec<u8>>,
+    /// Message-IDs this message answers (In-Reply-To and References), for threading.
+    pub answers: Vec<String>,
+}
+
+/// Everything a pass needs; shared by the `run` loop and `run --once`.
+pub struct Pipeline {
+    pub store: Store,
+    pub rules: Arc<Rules>,
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+    pub effects: Effects,
+    /// The mailbox's identity in the store.
+    pub mailbox: String,
+    /// The watched folder's name, for display and for `keep`.
+    pub folder: String,
+}
+
+fn sha256_hex(raw: &[u8]) -> String {
+    Sha256::digest(raw)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+impl Pipeline {
+    /// Reconciles the stored sync state with the folder: first attach (backlog processed or skipped) or
+    /// a UIDVALIDITY change (resync from UID 1; messages already seen are recognised by digest).
+    pub async fn attach(&self, selected: Option<Selected>) -> Result<SyncState> {
+        let now = self.clock.now_ms();
+        let uidvalidity = selected.map_or(0, |s| s.uidvalidity);
+        let stored = self.store.sync_state(&self.mailbox).await?;
+        let state = match stored {
+            Some(s) if s.uidvalidity == uidvalidity => return Ok(s),
+            Some(old) => {
+                tracing::warn!(mailbox = %self.mailbox, old = old.uidvalidity, new = uidvalidity, "UIDVALIDITY changed: resyncing by Message-ID and digest");
+                SyncState {
+                    uidvalidity,
+                    last_uid: 0,
+                    updated_ms: now,
+                    ..old
+                }
+            }
+            None => {
+                let last_uid = match (self.config.mailbox.backlog, selected) {
+                    (Backlog::Skip, Some(s)) => s.uidnext.saturating_sub(1),
+                    _ => 0,
+                };
+                SyncState {
+                    mailbox: self.mailbox.clone(),
+                    folder: self.folder.clone(),
+                    uidvalidity,
+                    last_uid,
+                    last_error: String::new(),
+                    updated_ms: now,
+                }
+            }
+        };
+        self.store.save_sync_state(&state).await?;
+        Ok(state)
+    }
+
+    /// Everything pending: re-apply unapplied verdicts, then sort every new message, batch by batch.
+    pub async fn pass(
+        &self,
+        source: &mut Source,
+        state: &mut SyncState,
+        cancel: &CancellationToken,
+    ) -> Result<Summary> {
+        let mut summary = Summary::default();
+        self.recover(source, &mut summary).await?;
+        let mut keys = source.pending(state.last_uid).await?;
+        if let Source::Maildir(_) = source {
+            // Maildir messages kept in place stay in the listing: drop those with a verdict.
+            let names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+            let known = self.store.known_names(&self.mailbox, &names).await?;
+            keys.retain(|k| !known.contains(&k.name));
+        }
+        if keys.is_empty() {
+            return Ok(summary);
+        }
+        let progress = Progress::new(keys.len() as u64);
+        let mut batches = keys.chunks(BATCH);
+        let mut fetched = match batches.next() {
+            Some(first) => source.fetch(first).await?,
+            None => Vec::new(),
+        };
+        loop {
+            let folders = Arc::new(source.folders()?);
+            let classify = self.classify_batch(std::mem::take(&mut fetched), folders);
+            let next = batches.next();
+            let (classified, next_fetched) = match next {
+                Some(keys) => {
+                    let (c, f) = tokio::join!(classify, source.fetch(keys));
+                    (c?, f?)
+                }
+                None => (classify.await?, Vec::new()),
+            };
+            let batch_len = classified.len() as u64;
+            self.commit_and_apply(source, state, classified, &mut summary)
+                .await?;
+            progress.advance(batch_len);
+            if next.is_none() || cancel.is_cancelled() {
+                break;
+            }
+            fetched = next_fetched;
+        }
+        progress.finish();
+        Ok(summary)
+    }
+
+    /// Parses and classifies a batch on the blocking pool (Sieve is CPU work).
+    async fn classify_batch(
+        &self,
+        batch: Vec<Fetched>,
+        folders: Arc<BTreeSet<String>>,
+    ) -> Result<Vec<Classified>> {
+        let rules = self.rules.clone();
+        let config = self.config.clone();
+        let source_folder = self.folder.clone();
+        tokio::task::spawn_blocking(move || {
+            batch
+                .into_iter()
+                .map(|f| classify_one(&rules, &config, &folders, &source_folder, f))
+                .collect()
+        })
+        .await
+        .context("classification task")
+    }
+
+    /// Records the batch's verdicts (and the mail they cause) in one transaction, then applies them.
+    async fn commit_and_apply(
+        &self,
+        source: &mut Source,
+        state: &mut SyncState,
+        classified: Vec<Classified>,
+        summary: &mut Summary,
+    ) -> Result<()> {
+        let digests: Vec<String> = classified.iter().map(|c| c.digest.clone()).collect();
+        let known = self.store.known_digests(&self.mailbox, &digests).await?;
+        let max_uid = classified.iter().map(|c| c.key.uid).max().unwrap_or(0);
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let mut recorded: Vec<(i64, Key, Plan)> = Vec::new();
+        let mut seen_in_batch = BTreeSet::new();
+        for item in &classified {
+            if known.contains(&item.digest) || !seen_in_batch.insert(item.digest.clone()) {
+                tracing::info!(uid = item.key.uid, name = %item.key.name, "already has a verdict: left alone");
+                summary.known += 1;
+                continue;
+            }
+            let (id, uid) = self
+                .record(&mut tx, item, state.uidvalidity, now.timestamp_millis())
+                .await?;
+            self.effects.in_tx(&mut tx, &self.store, item, now).await?;
+            recorded.push((
+                id,
+                Key {
+                    uid,
+                    name: item.key.name.clone(),
+                },
+                item.plan.clone(),
+            ));
+        }
+        if max_uid > 0 {
+            Store::advance_sync_in(
+                &mut tx,
+                &self.mailbox,
+                state.uidvalidity,
+                max_uid,
+                now.timestamp_millis(),
+            )
+            .await?;
+            state.last_uid = state.last_uid.max(max_uid);
+        }
+        crate::failpoint::hit("before-verdict-commit");
+        tx.commit().await.context("commit verdicts")?;
+        crate::failpoint::hit("after-verdict-commit");
+        self.apply(source, &recorded).await?;
+        for (_, key, plan) in &recorded {
+            let bucket = plan.bucket().to_owned();
+            tracing::info!(uid = key.uid, name = %key.name, bucket = %bucket, "sorted");
+            self.metrics.sorted(&bucket);
+            *summary.buckets.entry(bucket).or_default() += 1;
+        }
+        summary.errors += classified.iter().filter(|c| c.verdict.is_error()).count() as u64;
+        Ok(())
+    }
+
+    async fn record(
+        &self,
+        tx: &mut crate::store::Tx,
+        item: &Classified,
+        uidvalidity: i64,
+        now_ms: i64,
+    ) -> Result<(i64, i64)> {
+        let plan = serde_json::to_string(&item.plan).context("serialise plan")?;
+        let error = item
+            .verdict
+            .error
+            .as_ref()
+            .map(|e| format!("{}: {}", e.reason, e.detail))
+            .unwrap_or_default();
+        let uid = if item.key.name.is_empty() {
+            Some(item.key.uid)
+        } else {
+            None
+        };
+        let (id, uid) = Store::record_verdict_in(
+            tx,
+            &NewVerdict {
+                mailbox: &self.mailbox,
+                uidvalidity,
+                uid,
+                name: &item.key.name,
+                message_id: &item.message_id,
+                digest: &item.digest,
+                bucket: item.plan.bucket(),
+                plan: &plan,
+                error: &error,
+                created_ms: now_ms,
+            },
+        )
+        .await?;
+        let subject = format!(
+            "message:{}",
+            if item.message_id.is_empty() {
+                &item.digest
+            } else {
+                &item.message_id
+            }
+        );
+        let origin = item
+            .verdict
+            .stores
+            .iter()
+            .find_map(|s| s.origin.clone())
+            .unwrap_or_default();
+        let detail = format!("uid {uid} {}", item.verdict.tsv_line("").trim_start());
+        Store::record_event_in(
+            tx,
+            &NewEvent {
+                at_ms: now_ms,
+                actor: "worker",
+                subject: &subject,
+                action: if item.verdict.is_error() {
+                    "quarantined"
+                } else {
+                    "classified"
+                },
+                reason: &format!("rule:{origin}"),
+                detail: &detail,
+            },
+        )
+        .await?;
+        Ok((id, uid))
+    }
+
+    /// Applies recorded plans in one go and marks them applied; a failure schedules a retry per verdict.
+    async fn apply(&self, source: &mut Source, recorded: &[(i64, Key, Plan)]) -> Result<()> {
+        if recorded.is_empty() {
+            return Ok(());
+        }
+        let items: Vec<(Key, &Plan)> = recorded.iter().map(|(_, k, p)| (k.clone(), p)).collect();
+        if let Err(e) = source.apply(&items).await {
+            let error = format!("{e:#}");
+            let next = self.clock.now_ms() + super::backoff::retry_delay_ms(1);
+            for (id, ..) in recorded {
+                self.store.record_apply_failure(*id, &error, next).await?;
+            }
+            self.metrics.error();
+            return Err(e.context("apply verdicts"));
+        }
+        crate::failpoint::hit("after-apply");
+        let ids: Vec<i64> = recorded.iter().map(|(id, ..)| *id).collect();
+        self.store.mark_applied(&ids, self.clock.now_ms()).await
+    }
+
+    /// Re-applies verdicts recorded but not applied (a crash or a failed apply): a message no longer in
+    /// the watched folder was already moved; copies already made are found by Message-ID or name.
+    async fn recover(&self, source: &mut Source, summary: &mut Summary) -> Result<()> {
+        let rows = self
+            .store
+            .unapplied(&self.mailbox, self.clock.now_ms())
+            .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<Key> = rows
+            .iter()
+            .map(|r| Key {
+                uid: r.uid,
+                name: r.name.clone(),
+            })
+            .collect();
+        let present = source.present(&keys).await?;
+        let mut done = Vec::new();
+        for row in &rows {
+            let key = Key {
+                uid: row.uid,
+                name: row.name.clone(),
+            };
+            if !present.contains(&key) {
+                done.push(row.id);
+                continue;
+            }
+            self.reapply(source, row, key).await?;
+            done.push(row.id);
+        }
+        tracing::info!(
+            count = rows.len(),
+            "re-applied verdicts recorded before a restart"
+        );
+        summary.recovered += rows.len() as u64;
+        self.store.mark_applied(&done, self.clock.now_ms()).await
+    }
+
+    async fn reapply(&self, source: &mut Source, row: &VerdictRow, key: Key) -> Result<()> {
+        let mut plan: Plan = serde_json::from_str(&row.plan).context("read recorded plan")?;
+        let mut copies = Vec::new();
+        for folder in std::mem::take(&mut plan.copies) {
+            if !source.folder_has(&folder, &key, &row.message_id).await? {
+                copies.push(folder);
+            }
+        }
+        plan.copies = copies;
+        let items = [(key, &plan)];
+        match source.apply(&items).await {
+            Ok(()) => Ok(()),
+            Err(e) if row.attempts + 1 >= MAX_APPLY_ATTEMPTS => {
+                tracing::error!(verdict = row.id, error = %format!("{e:#}"), "giving up applying: quarantine");
+                let q = Plan {
+                    target: Target::Move(self.config.mailbox.quarantine.clone()),
+                    copies: vec![],
+                    flags: vec!["\\Flagged".into()],
+                };
+                self.store
+                    .replace_plan(row.id, q.bucket(), &serde_json::to_string(&q)?)
+                    .await?;
+                let items = [(items[0].0.clone(), &q)];
+                source.apply(&items).await
+            }
+            Err(e) => {
+                let next = self.clock.now_ms() + super::backoff::retry_delay_ms(row.attempts + 1);
+                self.store
+                    .record_apply_failure(row.id, &format!("{e:#}"), next)
+                    .await?;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Parses and classifies one message; a message that cannot be parsed gets an error verdict.
+fn classify_one(
+    rules: &Rules,
+    config: &Config,
+    folders: &BTreeSet<String>,
+    source_folder: &str,
+    f: Fetched,
+) -> Classified {
+    let digest = sha256_hex(&f.raw);
+    let (verdict, message_id, answers) = match Message::parse(&f.raw, config.rules.max_message_size)
+    {
+        Ok(msg) => {
+            let ctx = RuleContext {
+                mailboxes: folders,
+                source_folder,
+                envelope: Envelope::derive(&msg),
+                explain: false,
+            };
+            let verdict = rules.classify(&msg, &ctx);
+            let info = msg.info();
+            let answers = info
+                .in_reply_to
+                .iter()
+                .chain(&info.references)
+                .cloned()
+                .collect();
+            (
+                verdict,
+                info.message_id.clone().unwrap_or_default(),
+                answers,
+            )
+        }
+        Err(e) => (
+            Verdict::error(e.reason(), e.to_string()),
+            String::new(),
+            Vec::new(),
+        ),
+    };
+    let plan = actions::plan(&verdict, &config.mailbox);
+    let causes_mail = !verdict.redirects.is_empty()
+        || !verdict.vacations.is_empty()
+        || config.ack.buckets.iter().any(|b| b == plan.bucket());
+    Classified {
+        key: Key {
+            uid: f.uid,
+            name: f.name,
+        },
+        message_id,
+        digest,
+        plan,
+        verdict,
+        raw: causes_mail.then_some(f.raw),
+        answers,
+    }
+}

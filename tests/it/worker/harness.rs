@@ -1,0 +1,362 @@
+//! What the worker tests share: a config per test (own IMAP user or Maildir, own SQLite store), the
+//! `triaged` binary, bulk messages built from the corpus with unique Message-IDs, the folder contents by
+//! Message-ID, and the prediction `triaged classify` makes for each message.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail, ensure};
+
+use super::super::support::{
+    ImapSession, TestUser, imap_login, list_folders, mailserver, message_ids, new_user,
+};
+
+pub const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
+
+/// One test's world: a mail user (IMAP tests), a temp dir with the config, the store and the outbox.
+pub struct World {
+    pub user: Option<TestUser>,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+/// Extra `[mailbox]` lines and the IMAP address a config points at.
+#[derive(Default)]
+pub struct Opts<'a> {
+    pub url: Option<&'a str>,
+    pub mailbox_extra: &'a str,
+    pub metrics: Option<u16>,
+}
+
+impl World {
+    /// A fresh IMAP user and a config watching its INBOX over STARTTLS (certificate checked).
+    pub async fn imap(prefix: &str, opts: Opts<'_>) -> Result<World> {
+        let server = mailserver().await?;
+        let user = new_user(prefix).await?;
+        let dir = tempfile::tempdir().context("temp dir")?;
+        std::fs::write(dir.path().join("password"), &user.password)?;
+        let url = match opts.url {
+            Some(u) => u.replace("USER", &user.name),
+            None => format!("imap://{}@localhost:{}/INBOX", user.name, server.imap_port),
+        };
+        let mailbox = format!(
+            "url = \"{url}\"\npassword_file = \"password\"\nca_file = \"{}\"\n{}",
+            server.ca.display(),
+            opts.mailbox_extra
+        );
+        let config = write_config(dir.path(), &mailbox, opts.metrics)?;
+        Ok(World {
+            user: Some(user),
+            dir,
+            config,
+        })
+    }
+
+    /// A config watching a Maildir in the temp dir.
+    pub fn maildir(opts: Opts<'_>) -> Result<World> {
+        let dir = tempfile::tempdir().context("temp dir")?;
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(dir.path().join("mail").join(sub))?;
+        }
+        let mailbox = format!("url = \"maildir:mail\"\n{}", opts.mailbox_extra);
+        let config = write_config(dir.path(), &mailbox, opts.metrics)?;
+        Ok(World {
+            user: None,
+            dir,
+            config,
+        })
+    }
+
+    pub fn user(&self) -> Result<&TestUser> {
+        self.user.as_ref().context("not an IMAP world")
+    }
+
+    pub fn maildir_path(&self) -> PathBuf {
+        self.dir.path().join("mail")
+    }
+
+    /// `triaged ARGS --config CONFIG`, logs at info.
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_triaged"));
+        cmd.args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .env("TRIAGED_LOG", "info")
+            .env_remove("TRIAGED_FAILPOINT")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// `triaged run --once`, which must succeed; returns its stdout.
+    pub async fn run_once(&self) -> Result<String> {
+        let out = self
+            .command(&["run", "--once"])
+            .output()
+            .await
+            .context("run triaged")?;
+        ensure!(
+            out.status.success(),
+            "run --once failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `triaged run --once` with a fail point armed; it must die by abort.
+    pub async fn crash_at(&self, point: &str) -> Result<()> {
+        let out = self
+            .command(&["run", "--once"])
+            .env("TRIAGED_FAILPOINT", point)
+            .output()
+            .await
+            .context("run triaged")?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ensure!(
+            !out.status.success() && stderr.contains("fail point"),
+            "triaged did not stop at fail point {point} ({}); the tests need a build with \
+             `--features failpoints` (scripts/test builds so): {stderr}",
+            out.status
+        );
+        Ok(())
+    }
+
+    /// The store's verdicts: (uid or name, message-id) per row, via SQLite directly.
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.path().join("triaged.db")
+    }
+}
+
+fn write_config(dir: &Path, mailbox: &str, metrics: Option<u16>) -> Result<PathBuf> {
+    let metrics = metrics
+        .map(|p| format!("[metrics]\nlisten = \"127.0.0.1:{p}\"\n"))
+        .unwrap_or_default();
+    let text = format!(
+        "[mailbox]\n{mailbox}\n[store]\nurl = \"sqlite:triaged.db\"\n\n[rules]\nscript = \"{MANIFEST}/rules/support.sieve\"\n\
+         include_dir = \"{MANIFEST}/rules\"\n\n[outbox]\ntransport = \"file:outbox\"\nfrom = \"Support <support@test.example>\"\n\n{metrics}"
+    );
+    let path = dir.join("triaged.toml");
+    std::fs::write(&path, text).context("write config")?;
+    Ok(path)
+}
+
+/// `n` messages made from the corpus (cycled), each with a unique Message-ID `<PREFIX-N@test.example>`
+/// and CRLF line ends (what IMAP hands back). Corpus files the server would refuse (NUL bytes) are left
+/// out. Returns (message-id, bytes).
+pub fn bulk(prefix: &str, n: usize) -> Result<Vec<(String, Vec<u8>)>> {
+    let dir = Path::new(MANIFEST).join("tests/corpus");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    let mut sources = Vec::new();
+    for f in files {
+        let raw = std::fs::read(&f)?;
+        if raw.contains(&0) || raw.len() > 1_000_000 {
+            continue;
+        }
+        sources.push(strip_message_id(&crlf(&raw)));
+    }
+    ensure!(
+        !sources.is_empty(),
+        "no corpus messages in {}",
+        dir.display()
+    );
+    Ok((0..n)
+        .map(|i| {
+            let id = format!("{prefix}-{i}@test.example");
+            let mut raw = format!("Message-ID: <{id}>\r\n").into_bytes();
+            raw.extend_from_slice(&sources[i % sources.len()]);
+            (id, raw)
+        })
+        .collect())
+}
+
+fn crlf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 40);
+    let mut prev = 0u8;
+    for &b in raw {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    out
+}
+
+/// Removes Message-ID header lines (and their continuations) from the header block.
+fn strip_message_id(raw: &[u8]) -> Vec<u8> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(raw.len(), |p| p + 2);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut skipping = false;
+    for line in raw[..end].split_inclusive(|&b| b == b'\n') {
+        let continuation = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        if continuation && skipping {
+            continue;
+        }
+        skipping = line.len() >= 11 && line[..11].eq_ignore_ascii_case(b"message-id:");
+        if !skipping {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(&raw[end..]);
+    out
+}
+
+/// The folders `triaged classify` predicts for each message: its folders (INBOX for keep), `Trash`
+/// when none is left, `Quarantine` for an error verdict.
+pub async fn predict(messages: &[(String, Vec<u8>)]) -> Result<BTreeMap<String, BTreeSet<String>>> {
+    let dir = tempfile::tempdir()?;
+    let mut by_path = BTreeMap::new();
+    for (i, (id, raw)) in messages.iter().enumerate() {
+        let path = dir.path().join(format!("{i:06}.eml"));
+        std::fs::write(&path, raw)?;
+        by_path.insert(path.display().to_string(), id.clone());
+    }
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_triaged"))
+        .args([
+            "classify",
+            "--rules",
+            &format!("{MANIFEST}/rules/support.sieve"),
+        ])
+        .arg(dir.path())
+        .output()
+        .await
+        .context("run triaged classify")?;
+    ensure!(
+        out.status.success(),
+        "classify failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut predicted = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        ensure!(cols.len() == 4, "unexpected classify line {line:?}");
+        let id = by_path
+            .get(cols[0])
+            .with_context(|| format!("unknown path {}", cols[0]))?;
+        let folders: BTreeSet<String> = if cols[3].contains("error:") {
+            BTreeSet::from(["Quarantine".to_owned()])
+        } else if cols[1] == "-" {
+            BTreeSet::from(["Trash".to_owned()])
+        } else {
+            cols[1].split(',').map(str::to_owned).collect()
+        };
+        predicted.insert(id.clone(), folders);
+    }
+    ensure!(
+        predicted.len() == messages.len(),
+        "classify printed {} of {} verdicts",
+        predicted.len(),
+        messages.len()
+    );
+    Ok(predicted)
+}
+
+/// Message-ID → the folders holding it (a message in two folders is listed under both), over IMAP.
+pub async fn imap_placement(user: &TestUser) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut session: ImapSession = imap_login(user, false).await?;
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for folder in list_folders(&mut session).await? {
+        // Parents such as `Support` of `Support/Disputes` are listed but hold no mail (\NonExistent).
+        let Ok(ids) = message_ids(&mut session, &folder).await else {
+            session.logout().await.ok();
+            session = imap_login(user, false).await?;
+            continue;
+        };
+        for id in ids {
+            out.entry(id).or_default().push(folder.clone());
+        }
+    }
+    session.logout().await.ok();
+    Ok(out)
+}
+
+/// Appends messages to `folder` of `user` over one connection.
+pub async fn append_all(
+    user: &TestUser,
+    folder: &str,
+    messages: &[(String, Vec<u8>)],
+) -> Result<()> {
+    let mut session = imap_login(user, false).await?;
+    for (_, raw) in messages {
+        session
+            .append(folder, None, None, raw)
+            .await
+            .context("append")?;
+    }
+    session.logout().await.ok();
+    Ok(())
+}
+
+/// Compares where messages are with where they should be: each in exactly its folders, once each.
+pub fn assert_placed(
+    placed: &BTreeMap<String, Vec<String>>,
+    expected: &BTreeMap<String, BTreeSet<String>>,
+) -> Result<()> {
+    let mut wrong = Vec::new();
+    for (id, want) in expected {
+        let mut got = placed.get(id).cloned().unwrap_or_default();
+        got.sort();
+        let want: Vec<String> = want.iter().cloned().collect();
+        if got != want {
+            wrong.push(format!("{id}: in {got:?}, expected {want:?}"));
+        }
+    }
+    if !wrong.is_empty() {
+        bail!(
+            "{} of {} messages misplaced, e.g.:\n{}",
+            wrong.len(),
+            expected.len(),
+            wrong
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    Ok(())
+}
+
+/// Polls `check` every 50 ms until it holds or `limit` passes; returns how long it took.
+pub async fn wait_until<F, Fut>(limit: Duration, mut check: F) -> Result<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool>>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await? {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() > limit {
+            bail!("condition not met within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Verdict rows per message key in the test's SQLite store: (uidvalidity, uid, name, message_id).
+pub async fn verdict_rows(world: &World) -> Result<Vec<(i64, i64, String, String)>> {
+    use sqlx::Row as _;
+    let url = format!("sqlite://{}", world.store_path().display());
+    let pool = sqlx::SqlitePool::connect(&url)
+        .await
+        .context("open test store")?;
+    let rows = sqlx::query("SELECT uidvalidity, uid, name, message_id FROM verdicts ORDER BY id")
+        .fetch_all(&pool)
+        .await?;
+    pool.close().await;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .collect()
+}
