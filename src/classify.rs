@@ -22,6 +22,7 @@
 //! A stored message has no SMTP envelope; it is derived as the Pigeonhole harness does (see `Envelope`).
 
 pub mod cli;
+mod fixes;
 mod inputs;
 pub(crate) mod normalise;
 mod source;
@@ -537,3 +538,7 @@ fn runtime_error(e: RuntimeError) -> RunError {
 #[cfg(test)]
 #[path = "classify/classify_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "classify/pigeonhole_tests.rs"]
+mod pigeonhole_tests;

@@ -361,6 +361,8 @@ pub(crate) fn rewrite(src: &[u8], tokens: &[Token], explain: bool) -> Vec<u8> {
         }
         regex_casemap(src, tokens, args, &mut edits);
     }
+    super::fixes::hoist_variables(src, tokens, &mut edits);
+    super::fixes::string_escapes(src, tokens, &mut edits);
     apply(src, edits)
 }
 
