@@ -149,19 +149,6 @@ if header :regex :comparator \"i;octet\" \"subject\" \"^hello\" { fileinto \"A\"
 }
 
 #[test]
-fn date_regex_is_refused_at_load() -> Result<()> {
-    let (_dir, rules) =
-        load("require [\"date\",\"regex\"];\nif date :regex \"date\" \"hour\" \"^1\" { stop; }\n")?;
-    let err = rules.err().context("must fail")?;
-    assert!(
-        err.to_string()
-            .contains(":2:4: date/currentdate with :regex"),
-        "{err}"
-    );
-    Ok(())
-}
-
-#[test]
 fn date_with_obsolete_zone_does_not_hide_next_header() -> Result<()> {
     let msg = "From: bob@example.com\nTo: support@example.org\nDate: Mon, 1 Jan 2024 10:00:00 UT\nX-Tag: urgent\n\nhi\n";
     let script = "require \"fileinto\";\nif header :is \"x-tag\" \"urgent\" { fileinto \"A\"; }\n";

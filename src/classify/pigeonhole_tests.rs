@@ -23,3 +23,57 @@ fn undefined_string_escapes_are_the_plain_character() -> Result<()> {
     assert_eq!(tsv(script, MSG)?, "m\tEscaped,T\t-\t-");
     Ok(())
 }
+
+#[test]
+fn date_regex_is_a_real_regular_expression_with_match_values() -> Result<()> {
+    // sieve-rs evaluates date :regex as a glob; Pigeonhole as a regular expression.
+    let script = "require [\"date\", \"regex\", \"fileinto\", \"variables\"];\n\
+        if date :zone \"+0000\" :regex \"date\" \"iso8601\" \"^20(2[0-9])-\" { fileinto \"Y/${1}\"; }\n\
+        if date :zone \"+0000\" :regex \"date\" \"hour\" \"^1[0-9]$\" { fileinto \"Hour\"; }\n\
+        if currentdate :regex \"year\" \"^[0-9]{4}$\" { fileinto \"Now\"; }\n";
+    assert_eq!(tsv(script, MSG)?, "m\tHour,Now,Y/24\t-\t-");
+    Ok(())
+}
+
+#[test]
+fn matches_question_marks_follow_pigeonhole_scan() -> Result<()> {
+    // "??? *" has no space to match in "Hello There" at offset 3; Pigeonhole still matches.
+    let script = "require [\"fileinto\", \"variables\"];\n\
+        if header :matches \"Subject\" \"??? *\" { fileinto \"W/${1}${2}${3}-${5}\"; }\n";
+    assert_eq!(tsv(script, MSG)?, "m\tW/Hel-lo There\t-\t-");
+    Ok(())
+}
+
+#[test]
+fn match_value_with_half_a_character_is_an_invalid_mailbox() -> Result<()> {
+    let msg = MSG.replace("Subject: Hello There", "Subject: Пароль");
+    let script = "require [\"fileinto\", \"variables\"];\n\
+        if header :matches \"Subject\" \"?*\" { fileinto \"W/${1}\"; }\n";
+    assert_eq!(tsv(script, &msg)?, "m\tINBOX\t-\terror:invalid-mailbox");
+    Ok(())
+}
+
+#[test]
+fn ascii_numeric_compares_leading_digits_and_no_digits_is_infinity() -> Result<()> {
+    let msg = MSG.replace(
+        "Subject: Hello There",
+        "Subject: Hi\nX-Score: 0.9\nX-Prio: high",
+    );
+    let script = "require [\"fileinto\", \"relational\", \"variables\", \"comparator-i;ascii-numeric\"];\n\
+        if header :is :comparator \"i;ascii-numeric\" \"X-Score\" \"0.2\" { fileinto \"Zero\"; }\n\
+        if header :value \"gt\" :comparator \"i;ascii-numeric\" \"X-Prio\" \"99999\" { fileinto \"Inf\"; }\n\
+        if string :is :comparator \"i;ascii-numeric\" \"abc\" \"x\" { fileinto \"BothInf\"; }\n";
+    assert_eq!(tsv(script, &msg)?, "m\tBothInf,Inf,Zero\t-\t-");
+    Ok(())
+}
+
+#[test]
+fn envelope_from_falls_back_to_sender_then_from_for_empty_return_path() -> Result<()> {
+    let script = "require [\"envelope\", \"fileinto\", \"variables\"];\n\
+        if envelope :all :matches \"from\" \"*\" { fileinto \"E/${1}\"; }\n";
+    let null = MSG.replace("Return-Path: <bob@example.com>", "Return-Path: <>");
+    assert_eq!(tsv(script, &null)?, "m\tE/bob@example.com\t-\t-");
+    let sender = null.replace("To: support", "Sender: list@example.net\nTo: support");
+    assert_eq!(tsv(script, &sender)?, "m\tE/list@example.net\t-\t-");
+    Ok(())
+}
