@@ -9,6 +9,8 @@
 //! - `date`/`currentdate` with `:regex` (sieve-rs evaluates it as a glob);
 //! - `header`/`string` with `:matches` when the key has a `?` or a variable (Pigeonhole's scan differs
 //!   from a glob there, see `pmatch.rs`);
+//! - `date` with `:index` (Pigeonhole 0.5 reads the first header field whatever the index; sieve-rs
+//!   honours it, and misses the date of some `Received` fields);
 //! - `header`/`string` with `:comparator "i;ascii-numeric"` (RFC 4790 9.1: only the leading digits
 //!   count, a value without them is positive infinity; sieve-rs parses the whole value as a number).
 
@@ -158,6 +160,7 @@ fn spec_for(src: &[u8], name: &str, args: &Parsed<'_>, match_values: usize) -> O
     });
     let wanted = match (&kind, &match_type) {
         (TestKind::Date | TestKind::CurrentDate, Match::Regex) => true,
+        (TestKind::Date, _) => tag(":index").is_some(),
         (TestKind::Header | TestKind::Str, Match::Matches) => dynamic_or_wild,
         (TestKind::Header | TestKind::Str, Match::Is | Match::Value(_)) => {
             comparator == Comparator::Numeric

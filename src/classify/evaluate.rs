@@ -37,7 +37,9 @@ pub(crate) fn evaluate(
             .collect(),
         TestKind::Date => {
             let (name, part) = (lists.first()?.first()?, lists.get(1)?.first()?);
-            header_values(msg, name, spec.index)
+            // Pigeonhole 0.5 evaluates `date :index N [:last]` on the first field, whatever N.
+            let index = spec.index.map(|_| (1, false));
+            header_values(msg, name, index)
                 .iter()
                 .filter_map(|v| date_of(name, v))
                 .filter_map(|d| date_part(&in_zone(d, &spec.zone, zone)?, part))
@@ -76,7 +78,15 @@ fn match_one(spec: &Spec, value: &str, key: &str) -> Option<Vec<String>> {
             };
             hit.then(Vec::new)
         }
-        Match::Contains => None,
+        Match::Contains => {
+            let hit = match spec.comparator {
+                Comparator::Casemap => value
+                    .to_ascii_lowercase()
+                    .contains(&key.to_ascii_lowercase()),
+                _ => value.contains(key),
+            };
+            hit.then(Vec::new)
+        }
     }
 }
 

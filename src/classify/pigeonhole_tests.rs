@@ -77,3 +77,16 @@ fn envelope_from_falls_back_to_sender_then_from_for_empty_return_path() -> Resul
     assert_eq!(tsv(script, &sender)?, "m\tE/list@example.net\t-\t-");
     Ok(())
 }
+
+#[test]
+fn date_with_index_reads_the_first_field_like_pigeonhole() -> Result<()> {
+    let msg = MSG.replace(
+        "Subject: Hello There",
+        "Subject: s\nReceived: by a; Mon, 8 Feb 2019 15:49:47 -0800\nReceived: by b; Sat, 1 May 2022 00:40:20 +0000",
+    );
+    let script = "require [\"index\", \"date\", \"fileinto\", \"relational\"];\n\
+        if date :index 1 :last :zone \"+0000\" :value \"lt\" \"received\" \"year\" \"2021\" { fileinto \"Old\"; }\n\
+        if date :index 2 :zone \"+0000\" :is \"received\" \"year\" \"2022\" { fileinto \"Second\"; }\n";
+    assert_eq!(tsv(script, &msg)?, "m\tOld\t-\t-");
+    Ok(())
+}
