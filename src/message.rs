@@ -82,6 +82,8 @@ impl<'a> Message<'a> {
                 .ok_or(MessageError::Unparsable)?
                 .into_owned(),
         };
+        let mut parsed = parsed;
+        crate::classify::normalise::lenient_encoded_words(&mut parsed);
         let info = info_of(&parsed, raw.len() as u64);
         Ok(Message { parsed, info })
     }

@@ -145,6 +145,9 @@ pub(crate) fn header_values(
         .iter()
         .filter(|h| h.name.as_str().eq_ignore_ascii_case(name))
         .filter_map(|h| {
+            if let HeaderValue::Text(text) = &h.value {
+                return Some(text.trim().to_string());
+            }
             let raw = msg
                 .raw_message
                 .get(h.offset_start as usize..h.offset_end as usize)?;

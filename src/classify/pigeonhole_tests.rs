@@ -90,3 +90,21 @@ fn date_with_index_reads_the_first_field_like_pigeonhole() -> Result<()> {
     assert_eq!(tsv(script, &msg)?, "m\tOld\t-\t-");
     Ok(())
 }
+
+#[test]
+fn encoded_words_with_bad_base64_or_inside_a_word_are_decoded_like_pigeonhole() -> Result<()> {
+    let script = "require \"fileinto\";\n\
+        if header :contains \"Subject\" \"Password reset help\" { fileinto \"B64\"; }\n\
+        if header :contains \"Subject\" \"Passwortproblem\" { fileinto \"InWord\"; }\n";
+    let msg = MSG.replace(
+        "Subject: Hello There",
+        "Subject: =?UTF-8?B?UGFzc3dvcmQgcmVzZXQ@@@?= help",
+    );
+    assert_eq!(tsv(script, &msg)?, "m\tB64\t-\t-");
+    let msg = MSG.replace(
+        "Subject: Hello There",
+        "Subject: Pass=?UTF-8?Q?wort?=problem",
+    );
+    assert_eq!(tsv(script, &msg)?, "m\tInWord\t-\t-");
+    Ok(())
+}
