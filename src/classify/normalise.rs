@@ -2,10 +2,10 @@
 //! from Pigeonhole's. Every rewrite keeps the message length (the Sieve `size` test sees the stored size)
 //! and touches only bytes mail-parser would otherwise misread. It must not change anything else.
 
-use mail_parser::HeaderValue;
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use mail_parser::{Address, HeaderValue};
 use std::borrow::Cow;
 
 /// mail-parser leaves an RFC 2047 encoded-word undecoded when its base64 has stray characters or when
@@ -34,6 +34,57 @@ pub(crate) fn lenient_encoded_words(msg: &mut mail_parser::Message<'_>) {
             header.value = HeaderValue::Text(Cow::Owned(decoded));
         }
     }
+}
+
+/// Pigeonhole's address parts see a quoted local part unquoted (`"john doe"@example.com` has the
+/// local part `john doe`); mail-parser keeps the quotes, or loses the local part when the address has
+/// no angle brackets. Every top-level address is rewritten to its unquoted form.
+pub(crate) fn unquote_local_parts(msg: &mut mail_parser::Message<'_>) {
+    let Some(part) = msg.parts.first_mut() else {
+        return;
+    };
+    for header in &mut part.headers {
+        let HeaderValue::Address(addr) = &mut header.value else {
+            continue;
+        };
+        let list = match addr {
+            Address::List(list) => list.iter_mut().collect::<Vec<_>>(),
+            Address::Group(groups) => groups
+                .iter_mut()
+                .flat_map(|g| g.addresses.iter_mut())
+                .collect(),
+        };
+        for a in list {
+            let Some(address) = a.address.as_deref() else {
+                continue;
+            };
+            let fixed = if address.starts_with('@') && a.name.is_some() {
+                a.name.as_deref().map(|n| format!("{n}{address}"))
+            } else {
+                unquote_local(address)
+            };
+            if let Some(fixed) = fixed {
+                a.address = Some(Cow::Owned(fixed));
+            }
+        }
+    }
+}
+
+/// `"local"@domain` (RFC 5321 quoted-string local part) as `local@domain`, escapes removed.
+pub(crate) fn unquote_local(address: &str) -> Option<String> {
+    let rest = address.strip_prefix('"')?;
+    let at = rest.rfind("\"@")?;
+    let mut local = String::new();
+    let mut escaped = false;
+    for c in rest[..at].chars() {
+        if escaped || c != '\\' {
+            local.push(c);
+            escaped = false;
+        } else {
+            escaped = true;
+        }
+    }
+    Some(format!("{local}{}", &rest[at + 1..]))
 }
 
 /// Unfolds and decodes a header value, encoded-words anywhere; whitespace between two encoded-words

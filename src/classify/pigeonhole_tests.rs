@@ -108,3 +108,18 @@ fn encoded_words_with_bad_base64_or_inside_a_word_are_decoded_like_pigeonhole() 
     assert_eq!(tsv(script, &msg)?, "m\tInWord\t-\t-");
     Ok(())
 }
+
+#[test]
+fn quoted_local_parts_are_seen_unquoted_like_pigeonhole() -> Result<()> {
+    let script = "require [\"fileinto\", \"variables\"];\n\
+        if address :localpart :is \"From\" \"kofi..mensah\" { fileinto \"Dotted\"; }\n\
+        if address :localpart :matches \"Cc\" \"*\" { fileinto \"Cc/${1}\"; }\n";
+    let msg = MSG
+        .replace(
+            "From: Bob <bob@example.com>",
+            "From: Kofi <\"kofi..mensah\"@example.com>",
+        )
+        .replace("To: support", "Cc: \"john doe\"@example.com\nTo: support");
+    assert_eq!(tsv(script, &msg)?, "m\tCc/john doe,Dotted\t-\t-");
+    Ok(())
+}
