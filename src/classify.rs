@@ -16,14 +16,22 @@
 //! - reject beside keep/fileinto/redirect/vacation is accepted by sieve-rs; Pigeonhole fails the run.
 //! - Vacation: sieve-rs checks fewer senders and headers than Pigeonhole; the missing checks are applied
 //!   after evaluation (`vacation.rs`).
-//! - `date`/`currentdate :regex` are evaluated as `:matches` by sieve-rs: refused at load (see `SUPPORTED`).
+//! - Tests sieve-rs decides differently are evaluated by triaged through a probe (`adapt.rs`,
+//!   `evaluate.rs`): `date`/`currentdate :regex` (a glob in sieve-rs), `:matches` keys with `?` or variables
+//!   (Pigeonhole's scan, `pmatch.rs`), and `i;ascii-numeric` (leading digits only, RFC 4790).
+//! - sieve-rs scopes a variable to the block of its first `set`, and reads `\n` in a string as a line
+//!   feed: both fixed in the source (`fixes.rs`).
 //!
 //! # Envelope
 //! A stored message has no SMTP envelope; it is derived as the Pigeonhole harness does (see `Envelope`).
 
+mod adapt;
 pub mod cli;
+mod evaluate;
+mod fixes;
 mod inputs;
 pub(crate) mod normalise;
+mod pmatch;
 mod source;
 mod vacation;
 mod verdict;
@@ -120,10 +128,14 @@ pub struct Rules {
     runtime: Runtime,
     main: Compiled,
     includes: BTreeMap<String, Compiled>,
+    /// The tests triaged evaluates itself, indexed by their probe number (`adapt.rs`).
+    specs: Vec<adapt::Spec>,
 }
 
 /// The SMTP envelope as triaged derives it from a stored message (same rule as the differential harness):
-/// from = the address in the first `Return-Path:` (empty for `<>`), else the first `From:` address;
+/// from = the address in the first `Return-Path:`; when there is none or it is `<>`, the first `Sender:`
+/// address, else the first `From:` address (what Pigeonhole's `sieve-test` does for a stored message:
+/// it cannot be given an empty sender and falls back to Sender, then From);
 /// to = the first `Delivered-To:` address, else the first `To:` address, else `support@example.org`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
@@ -137,6 +149,8 @@ pub const DEFAULT_RECIPIENT: &str = "support@example.org";
 impl Envelope {
     pub fn derive(msg: &Message<'_>) -> Envelope {
         let from = crate::message::return_path(msg.parsed())
+            .filter(|rp| !rp.is_empty())
+            .or_else(|| msg.first_address("Sender"))
             .or_else(|| msg.first_address("From"))
             .unwrap_or_default();
         let to = msg
@@ -167,8 +181,10 @@ impl Rules {
             .with_max_string_size(64 * 1024)
             .with_max_nested_blocks(32)
             .with_max_nested_tests(32);
-        let (main, refs) = compile_file(&compiler, &cfg.script)?;
-        let includes = compile_includes(&compiler, &cfg.include_dir, &cfg.script, refs)?;
+        let mut specs = Vec::new();
+        let (main, refs) = compile_file(&compiler, &cfg.script, &mut specs)?;
+        let includes =
+            compile_includes(&compiler, &cfg.include_dir, &cfg.script, refs, &mut specs)?;
         let runtime = Runtime::new()
             .with_cpu_limit(cfg.cpu_limit.max(1))
             .with_max_redirects(usize::MAX)
@@ -187,6 +203,7 @@ impl Rules {
             runtime,
             main,
             includes,
+            specs,
         })
     }
 
@@ -233,7 +250,11 @@ impl Rules {
 
 type IncludeRefs = Vec<(String, bool, usize, usize)>;
 
-fn compile_file(compiler: &Compiler, path: &Path) -> Result<(Compiled, IncludeRefs), RulesError> {
+fn compile_file(
+    compiler: &Compiler,
+    path: &Path,
+    specs: &mut Vec<adapt::Spec>,
+) -> Result<(Compiled, IncludeRefs), RulesError> {
     let src = std::fs::read(path).map_err(|source| RulesError::Read {
         file: path.to_path_buf(),
         source,
@@ -271,22 +292,11 @@ fn compile_file(compiler: &Compiler, path: &Path) -> Result<(Compiled, IncludeRe
             extension,
         });
     }
-    if let Some((line, column)) = source::date_regex(&src, &tokens) {
-        return Err(RulesError::Compile {
-            file: path.to_path_buf(),
-            line,
-            column,
-            message:
-                "date/currentdate with :regex is not supported (sieve-rs evaluates it as :matches)"
-                    .into(),
-        });
-    }
-    let run = compiler
-        .compile(&source::rewrite(&src, &tokens, false))
-        .map_err(compile_err)?;
-    let explain = compiler
-        .compile(&source::rewrite(&src, &tokens, true))
-        .map_err(compile_err)?;
+    let (run_src, new_specs) = source::rewrite(&src, &tokens, false, specs.len());
+    let run = compiler.compile(&run_src).map_err(compile_err)?;
+    let (explain_src, _) = source::rewrite(&src, &tokens, true, specs.len());
+    let explain = compiler.compile(&explain_src).map_err(compile_err)?;
+    specs.extend(new_specs);
     let compiled = Compiled {
         run: Arc::new(run),
         explain: Arc::new(explain),
@@ -301,6 +311,7 @@ fn compile_includes(
     dir: &Path,
     main: &Path,
     refs: IncludeRefs,
+    specs: &mut Vec<adapt::Spec>,
 ) -> Result<BTreeMap<String, Compiled>, RulesError> {
     let mut includes = BTreeMap::new();
     let mut queue: Vec<(PathBuf, IncludeRefs)> = vec![(main.to_path_buf(), refs)];
@@ -322,7 +333,7 @@ fn compile_includes(
                     name,
                 });
             }
-            let (compiled, nested) = compile_file(compiler, &path)?;
+            let (compiled, nested) = compile_file(compiler, &path, specs)?;
             includes.insert(key, compiled);
             queue.push((path, nested));
         }
@@ -357,6 +368,15 @@ impl Run<'_> {
         let mut input = Input::script("main", script);
         while let Some(result) = instance.run(input) {
             input = match result {
+                Ok(Event::MailboxExists { mailboxes, .. }) if is_eval_probe(&mailboxes) => {
+                    match self.eval_probe(&mailboxes, msg) {
+                        Some(values) => {
+                            instance.set_global_variable(adapt::MATCH_VAR, values);
+                            Input::True
+                        }
+                        None => Input::False,
+                    }
+                }
                 Ok(event) => self.on_event(event)?,
                 Err(e) => return Err(runtime_error(e)),
             };
@@ -418,6 +438,13 @@ impl Run<'_> {
             } => {
                 let folder = if folder == KEEP_MARKER {
                     Folder::Keep
+                } else if folder.contains(char::REPLACEMENT_CHARACTER) {
+                    // A `?` match value took one octet of a UTF-8 character (`pmatch.rs`): Pigeonhole
+                    // refuses the folder name as not UTF-8, a run-time error.
+                    return Err((
+                        "invalid-mailbox",
+                        "mailbox name is not valid UTF-8".to_string(),
+                    ));
                 } else {
                     Folder::Named(folder)
                 };
@@ -444,6 +471,23 @@ impl Run<'_> {
             Event::ListContains { .. } => Input::False,
             Event::SetEnvelope { .. } | Event::Notify { .. } => Input::True,
         })
+    }
+
+    /// Answers an evaluation probe: `Some(match values, NUL-joined)` when the adapted test matches.
+    fn eval_probe(&self, mailboxes: &[Mailbox], msg: &Message<'_>) -> Option<String> {
+        let mut names = mailboxes.iter().map(|m| match m {
+            Mailbox::Name(n) | Mailbox::Id(n) => n.as_str(),
+        });
+        let id: usize = names
+            .next()?
+            .strip_prefix(adapt::EVAL_MARKER)?
+            .parse()
+            .ok()?;
+        let spec = self.rules.specs.get(id)?;
+        let args: Vec<String> = names.map(str::to_string).collect();
+        let mut values = evaluate::evaluate(spec, &args, msg.parsed())?;
+        values.resize(spec.match_values + 1, String::new());
+        Some(values.join("\0"))
     }
 
     fn mailbox_exists(&mut self, mailboxes: &[Mailbox]) -> bool {
@@ -521,6 +565,10 @@ impl Run<'_> {
     }
 }
 
+fn is_eval_probe(mailboxes: &[Mailbox]) -> bool {
+    matches!(mailboxes.first(), Some(Mailbox::Name(n)) if n.starts_with(adapt::EVAL_MARKER))
+}
+
 fn runtime_error(e: RuntimeError) -> RunError {
     let reason = match &e {
         RuntimeError::CPULimitReached => "cpu-limit",
@@ -537,3 +585,7 @@ fn runtime_error(e: RuntimeError) -> RunError {
 #[cfg(test)]
 #[path = "classify/classify_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "classify/pigeonhole_tests.rs"]
+mod pigeonhole_tests;

@@ -82,6 +82,9 @@ impl<'a> Message<'a> {
                 .ok_or(MessageError::Unparsable)?
                 .into_owned(),
         };
+        let mut parsed = parsed;
+        crate::classify::normalise::lenient_encoded_words(&mut parsed);
+        crate::classify::normalise::unquote_local_parts(&mut parsed);
         let info = info_of(&parsed, raw.len() as u64);
         Ok(Message { parsed, info })
     }
@@ -197,8 +200,8 @@ pub(crate) fn return_path(parsed: &mail_parser::Message<'_>) -> Option<String> {
         _ => value,
     };
     // A source route (`<@a,@b:user@host>`) is obsolete syntax; the mailbox follows the colon.
-    let inner = inner.rsplit(':').next().unwrap_or(inner);
-    Some(inner.trim().to_string())
+    let inner = inner.rsplit(':').next().unwrap_or(inner).trim();
+    Some(crate::classify::normalise::unquote_local(inner).unwrap_or_else(|| inner.to_string()))
 }
 
 fn first_address_of(value: &HeaderValue<'_>) -> Option<String> {
