@@ -27,6 +27,7 @@
 
 mod adapt;
 pub mod cli;
+mod envelope;
 mod evaluate;
 mod fixes;
 mod inputs;
@@ -36,6 +37,7 @@ mod source;
 mod vacation;
 mod verdict;
 
+pub use envelope::{DEFAULT_RECIPIENT, Envelope};
 pub use verdict::{
     Folder, Redirect, Reject, Store, TraceStep, Vacation, Verdict, VerdictError, canonical_flag,
 };
@@ -130,35 +132,6 @@ pub struct Rules {
     includes: BTreeMap<String, Compiled>,
     /// The tests triaged evaluates itself, indexed by their probe number (`adapt.rs`).
     specs: Vec<adapt::Spec>,
-}
-
-/// The SMTP envelope as triaged derives it from a stored message (same rule as the differential harness):
-/// from = the address in the first `Return-Path:`; when there is none or it is `<>`, the first `Sender:`
-/// address, else the first `From:` address (what Pigeonhole's `sieve-test` does for a stored message:
-/// it cannot be given an empty sender and falls back to Sender, then From);
-/// to = the first `Delivered-To:` address, else the first `To:` address, else `support@example.org`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Envelope {
-    pub from: String,
-    pub to: String,
-}
-
-/// Recipient used when a message names none (no Delivered-To, no To).
-pub const DEFAULT_RECIPIENT: &str = "support@example.org";
-
-impl Envelope {
-    pub fn derive(msg: &Message<'_>) -> Envelope {
-        let from = crate::message::return_path(msg.parsed())
-            .filter(|rp| !rp.is_empty())
-            .or_else(|| msg.first_address("Sender"))
-            .or_else(|| msg.first_address("From"))
-            .unwrap_or_default();
-        let to = msg
-            .first_address("Delivered-To")
-            .or_else(|| msg.first_address("To"))
-            .unwrap_or_else(|| DEFAULT_RECIPIENT.to_string());
-        Envelope { from, to }
-    }
 }
 
 /// What evaluation needs besides the message.
@@ -359,12 +332,16 @@ type RunError = (&'static str, String);
 impl Run<'_> {
     fn drive(&mut self, msg: &Message<'_>, script: Arc<Sieve>) -> Result<(), RunError> {
         let env = &self.ctx.envelope;
-        let mut instance = self
-            .rules
-            .runtime
-            .filter_parsed(msg.parsed().clone())
-            .with_envelope(sieve::Envelope::From, env.from.as_str())
-            .with_envelope(sieve::Envelope::To, env.to.as_str());
+        let instance = self.rules.runtime.filter_parsed(msg.parsed().clone());
+        // sieve-rs drops a sender with a quoted local part (`"john doe"@example.com`) as unparsable;
+        // Pigeonhole takes it, so the quoted form is handed over as it is.
+        let mut instance = match env.smtp_from() {
+            std::borrow::Cow::Owned(quoted) => {
+                instance.with_envelope_list(vec![(sieve::Envelope::From, quoted.into())])
+            }
+            std::borrow::Cow::Borrowed(from) => instance.with_envelope(sieve::Envelope::From, from),
+        }
+        .with_envelope(sieve::Envelope::To, env.to.as_str());
         let mut input = Input::script("main", script);
         while let Some(result) = instance.run(input) {
             input = match result {
@@ -548,7 +525,7 @@ impl Run<'_> {
                     &created,
                     address,
                     meta,
-                    &self.ctx.envelope.from,
+                    &self.ctx.envelope.smtp_from(),
                     origin,
                 );
                 self.verdict.vacations.push(v);

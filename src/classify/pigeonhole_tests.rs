@@ -123,3 +123,21 @@ fn quoted_local_parts_are_seen_unquoted_like_pigeonhole() -> Result<()> {
     assert_eq!(tsv(script, &msg)?, "m\tCc/john doe,Dotted\t-\t-");
     Ok(())
 }
+
+#[test]
+fn envelope_sender_with_quoted_local_part_is_kept_and_answered() -> Result<()> {
+    // sieve-rs drops `"john doe"@example.com` as an unparsable envelope address; Pigeonhole takes it:
+    // `:all` shows it quoted, `:domain` matches, and a vacation reply goes to it.
+    let msg = "Return-Path: <\"john doe\"@example.com>\nFrom: \"john doe\"@example.com\n\
+        To: support@example.org\nSubject: Hi\nMessage-ID: <q@b>\n\nbody\n";
+    let script = "require [\"envelope\", \"fileinto\"];\n\
+        if envelope :domain :is \"from\" \"example.com\" { fileinto \"Dom\"; }\n\
+        if envelope :all :is \"from\" \"\\\"john doe\\\"@example.com\" { fileinto \"All\"; }\n";
+    assert_eq!(tsv(script, msg)?, "m\tAll,Dom\t-\t-");
+    let vacation = "require \"vacation\";\nvacation :handle \"h\" \"Thanks.\";\n";
+    let v = super::tests::classify_with(vacation, msg, false)?;
+    assert_eq!(v.tsv_line("m"), "m\tINBOX\t-\tvacation");
+    assert_eq!(v.vacations[0].recipient, "\"john doe\"@example.com");
+    assert_eq!(v.vacations[0].handle.as_deref(), Some("h"));
+    Ok(())
+}
