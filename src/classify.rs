@@ -122,6 +122,8 @@ pub enum RulesError {
 struct Compiled {
     run: Arc<Sieve>,
     explain: Arc<Sieve>,
+    /// The script requires `vacation`.
+    vacation: bool,
 }
 
 /// The compiled rules; cheap to share between threads (`&Rules` is all evaluation needs).
@@ -132,6 +134,8 @@ pub struct Rules {
     includes: BTreeMap<String, Compiled>,
     /// The tests triaged evaluates itself, indexed by their probe number (`adapt.rs`).
     specs: Vec<adapt::Spec>,
+    /// Some script requires `vacation`: only then are Pigeonhole's reply checks made.
+    vacation: bool,
 }
 
 /// What evaluation needs besides the message.
@@ -158,6 +162,7 @@ impl Rules {
         let (main, refs) = compile_file(&compiler, &cfg.script, &mut specs)?;
         let includes =
             compile_includes(&compiler, &cfg.include_dir, &cfg.script, refs, &mut specs)?;
+        let vacation = main.vacation || includes.values().any(|c| c.vacation);
         let runtime = Runtime::new()
             .with_cpu_limit(cfg.cpu_limit.max(1))
             .with_max_redirects(usize::MAX)
@@ -177,11 +182,13 @@ impl Rules {
             main,
             includes,
             specs,
+            vacation,
         })
     }
 
-    /// Evaluates the rules for one message. Never panics; a script failure is an error verdict.
-    pub fn classify(&self, msg: &Message<'_>, ctx: &Context<'_>) -> Verdict {
+    /// Evaluates the rules for one message. Never panics; a script failure is an error verdict. The
+    /// parsed message is moved into the engine, not copied: classification is the last use of it.
+    pub fn classify(&self, msg: Message<'_>, ctx: &Context<'_>) -> Verdict {
         let script = if ctx.explain {
             &self.main.explain
         } else {
@@ -195,7 +202,10 @@ impl Rules {
             vacation_meta: None,
             created: None,
         };
-        let mut verdict = match run.drive(msg, script.clone()) {
+        // Pigeonhole checks the message as received (before any editheader change) to decide whether
+        // a vacation reply goes out; only a script that can answer needs the check.
+        let may_reply = self.vacation && vacation::would_reply(msg.parsed(), &ctx.envelope);
+        let mut verdict = match run.drive(msg.into_parsed(), script.clone()) {
             Ok(()) => run.verdict,
             Err((reason, detail)) => {
                 let mut v = Verdict::error(reason, detail);
@@ -203,7 +213,7 @@ impl Rules {
                 v
             }
         };
-        if !verdict.vacations.is_empty() && !vacation::would_reply(msg, &ctx.envelope) {
+        if !may_reply {
             verdict.vacations.clear();
         }
         verdict
@@ -254,8 +264,10 @@ fn compile_file(
         column: e.col,
         message: e.message.to_string(),
     })?;
-    if let Some((extension, line, column)) = source::required(&src, &tokens)
-        .into_iter()
+    let required = source::required(&src, &tokens);
+    if let Some((extension, line, column)) = required
+        .iter()
+        .cloned()
         .find(|(ext, ..)| !SUPPORTED.contains(&ext.to_ascii_lowercase().as_str()))
     {
         return Err(RulesError::Unsupported {
@@ -273,6 +285,9 @@ fn compile_file(
     let compiled = Compiled {
         run: Arc::new(run),
         explain: Arc::new(explain),
+        vacation: required
+            .iter()
+            .any(|(ext, ..)| ext.eq_ignore_ascii_case("vacation")),
     };
     Ok((compiled, source::includes(&src, &tokens)))
 }
@@ -330,9 +345,9 @@ struct Run<'r> {
 type RunError = (&'static str, String);
 
 impl Run<'_> {
-    fn drive(&mut self, msg: &Message<'_>, script: Arc<Sieve>) -> Result<(), RunError> {
+    fn drive(&mut self, msg: mail_parser::Message<'_>, script: Arc<Sieve>) -> Result<(), RunError> {
         let env = &self.ctx.envelope;
-        let instance = self.rules.runtime.filter_parsed(msg.parsed().clone());
+        let instance = self.rules.runtime.filter_parsed(msg);
         // sieve-rs drops a sender with a quoted local part (`"john doe"@example.com`) as unparsable;
         // Pigeonhole takes it, so the quoted form is handed over as it is.
         let mut instance = match env.smtp_from() {
@@ -346,7 +361,7 @@ impl Run<'_> {
         while let Some(result) = instance.run(input) {
             input = match result {
                 Ok(Event::MailboxExists { mailboxes, .. }) if is_eval_probe(&mailboxes) => {
-                    match self.eval_probe(&mailboxes, msg) {
+                    match self.eval_probe(&mailboxes, instance.message()) {
                         Some(values) => {
                             instance.set_global_variable(adapt::MATCH_VAR, values);
                             Input::True
@@ -451,7 +466,7 @@ impl Run<'_> {
     }
 
     /// Answers an evaluation probe: `Some(match values, NUL-joined)` when the adapted test matches.
-    fn eval_probe(&self, mailboxes: &[Mailbox], msg: &Message<'_>) -> Option<String> {
+    fn eval_probe(&self, mailboxes: &[Mailbox], msg: &mail_parser::Message<'_>) -> Option<String> {
         let mut names = mailboxes.iter().map(|m| match m {
             Mailbox::Name(n) | Mailbox::Id(n) => n.as_str(),
         });
@@ -462,7 +477,7 @@ impl Run<'_> {
             .ok()?;
         let spec = self.rules.specs.get(id)?;
         let args: Vec<String> = names.map(str::to_string).collect();
-        let mut values = evaluate::evaluate(spec, &args, msg.parsed())?;
+        let mut values = evaluate::evaluate(spec, &args, msg)?;
         values.resize(spec.match_values + 1, String::new());
         Some(values.join("\0"))
     }

@@ -65,7 +65,9 @@ pub struct MessageInfo {
 #[derive(Debug, Clone)]
 pub struct Message<'a> {
     parsed: mail_parser::Message<'a>,
-    info: MessageInfo,
+    /// Read from the parsed header on first use: classification does not need it.
+    info: std::cell::OnceCell<MessageInfo>,
+    size: u64,
 }
 
 impl<'a> Message<'a> {
@@ -85,18 +87,22 @@ impl<'a> Message<'a> {
         let mut parsed = parsed;
         crate::classify::normalise::lenient_encoded_words(&mut parsed);
         crate::classify::normalise::unquote_local_parts(&mut parsed);
-        let info = info_of(&parsed, raw.len() as u64);
-        Ok(Message { parsed, info })
+        Ok(Message {
+            parsed,
+            info: std::cell::OnceCell::new(),
+            size: raw.len() as u64,
+        })
     }
 
     /// The header values the worker keeps.
     pub fn info(&self) -> &MessageInfo {
-        &self.info
+        self.info.get_or_init(|| info_of(&self.parsed, self.size))
     }
 
     /// Drops the parsed message (and the borrow of the raw bytes), keeping the header values.
     pub fn into_info(self) -> MessageInfo {
-        self.info
+        let Message { parsed, info, size } = self;
+        info.into_inner().unwrap_or_else(|| info_of(&parsed, size))
     }
 
     /// sha256 of the raw bytes, hex; computed on demand because classification does not need it.
@@ -117,6 +123,11 @@ impl<'a> Message<'a> {
 
     pub(crate) fn parsed(&self) -> &mail_parser::Message<'a> {
         &self.parsed
+    }
+
+    /// The parsed message itself, for the Sieve engine that takes it by value.
+    pub(crate) fn into_parsed(self) -> mail_parser::Message<'a> {
+        self.parsed
     }
 }
 
@@ -142,14 +153,18 @@ pub fn validate(raw: &[u8], max_size: u64) -> Result<(), MessageError> {
 
 /// Offset of the blank line ending the header (the header block may be empty).
 fn header_end(raw: &[u8]) -> Option<usize> {
-    if raw.starts_with(b"\n") || raw.starts_with(b"\r\n") {
+    let blank = |at: usize| matches!(raw.get(at..), Some([b'\n', ..] | [b'\r', b'\n', ..]));
+    if blank(0) {
         return Some(0);
     }
-    raw.windows(2).enumerate().find_map(|(i, w)| match w {
-        b"\n\n" => Some(i + 1),
-        b"\n\r" if raw.get(i + 2) == Some(&b'\n') => Some(i + 1),
-        _ => None,
-    })
+    let mut pos = 0;
+    while let Some(i) = raw[pos..].iter().position(|&b| b == b'\n') {
+        pos += i + 1;
+        if blank(pos) {
+            return Some(pos);
+        }
+    }
+    None
 }
 
 /// `name:` with a printable field name (RFC 5322 2.2).

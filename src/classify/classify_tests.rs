@@ -36,7 +36,7 @@ pub(super) fn classify_with(script: &str, msg: &str, explain: bool) -> Result<Ve
         envelope: Envelope::derive(&msg),
         explain,
     };
-    Ok(rules.classify(&msg, &ctx))
+    Ok(rules.classify(msg, &ctx))
 }
 
 pub(super) fn tsv(script: &str, msg: &str) -> Result<String> {
@@ -205,7 +205,7 @@ fn cpu_limit_gives_error_verdict() -> Result<()> {
         explain: false,
     };
     assert_eq!(
-        rules.classify(&msg, &ctx).tsv_line("m"),
+        rules.classify(msg, &ctx).tsv_line("m"),
         "m\tINBOX\t-\terror:cpu-limit"
     );
     Ok(())
@@ -303,7 +303,7 @@ fn include_runs_scripts_from_the_include_dir() -> Result<()> {
         envelope: Envelope::derive(&msg),
         explain: false,
     };
-    assert_eq!(rules.classify(&msg, &ctx).tsv_line("m"), "m\tLists\t-\t-");
+    assert_eq!(rules.classify(msg, &ctx).tsv_line("m"), "m\tLists\t-\t-");
     std::fs::write(&path, "require \"include\";\ninclude \"missing\";\n")?;
     let err = Rules::load(&cfg).err().context("must fail")?.to_string();
     assert!(
