@@ -142,7 +142,7 @@ pub fn validate(raw: &[u8], max_size: u64) -> Result<(), MessageError> {
     }
     let header_end = header_end(raw).ok_or(MessageError::NoHeaderSeparator)?;
     let header = &raw[..header_end];
-    if let Some(pos) = header.iter().position(|&b| b == 0) {
+    if let Some(pos) = find_byte(0, header) {
         return Err(MessageError::NulInHeaders(pos));
     }
     if !header.split(|&b| b == b'\n').any(is_field_line) {
@@ -158,13 +158,34 @@ fn header_end(raw: &[u8]) -> Option<usize> {
         return Some(0);
     }
     let mut pos = 0;
-    while let Some(i) = raw[pos..].iter().position(|&b| b == b'\n') {
+    while let Some(i) = find_byte(b'\n', &raw[pos..]) {
         pos += i + 1;
         if blank(pos) {
             return Some(pos);
         }
     }
     None
+}
+
+/// Position of the first `needle` in `hay`, eight bytes at a time (every message's header is scanned
+/// for line ends before parsing, so this is on the per-message path).
+pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * u64::from(needle);
+    let mut chunks = hay.chunks_exact(8);
+    let mut start = 0;
+    for chunk in chunks.by_ref() {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])) ^ pattern;
+        if word.wrapping_sub(LO) & !word & HI != 0 {
+            break;
+        }
+        start += 8;
+    }
+    hay[start..]
+        .iter()
+        .position(|&b| b == needle)
+        .map(|i| start + i)
 }
 
 /// `name:` with a printable field name (RFC 5322 2.2).

@@ -173,10 +173,7 @@ pub(crate) fn obsolete_zones(raw: &[u8]) -> Cow<'_, [u8]> {
     let mut in_date = false;
     let mut pos = 0;
     while pos < raw.len() {
-        let end = raw[pos..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(raw.len(), |i| pos + i);
+        let end = crate::message::find_byte(b'\n', &raw[pos..]).map_or(raw.len(), |i| pos + i);
         let line = &raw[pos..end];
         if line.is_empty() || line == b"\r" {
             break;
