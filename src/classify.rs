@@ -267,8 +267,8 @@ fn compile_file(
     let required = source::required(&src, &tokens);
     if let Some((extension, line, column)) = required
         .iter()
-        .cloned()
         .find(|(ext, ..)| !SUPPORTED.contains(&ext.to_ascii_lowercase().as_str()))
+        .cloned()
     {
         return Err(RulesError::Unsupported {
             file: path.to_path_buf(),
