@@ -56,7 +56,7 @@ fn bench(c: &mut Criterion) {
                             envelope: Envelope::derive(&msg),
                             explain: false,
                         };
-                        rules.classify(&msg, &ctx)
+                        rules.classify(msg, &ctx)
                     }
                     Err(e) => triaged::classify::Verdict::error(e.reason(), e.to_string()),
                 };

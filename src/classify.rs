@@ -16,18 +16,28 @@
 //! - reject beside keep/fileinto/redirect/vacation is accepted by sieve-rs; Pigeonhole fails the run.
 //! - Vacation: sieve-rs checks fewer senders and headers than Pigeonhole; the missing checks are applied
 //!   after evaluation (`vacation.rs`).
-//! - `date`/`currentdate :regex` are evaluated as `:matches` by sieve-rs: refused at load (see `SUPPORTED`).
+//! - Tests sieve-rs decides differently are evaluated by triaged through a probe (`adapt.rs`,
+//!   `evaluate.rs`): `date`/`currentdate :regex` (a glob in sieve-rs), `:matches` keys with `?` or variables
+//!   (Pigeonhole's scan, `pmatch.rs`), and `i;ascii-numeric` (leading digits only, RFC 4790).
+//! - sieve-rs scopes a variable to the block of its first `set`, and reads `\n` in a string as a line
+//!   feed: both fixed in the source (`fixes.rs`).
 //!
 //! # Envelope
 //! A stored message has no SMTP envelope; it is derived as the Pigeonhole harness does (see `Envelope`).
 
+mod adapt;
 pub mod cli;
+mod envelope;
+mod evaluate;
+mod fixes;
 mod inputs;
 pub(crate) mod normalise;
+mod pmatch;
 mod source;
 mod vacation;
 mod verdict;
 
+pub use envelope::{DEFAULT_RECIPIENT, Envelope};
 pub use verdict::{
     Folder, Redirect, Reject, Store, TraceStep, Vacation, Verdict, VerdictError, canonical_flag,
 };
@@ -112,6 +122,8 @@ pub enum RulesError {
 struct Compiled {
     run: Arc<Sieve>,
     explain: Arc<Sieve>,
+    /// The script requires `vacation`.
+    vacation: bool,
 }
 
 /// The compiled rules; cheap to share between threads (`&Rules` is all evaluation needs).
@@ -120,31 +132,10 @@ pub struct Rules {
     runtime: Runtime,
     main: Compiled,
     includes: BTreeMap<String, Compiled>,
-}
-
-/// The SMTP envelope as triaged derives it from a stored message (same rule as the differential harness):
-/// from = the address in the first `Return-Path:` (empty for `<>`), else the first `From:` address;
-/// to = the first `Delivered-To:` address, else the first `To:` address, else `support@example.org`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Envelope {
-    pub from: String,
-    pub to: String,
-}
-
-/// Recipient used when a message names none (no Delivered-To, no To).
-pub const DEFAULT_RECIPIENT: &str = "support@example.org";
-
-impl Envelope {
-    pub fn derive(msg: &Message<'_>) -> Envelope {
-        let from = crate::message::return_path(msg.parsed())
-            .or_else(|| msg.first_address("From"))
-            .unwrap_or_default();
-        let to = msg
-            .first_address("Delivered-To")
-            .or_else(|| msg.first_address("To"))
-            .unwrap_or_else(|| DEFAULT_RECIPIENT.to_string());
-        Envelope { from, to }
-    }
+    /// The tests triaged evaluates itself, indexed by their probe number (`adapt.rs`).
+    specs: Vec<adapt::Spec>,
+    /// Some script requires `vacation`: only then are Pigeonhole's reply checks made.
+    vacation: bool,
 }
 
 /// What evaluation needs besides the message.
@@ -167,8 +158,11 @@ impl Rules {
             .with_max_string_size(64 * 1024)
             .with_max_nested_blocks(32)
             .with_max_nested_tests(32);
-        let (main, refs) = compile_file(&compiler, &cfg.script)?;
-        let includes = compile_includes(&compiler, &cfg.include_dir, &cfg.script, refs)?;
+        let mut specs = Vec::new();
+        let (main, refs) = compile_file(&compiler, &cfg.script, &mut specs)?;
+        let includes =
+            compile_includes(&compiler, &cfg.include_dir, &cfg.script, refs, &mut specs)?;
+        let vacation = main.vacation || includes.values().any(|c| c.vacation);
         let runtime = Runtime::new()
             .with_cpu_limit(cfg.cpu_limit.max(1))
             .with_max_redirects(usize::MAX)
@@ -187,11 +181,14 @@ impl Rules {
             runtime,
             main,
             includes,
+            specs,
+            vacation,
         })
     }
 
-    /// Evaluates the rules for one message. Never panics; a script failure is an error verdict.
-    pub fn classify(&self, msg: &Message<'_>, ctx: &Context<'_>) -> Verdict {
+    /// Evaluates the rules for one message. Never panics; a script failure is an error verdict. The
+    /// parsed message is moved into the engine, not copied: classification is the last use of it.
+    pub fn classify(&self, msg: Message<'_>, ctx: &Context<'_>) -> Verdict {
         let script = if ctx.explain {
             &self.main.explain
         } else {
@@ -205,7 +202,10 @@ impl Rules {
             vacation_meta: None,
             created: None,
         };
-        let mut verdict = match run.drive(msg, script.clone()) {
+        // Pigeonhole checks the message as received (before any editheader change) to decide whether
+        // a vacation reply goes out; only a script that can answer needs the check.
+        let may_reply = self.vacation && vacation::would_reply(msg.parsed(), &ctx.envelope);
+        let mut verdict = match run.drive(msg.into_parsed(), script.clone()) {
             Ok(()) => run.verdict,
             Err((reason, detail)) => {
                 let mut v = Verdict::error(reason, detail);
@@ -213,7 +213,7 @@ impl Rules {
                 v
             }
         };
-        if !verdict.vacations.is_empty() && !vacation::would_reply(msg, &ctx.envelope) {
+        if !may_reply {
             verdict.vacations.clear();
         }
         verdict
@@ -233,7 +233,11 @@ impl Rules {
 
 type IncludeRefs = Vec<(String, bool, usize, usize)>;
 
-fn compile_file(compiler: &Compiler, path: &Path) -> Result<(Compiled, IncludeRefs), RulesError> {
+fn compile_file(
+    compiler: &Compiler,
+    path: &Path,
+    specs: &mut Vec<adapt::Spec>,
+) -> Result<(Compiled, IncludeRefs), RulesError> {
     let src = std::fs::read(path).map_err(|source| RulesError::Read {
         file: path.to_path_buf(),
         source,
@@ -260,9 +264,11 @@ fn compile_file(compiler: &Compiler, path: &Path) -> Result<(Compiled, IncludeRe
         column: e.col,
         message: e.message.to_string(),
     })?;
-    if let Some((extension, line, column)) = source::required(&src, &tokens)
-        .into_iter()
+    let required = source::required(&src, &tokens);
+    if let Some((extension, line, column)) = required
+        .iter()
         .find(|(ext, ..)| !SUPPORTED.contains(&ext.to_ascii_lowercase().as_str()))
+        .cloned()
     {
         return Err(RulesError::Unsupported {
             file: path.to_path_buf(),
@@ -271,25 +277,17 @@ fn compile_file(compiler: &Compiler, path: &Path) -> Result<(Compiled, IncludeRe
             extension,
         });
     }
-    if let Some((line, column)) = source::date_regex(&src, &tokens) {
-        return Err(RulesError::Compile {
-            file: path.to_path_buf(),
-            line,
-            column,
-            message:
-                "date/currentdate with :regex is not supported (sieve-rs evaluates it as :matches)"
-                    .into(),
-        });
-    }
-    let run = compiler
-        .compile(&source::rewrite(&src, &tokens, false))
-        .map_err(compile_err)?;
-    let explain = compiler
-        .compile(&source::rewrite(&src, &tokens, true))
-        .map_err(compile_err)?;
+    let (run_src, new_specs) = source::rewrite(&src, &tokens, false, specs.len());
+    let run = compiler.compile(&run_src).map_err(compile_err)?;
+    let (explain_src, _) = source::rewrite(&src, &tokens, true, specs.len());
+    let explain = compiler.compile(&explain_src).map_err(compile_err)?;
+    specs.extend(new_specs);
     let compiled = Compiled {
         run: Arc::new(run),
         explain: Arc::new(explain),
+        vacation: required
+            .iter()
+            .any(|(ext, ..)| ext.eq_ignore_ascii_case("vacation")),
     };
     Ok((compiled, source::includes(&src, &tokens)))
 }
@@ -301,6 +299,7 @@ fn compile_includes(
     dir: &Path,
     main: &Path,
     refs: IncludeRefs,
+    specs: &mut Vec<adapt::Spec>,
 ) -> Result<BTreeMap<String, Compiled>, RulesError> {
     let mut includes = BTreeMap::new();
     let mut queue: Vec<(PathBuf, IncludeRefs)> = vec![(main.to_path_buf(), refs)];
@@ -322,7 +321,7 @@ fn compile_includes(
                     name,
                 });
             }
-            let (compiled, nested) = compile_file(compiler, &path)?;
+            let (compiled, nested) = compile_file(compiler, &path, specs)?;
             includes.insert(key, compiled);
             queue.push((path, nested));
         }
@@ -346,17 +345,30 @@ struct Run<'r> {
 type RunError = (&'static str, String);
 
 impl Run<'_> {
-    fn drive(&mut self, msg: &Message<'_>, script: Arc<Sieve>) -> Result<(), RunError> {
+    fn drive(&mut self, msg: mail_parser::Message<'_>, script: Arc<Sieve>) -> Result<(), RunError> {
         let env = &self.ctx.envelope;
-        let mut instance = self
-            .rules
-            .runtime
-            .filter_parsed(msg.parsed().clone())
-            .with_envelope(sieve::Envelope::From, env.from.as_str())
-            .with_envelope(sieve::Envelope::To, env.to.as_str());
+        let instance = self.rules.runtime.filter_parsed(msg);
+        // sieve-rs drops a sender with a quoted local part (`"john doe"@example.com`) as unparsable;
+        // Pigeonhole takes it, so the quoted form is handed over as it is.
+        let mut instance = match env.smtp_from() {
+            std::borrow::Cow::Owned(quoted) => {
+                instance.with_envelope_list(vec![(sieve::Envelope::From, quoted.into())])
+            }
+            std::borrow::Cow::Borrowed(from) => instance.with_envelope(sieve::Envelope::From, from),
+        }
+        .with_envelope(sieve::Envelope::To, env.to.as_str());
         let mut input = Input::script("main", script);
         while let Some(result) = instance.run(input) {
             input = match result {
+                Ok(Event::MailboxExists { mailboxes, .. }) if is_eval_probe(&mailboxes) => {
+                    match self.eval_probe(&mailboxes, instance.message()) {
+                        Some(values) => {
+                            instance.set_global_variable(adapt::MATCH_VAR, values);
+                            Input::True
+                        }
+                        None => Input::False,
+                    }
+                }
                 Ok(event) => self.on_event(event)?,
                 Err(e) => return Err(runtime_error(e)),
             };
@@ -418,6 +430,13 @@ impl Run<'_> {
             } => {
                 let folder = if folder == KEEP_MARKER {
                     Folder::Keep
+                } else if folder.contains(char::REPLACEMENT_CHARACTER) {
+                    // A `?` match value took one octet of a UTF-8 character (`pmatch.rs`): Pigeonhole
+                    // refuses the folder name as not UTF-8, a run-time error.
+                    return Err((
+                        "invalid-mailbox",
+                        "mailbox name is not valid UTF-8".to_string(),
+                    ));
                 } else {
                     Folder::Named(folder)
                 };
@@ -444,6 +463,23 @@ impl Run<'_> {
             Event::ListContains { .. } => Input::False,
             Event::SetEnvelope { .. } | Event::Notify { .. } => Input::True,
         })
+    }
+
+    /// Answers an evaluation probe: `Some(match values, NUL-joined)` when the adapted test matches.
+    fn eval_probe(&self, mailboxes: &[Mailbox], msg: &mail_parser::Message<'_>) -> Option<String> {
+        let mut names = mailboxes.iter().map(|m| match m {
+            Mailbox::Name(n) | Mailbox::Id(n) => n.as_str(),
+        });
+        let id: usize = names
+            .next()?
+            .strip_prefix(adapt::EVAL_MARKER)?
+            .parse()
+            .ok()?;
+        let spec = self.rules.specs.get(id)?;
+        let args: Vec<String> = names.map(str::to_string).collect();
+        let mut values = evaluate::evaluate(spec, &args, msg)?;
+        values.resize(spec.match_values + 1, String::new());
+        Some(values.join("\0"))
     }
 
     fn mailbox_exists(&mut self, mailboxes: &[Mailbox]) -> bool {
@@ -504,7 +540,7 @@ impl Run<'_> {
                     &created,
                     address,
                     meta,
-                    &self.ctx.envelope.from,
+                    &self.ctx.envelope.smtp_from(),
                     origin,
                 );
                 self.verdict.vacations.push(v);
@@ -519,6 +555,10 @@ impl Run<'_> {
             }
         }
     }
+}
+
+fn is_eval_probe(mailboxes: &[Mailbox]) -> bool {
+    matches!(mailboxes.first(), Some(Mailbox::Name(n)) if n.starts_with(adapt::EVAL_MARKER))
 }
 
 fn runtime_error(e: RuntimeError) -> RunError {
@@ -537,3 +577,7 @@ fn runtime_error(e: RuntimeError) -> RunError {
 #[cfg(test)]
 #[path = "classify/classify_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "classify/pigeonhole_tests.rs"]
+mod pigeonhole_tests;

@@ -11,12 +11,12 @@
 //! - `clock`: the one source of wall-clock time, movable in tests.
 //! - `message`: the parsed message the rest of the code sees (mail-parser), validated first.
 //! - `classify`: Sieve compile (with limits) and evaluation into a `Verdict`; `triaged classify`.
-//! - `store`: every SQL statement, SQLite and PostgreSQL, with embedded migrations.
 //! - `mailbox`: the watched mailbox over IMAP or Maildir: fetch, move, flag, IDLE/watch.
 //! - `actions`: a verdict turned into mailbox operations, grouped per batch.
 //! - `worker`: the loops of `triaged run` (watch, sort, reconnect, shut down) and `status`.
 //! - `metrics`: Prometheus counters and the `/healthz` listener.
 //! - `failpoint`: test-only crash points, compiled out of normal builds.
+//! - `store`: every SQL statement, SQLite and PostgreSQL, with embedded migrations.
 //! - `templates`: the team's mail templates (minijinja, front matter, typed contexts) rendered to mail.
 //! - `outbox`: the durable outgoing queue: compose, OpenPGP, RFC 3834 guard, SMTP or file delivery.
 //! - `disputes`: dispute filings (the ABC request) checked part by part before they are sent.

@@ -65,7 +65,9 @@ pub struct MessageInfo {
 #[derive(Debug, Clone)]
 pub struct Message<'a> {
     parsed: mail_parser::Message<'a>,
-    info: MessageInfo,
+    /// Read from the parsed header on first use: classification does not need it.
+    info: std::cell::OnceCell<MessageInfo>,
+    size: u64,
 }
 
 impl<'a> Message<'a> {
@@ -82,18 +84,25 @@ impl<'a> Message<'a> {
                 .ok_or(MessageError::Unparsable)?
                 .into_owned(),
         };
-        let info = info_of(&parsed, raw.len() as u64);
-        Ok(Message { parsed, info })
+        let mut parsed = parsed;
+        crate::classify::normalise::lenient_encoded_words(&mut parsed);
+        crate::classify::normalise::unquote_local_parts(&mut parsed);
+        Ok(Message {
+            parsed,
+            info: std::cell::OnceCell::new(),
+            size: raw.len() as u64,
+        })
     }
 
     /// The header values the worker keeps.
     pub fn info(&self) -> &MessageInfo {
-        &self.info
+        self.info.get_or_init(|| info_of(&self.parsed, self.size))
     }
 
     /// Drops the parsed message (and the borrow of the raw bytes), keeping the header values.
     pub fn into_info(self) -> MessageInfo {
-        self.info
+        let Message { parsed, info, size } = self;
+        info.into_inner().unwrap_or_else(|| info_of(&parsed, size))
     }
 
     /// sha256 of the raw bytes, hex; computed on demand because classification does not need it.
@@ -115,6 +124,11 @@ impl<'a> Message<'a> {
     pub(crate) fn parsed(&self) -> &mail_parser::Message<'a> {
         &self.parsed
     }
+
+    /// The parsed message itself, for the Sieve engine that takes it by value.
+    pub(crate) fn into_parsed(self) -> mail_parser::Message<'a> {
+        self.parsed
+    }
 }
 
 /// Checks the raw bytes before mail-parser sees them: mail-parser makes a best effort of anything, and
@@ -128,7 +142,7 @@ pub fn validate(raw: &[u8], max_size: u64) -> Result<(), MessageError> {
     }
     let header_end = header_end(raw).ok_or(MessageError::NoHeaderSeparator)?;
     let header = &raw[..header_end];
-    if let Some(pos) = header.iter().position(|&b| b == 0) {
+    if let Some(pos) = find_byte(0, header) {
         return Err(MessageError::NulInHeaders(pos));
     }
     if !header.split(|&b| b == b'\n').any(is_field_line) {
@@ -139,14 +153,39 @@ pub fn validate(raw: &[u8], max_size: u64) -> Result<(), MessageError> {
 
 /// Offset of the blank line ending the header (the header block may be empty).
 fn header_end(raw: &[u8]) -> Option<usize> {
-    if raw.starts_with(b"\n") || raw.starts_with(b"\r\n") {
+    let blank = |at: usize| matches!(raw.get(at..), Some([b'\n', ..] | [b'\r', b'\n', ..]));
+    if blank(0) {
         return Some(0);
     }
-    raw.windows(2).enumerate().find_map(|(i, w)| match w {
-        b"\n\n" => Some(i + 1),
-        b"\n\r" if raw.get(i + 2) == Some(&b'\n') => Some(i + 1),
-        _ => None,
-    })
+    let mut pos = 0;
+    while let Some(i) = find_byte(b'\n', &raw[pos..]) {
+        pos += i + 1;
+        if blank(pos) {
+            return Some(pos);
+        }
+    }
+    None
+}
+
+/// Position of the first `needle` in `hay`, eight bytes at a time (every message's header is scanned
+/// for line ends before parsing, so this is on the per-message path).
+pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * u64::from(needle);
+    let mut chunks = hay.chunks_exact(8);
+    let mut start = 0;
+    for chunk in chunks.by_ref() {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])) ^ pattern;
+        if word.wrapping_sub(LO) & !word & HI != 0 {
+            break;
+        }
+        start += 8;
+    }
+    hay[start..]
+        .iter()
+        .position(|&b| b == needle)
+        .map(|i| start + i)
 }
 
 /// `name:` with a printable field name (RFC 5322 2.2).
@@ -197,8 +236,8 @@ pub(crate) fn return_path(parsed: &mail_parser::Message<'_>) -> Option<String> {
         _ => value,
     };
     // A source route (`<@a,@b:user@host>`) is obsolete syntax; the mailbox follows the colon.
-    let inner = inner.rsplit(':').next().unwrap_or(inner);
-    Some(inner.trim().to_string())
+    let inner = inner.rsplit(':').next().unwrap_or(inner).trim();
+    Some(crate::classify::normalise::unquote_local(inner).unwrap_or_else(|| inner.to_string()))
 }
 
 fn first_address_of(value: &HeaderValue<'_>) -> Option<String> {

@@ -43,3 +43,24 @@ List-Id: <l.x>\nPrecedence: bulk\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n\nbody\n
     assert_eq!(msg.digest().len(), 64);
     Ok(())
 }
+
+#[test]
+fn find_byte_agrees_with_a_plain_scan_at_every_offset() -> Result<()> {
+    let hay: Vec<u8> = (0..40u8)
+        .map(|i| if i % 13 == 12 { b'\n' } else { b'a' + i % 26 })
+        .collect();
+    for start in 0..hay.len() {
+        for needle in [b'\n', b'a', 0x80, 0] {
+            let plain = hay[start..].iter().position(|&b| b == needle);
+            assert_eq!(
+                super::find_byte(needle, &hay[start..]),
+                plain,
+                "{start} {needle}"
+            );
+        }
+    }
+    let high = [0x7fu8, 0xff, 0x80, 0x0a, 0x81, 0x0b, 0, 1, 0x0a];
+    assert_eq!(super::find_byte(b'\n', &high), Some(3));
+    assert_eq!(super::find_byte(0, &high), Some(6));
+    Ok(())
+}

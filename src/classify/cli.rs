@@ -135,7 +135,7 @@ fn classify_one(rules: &Rules, job: &Job, args: &ClassifyArgs) -> Verdict {
                 envelope: Envelope::derive(&msg),
                 explain: args.explain,
             };
-            rules.classify(&msg, &ctx)
+            rules.classify(msg, &ctx)
         }
         Err(e) => Verdict::error(e.reason(), e.to_string()),
     }

@@ -265,19 +265,6 @@ pub(crate) fn includes(src: &[u8], tokens: &[Token]) -> Vec<(String, bool, usize
     out
 }
 
-/// Position of the first `date`/`currentdate` test using `:regex`, which sieve-rs evaluates as `:matches`.
-pub(crate) fn date_regex(src: &[u8], tokens: &[Token]) -> Option<(usize, usize)> {
-    tokens.iter().enumerate().find_map(|(i, tok)| {
-        let word = &src[tok.start..tok.end];
-        let is_date = tok.kind == Kind::Ident
-            && (word.eq_ignore_ascii_case(b"date") || word.eq_ignore_ascii_case(b"currentdate"));
-        let regex = tokens[arg_range(tokens, i)]
-            .iter()
-            .any(|t| t.kind == Kind::Tag && src[t.start..t.end].eq_ignore_ascii_case(b":regex"));
-        (is_date && regex).then_some((tok.line, tok.col))
-    })
-}
-
 /// What the event loop learns from a probe: the action or block it precedes, and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Probe {
@@ -321,9 +308,25 @@ const ACTIONS: &[&str] = &[
 /// - `:regex` keys under the default comparator `i;ascii-casemap` get `(?i)` (RFC 5228 2.7.1);
 /// - a `mailboxexists` probe precedes `redirect` and `vacation` (to learn `:copy` and the source line),
 ///   and, with `explain`, every action and every `if`/`elsif`/`else` block.
-pub(crate) fn rewrite(src: &[u8], tokens: &[Token], explain: bool) -> Vec<u8> {
+/// - tests sieve-rs decides differently from Pigeonhole become evaluation probes (`adapt.rs`), their
+///   specs numbered from `base`.
+pub(crate) fn rewrite(
+    src: &[u8],
+    tokens: &[Token],
+    explain: bool,
+    base: usize,
+) -> (Vec<u8>, Vec<super::adapt::Spec>) {
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
-    edits.push((0, 0, "require [\"fileinto\",\"mailbox\"];".to_string()));
+    let variables = required(src, tokens)
+        .iter()
+        .any(|r| r.0.eq_ignore_ascii_case("variables"));
+    let specs = super::adapt::rewrite_tests(src, tokens, base, variables, &mut edits);
+    let extra = if specs.iter().any(|s| s.match_values > 0) {
+        ",\"regex\",\"include\""
+    } else {
+        ""
+    };
+    edits.push((0, 0, format!("require [\"fileinto\",\"mailbox\"{extra}];")));
     let word = |t: &Token| String::from_utf8_lossy(&src[t.start..t.end]).to_ascii_lowercase();
     for (i, tok) in tokens.iter().enumerate() {
         if tok.kind == Kind::LBrace && explain {
@@ -361,11 +364,13 @@ pub(crate) fn rewrite(src: &[u8], tokens: &[Token], explain: bool) -> Vec<u8> {
         }
         regex_casemap(src, tokens, args, &mut edits);
     }
-    apply(src, edits)
+    super::fixes::hoist_variables(src, tokens, &mut edits);
+    super::fixes::string_escapes(src, tokens, &mut edits);
+    (apply(src, edits), specs)
 }
 
 /// Token indices of the arguments of the command or test at `i`.
-fn arg_range(tokens: &[Token], i: usize) -> std::ops::Range<usize> {
+pub(crate) fn arg_range(tokens: &[Token], i: usize) -> std::ops::Range<usize> {
     let mut j = i + 1;
     let mut depth = 0usize;
     while let Some(t) = tokens.get(j) {

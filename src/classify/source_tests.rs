@@ -14,7 +14,7 @@ fn lexer_skips_comments_and_multiline_strings() -> Result<()> {
 fn keep_becomes_fileinto_marker() -> Result<()> {
     let src = b"keep :flags \"x\";";
     let tokens = lex(src).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let out = String::from_utf8(rewrite(src, &tokens, false))?;
+    let out = String::from_utf8(rewrite(src, &tokens, false, 0).0)?;
     assert!(
         out.ends_with(&format!("fileinto :flags \"x\" \"{KEEP_MARKER}\";")),
         "{out}"
@@ -26,7 +26,7 @@ fn keep_becomes_fileinto_marker() -> Result<()> {
 fn regex_keys_get_case_insensitive_flag_only_under_casemap() -> Result<()> {
     let src = b"if header :regex \"s\" [\"a\", \"b\"] {} if header :regex :comparator \"i;octet\" \"s\" \"c\" {}";
     let tokens = lex(src).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let out = String::from_utf8(rewrite(src, &tokens, false))?;
+    let out = String::from_utf8(rewrite(src, &tokens, false, 0).0)?;
     assert!(
         out.contains("[\"(?i)a\", \"(?i)b\"]") && out.contains("\"s\" \"c\""),
         "{out}"

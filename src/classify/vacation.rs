@@ -6,14 +6,12 @@
 //! `Vacation` the worker can queue. It must not send anything.
 
 use super::{Envelope, Vacation};
-use crate::message::Message;
 
 /// The Pigeonhole checks sieve-rs does not make; true when a reply may go out.
-pub(crate) fn would_reply(msg: &Message<'_>, envelope: &Envelope) -> bool {
+pub(crate) fn would_reply(parsed: &mail_parser::Message<'_>, envelope: &Envelope) -> bool {
     if is_system_address(&envelope.from) || envelope.from.is_empty() {
         return false;
     }
-    let parsed = msg.parsed();
     let precedence = parsed
         .header_values("Precedence")
         .filter_map(|v| v.as_text())

@@ -484,7 +484,6 @@ fn classify_one(
                 envelope: Envelope::derive(&msg),
                 explain: false,
             };
-            let verdict = rules.classify(&msg, &ctx);
             let info = msg.info();
             let answers = info
                 .in_reply_to
@@ -492,11 +491,8 @@ fn classify_one(
                 .chain(&info.references)
                 .cloned()
                 .collect();
-            (
-                verdict,
-                info.message_id.clone().unwrap_or_default(),
-                answers,
-            )
+            let message_id = info.message_id.clone().unwrap_or_default();
+            (rules.classify(msg, &ctx), message_id, answers)
         }
         Err(e) => (
             Verdict::error(e.reason(), e.to_string()),

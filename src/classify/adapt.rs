@@ -1,0 +1,279 @@
+//! Tests that triaged evaluates itself because sieve-rs decides them differently from Pigeonhole: the
+//! rewrite side. Such a test is replaced in the script by a probe, `mailboxexists` on a marker name
+//! followed by the test's string arguments (so sieve-rs expands their variables); the event loop answers
+//! the probe with `evaluate.rs` and, when the test sets match variables, stores them in a global
+//! variable that a following `string :regex` test copies into `${0}`...`${N}`. It must not change which
+//! tests a script has or their order.
+//!
+//! Adapted tests (anything else stays with sieve-rs):
+//! - `date`/`currentdate` with `:regex` (sieve-rs evaluates it as a glob);
+//! - `header`/`string` with `:matches` when the key has a `?` or a variable (Pigeonhole's scan differs
+//!   from a glob there, see `pmatch.rs`);
+//! - `date` with `:index` (Pigeonhole 0.5 reads the first header field whatever the index; sieve-rs
+//!   honours it, and misses the date of some `Received` fields);
+//! - `header`/`string` with `:comparator "i;ascii-numeric"` (RFC 4790 9.1: only the leading digits
+//!   count, a value without them is positive infinity; sieve-rs parses the whole value as a number).
+
+use super::fixes::{Edit, encode_for_sieve_rs};
+use super::source::{Kind, Token, unquote};
+
+/// Prefix of the mailbox name of an evaluation probe; the spec index follows.
+pub(crate) const EVAL_MARKER: &str = "\u{1}triaged-eval:";
+/// Global variable holding the match values of the last adapted test that matched, NUL-separated.
+pub(crate) const MATCH_VAR: &str = "triaged_mv";
+
+/// Which test, with what match type and comparator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TestKind {
+    Header,
+    Str,
+    Date,
+    CurrentDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Match {
+    Is,
+    Contains,
+    Matches,
+    Regex,
+    /// `:value` with its relation (`gt`, `ge`, `lt`, `le`, `eq`, `ne`), lowercase.
+    Value(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Comparator {
+    Octet,
+    Casemap,
+    Numeric,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Zone {
+    /// No zone argument: the local time zone.
+    Local,
+    Original,
+    /// `:zone` (its value is the first probe argument).
+    Given,
+}
+
+/// One adapted test as compiled; the probe supplies its strings at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Spec {
+    pub kind: TestKind,
+    pub match_type: Match,
+    pub comparator: Comparator,
+    pub zone: Zone,
+    /// `:index N` (1-based) and `:last`.
+    pub index: Option<(usize, bool)>,
+    /// How many strings each positional argument list has, in order (the keys last).
+    pub lists: Vec<usize>,
+    /// The number of match values to hand back (0: the script uses none).
+    pub match_values: usize,
+}
+
+/// A test's parsed arguments: tags with their values, then the positional string lists.
+struct Parsed<'t> {
+    tags: Vec<(String, Option<&'t Token>)>,
+    lists: Vec<Vec<&'t Token>>,
+}
+
+fn parse_args<'t>(src: &[u8], args: &'t [Token]) -> Option<Parsed<'t>> {
+    let lower = |t: &Token| String::from_utf8_lossy(&src[t.start..t.end]).to_ascii_lowercase();
+    let mut out = Parsed {
+        tags: Vec::new(),
+        lists: Vec::new(),
+    };
+    let mut i = 0;
+    while let Some(t) = args.get(i) {
+        match t.kind {
+            Kind::Tag => {
+                let name = lower(t);
+                let takes = matches!(
+                    name.as_str(),
+                    ":comparator" | ":zone" | ":index" | ":value" | ":count"
+                );
+                let arg = takes.then(|| args.get(i + 1)).flatten();
+                out.tags.push((name, arg));
+                i += if takes { 2 } else { 1 };
+            }
+            Kind::Quoted => {
+                out.lists.push(vec![t]);
+                i += 1;
+            }
+            Kind::Open => {
+                let close = args[i..].iter().position(|t| t.kind == Kind::Close)? + i;
+                let items: Vec<&Token> = args[i + 1..close]
+                    .iter()
+                    .filter(|t| t.kind != Kind::Comma)
+                    .collect();
+                if items.iter().any(|t| t.kind != Kind::Quoted) {
+                    return None;
+                }
+                out.lists.push(items);
+                i = close + 1;
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// The spec for the test named `name` with arguments `args`, if triaged must evaluate it.
+fn spec_for(src: &[u8], name: &str, args: &Parsed<'_>, match_values: usize) -> Option<Spec> {
+    let kind = match name {
+        "header" => TestKind::Header,
+        "string" => TestKind::Str,
+        "date" => TestKind::Date,
+        "currentdate" => TestKind::CurrentDate,
+        _ => return None,
+    };
+    let tag = |n: &str| args.tags.iter().find(|t| t.0 == n);
+    let tag_str = |n: &str| {
+        tag(n)
+            .and_then(|t| t.1)
+            .map(|t| unquote(src, t).to_ascii_lowercase())
+    };
+    let comparator = match tag_str(":comparator").as_deref() {
+        None | Some("i;ascii-casemap") => Comparator::Casemap,
+        Some("i;octet") => Comparator::Octet,
+        Some("i;ascii-numeric") => Comparator::Numeric,
+        Some(_) => return None,
+    };
+    let match_type = if tag(":regex").is_some() {
+        Match::Regex
+    } else if tag(":matches").is_some() {
+        Match::Matches
+    } else if tag(":contains").is_some() {
+        Match::Contains
+    } else if tag(":count").is_some() {
+        return None;
+    } else if let Some(op) = tag_str(":value") {
+        Match::Value(op)
+    } else {
+        Match::Is
+    };
+    let keys = args.lists.last()?;
+    let dynamic_or_wild = keys.iter().any(|k| {
+        let v = unquote(src, k);
+        v.contains('?') || v.contains("${")
+    });
+    let wanted = match (&kind, &match_type) {
+        (TestKind::Date | TestKind::CurrentDate, Match::Regex) => true,
+        (TestKind::Date, _) => tag(":index").is_some(),
+        (TestKind::Header | TestKind::Str, Match::Matches) => dynamic_or_wild,
+        (TestKind::Header | TestKind::Str, Match::Is | Match::Value(_)) => {
+            comparator == Comparator::Numeric
+        }
+        _ => false,
+    };
+    let known = [
+        ":comparator",
+        ":zone",
+        ":originalzone",
+        ":index",
+        ":last",
+        ":value",
+        ":is",
+        ":contains",
+        ":matches",
+        ":regex",
+    ];
+    if !wanted || args.tags.iter().any(|t| !known.contains(&t.0.as_str())) {
+        return None;
+    }
+    let index = tag(":index")
+        .and_then(|t| t.1)
+        .and_then(|t| std::str::from_utf8(&src[t.start..t.end]).ok()?.parse().ok())
+        .map(|n| (n, tag(":last").is_some()));
+    let zone = if tag(":zone").is_some() {
+        Zone::Given
+    } else if tag(":originalzone").is_some() {
+        Zone::Original
+    } else {
+        Zone::Local
+    };
+    let sets_values = matches!(match_type, Match::Matches | Match::Regex);
+    Some(Spec {
+        kind,
+        match_type,
+        comparator,
+        zone,
+        index,
+        lists: args.lists.iter().map(Vec::len).collect(),
+        match_values: if sets_values { match_values } else { 0 },
+    })
+}
+
+/// The highest `${N}` the script refers to (0 if none).
+pub(crate) fn max_match_value(src: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(src);
+    text.split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split('}').next()?.trim().parse::<usize>().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Replaces every test triaged must evaluate with its probe; the specs are numbered from `base`.
+pub(crate) fn rewrite_tests(
+    src: &[u8],
+    tokens: &[Token],
+    base: usize,
+    variables: bool,
+    edits: &mut Vec<Edit>,
+) -> Vec<Spec> {
+    let wanted_values = if variables { max_match_value(src) } else { 0 };
+    let mut specs = Vec::new();
+    for (i, tok) in tokens.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|p| &tokens[p]);
+        let in_test_position = tok.kind == Kind::Ident
+            && prev.is_some_and(|p| match p.kind {
+                Kind::LParen | Kind::Comma => true,
+                Kind::Ident => {
+                    let w = &src[p.start..p.end];
+                    [&b"if"[..], b"elsif", b"not"]
+                        .iter()
+                        .any(|k| w.eq_ignore_ascii_case(k))
+                }
+                _ => false,
+            });
+        if !in_test_position {
+            continue;
+        }
+        let name = String::from_utf8_lossy(&src[tok.start..tok.end]).to_ascii_lowercase();
+        let range = super::source::arg_range(tokens, i);
+        let Some(args) = parse_args(src, &tokens[range.clone()]) else {
+            continue;
+        };
+        let Some(spec) = spec_for(src, &name, &args, wanted_values) else {
+            continue;
+        };
+        let Some(text) = probe_text(src, base + specs.len(), &spec, &args) else {
+            continue;
+        };
+        let end = tokens[range.end - 1].end;
+        edits.push((tok.start, end, text));
+        specs.push(spec);
+    }
+    specs
+}
+
+fn probe_text(src: &[u8], id: usize, spec: &Spec, args: &Parsed<'_>) -> Option<String> {
+    let mut names = vec![format!("\"{EVAL_MARKER}{id}\"")];
+    if spec.zone == Zone::Given {
+        let zone = args.tags.iter().find(|t| t.0 == ":zone")?.1?;
+        names.push(encode_for_sieve_rs(&unquote(src, zone))?);
+    }
+    for tok in args.lists.iter().flatten() {
+        names.push(encode_for_sieve_rs(&unquote(src, tok))?);
+    }
+    let probe = format!("mailboxexists [{}]", names.join(", "));
+    if spec.match_values == 0 {
+        return Some(probe);
+    }
+    let groups = "\\\\x00([^\\\\x00]*)".repeat(spec.match_values);
+    Some(format!(
+        "allof({probe}, string :regex \"${{global.{MATCH_VAR}}}\" \"^(?s)[^\\\\x00]*(?={groups}$)\")"
+    ))
+}

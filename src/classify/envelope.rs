@@ -1,0 +1,103 @@
+//! The SMTP envelope of a stored message, derived from its header the way the Pigeonhole harness derives
+//! it, and the forms in which sieve-rs is handed it. It must not read anything but the parsed header.
+
+use crate::message::Message;
+use std::borrow::Cow;
+
+/// The SMTP envelope as triaged derives it from a stored message (same rule as the differential harness):
+/// from = the address in the first `Return-Path:`; when there is none or it is `<>`, the first `Sender:`
+/// address, else the first `From:` address (what Pigeonhole's `sieve-test` does for a stored message:
+/// it cannot be given an empty sender and falls back to Sender, then From);
+/// to = the first `Delivered-To:` address, else the first `To:` address, else `support@example.org`.
+/// A quoted local part is kept unquoted here (`john doe@example.com`); `smtp_from` quotes it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub from: String,
+    pub to: String,
+}
+
+/// Recipient used when a message names none (no Delivered-To, no To).
+pub const DEFAULT_RECIPIENT: &str = "support@example.org";
+
+impl Envelope {
+    pub fn derive(msg: &Message<'_>) -> Envelope {
+        let from = crate::message::return_path(msg.parsed())
+            .filter(|rp| !rp.is_empty())
+            .or_else(|| msg.first_address("Sender"))
+            .or_else(|| msg.first_address("From"))
+            .unwrap_or_default();
+        let to = msg
+            .first_address("Delivered-To")
+            .or_else(|| msg.first_address("To"))
+            .unwrap_or_else(|| DEFAULT_RECIPIENT.to_string());
+        Envelope { from, to }
+    }
+
+    /// The sender as an SMTP reverse path (RFC 5321 4.1.2): a local part that is not a dot-atom is
+    /// quoted. This is what Pigeonhole's `envelope :all` and `:domain` see and where a vacation reply
+    /// goes; the plain `from` is what its `:localpart` sees.
+    pub fn smtp_from(&self) -> Cow<'_, str> {
+        match self.from.rsplit_once('@') {
+            Some((local, domain)) if !is_dot_atom(local) => {
+                let mut quoted = String::with_capacity(self.from.len() + 4);
+                quoted.push('"');
+                for c in local.chars() {
+                    if c == '"' || c == '\\' {
+                        quoted.push('\\');
+                    }
+                    quoted.push(c);
+                }
+                quoted.push_str("\"@");
+                quoted.push_str(domain);
+                Cow::Owned(quoted)
+            }
+            _ => Cow::Borrowed(&self.from),
+        }
+    }
+}
+
+/// RFC 5322 3.2.3 dot-atom: atext runs separated by single dots.
+fn is_dot_atom(local: &str) -> bool {
+    const SPECIALS: &[u8] = b"!#$%&'*+-/=?^_`{|}~";
+    !local.is_empty()
+        && local.split('.').all(|atom| {
+            !atom.is_empty()
+                && atom
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || SPECIALS.contains(&b) || !b.is_ascii())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Envelope;
+
+    fn env(from: &str) -> Envelope {
+        Envelope {
+            from: from.to_string(),
+            to: String::new(),
+        }
+    }
+
+    #[test]
+    fn smtp_from_quotes_a_local_part_that_is_not_a_dot_atom() {
+        assert_eq!(
+            env("john doe@example.com").smtp_from(),
+            "\"john doe\"@example.com"
+        );
+        assert_eq!(
+            env("a\"b@example.com").smtp_from(),
+            "\"a\\\"b\"@example.com"
+        );
+        assert_eq!(
+            env(".lead@example.com").smtp_from(),
+            "\".lead\"@example.com"
+        );
+        assert_eq!(
+            env("john.doe+x@example.com").smtp_from(),
+            "john.doe+x@example.com"
+        );
+        assert_eq!(env("MAILER-DAEMON").smtp_from(), "MAILER-DAEMON");
+        assert_eq!(env("").smtp_from(), "");
+    }
+}
