@@ -3,8 +3,9 @@
 //! lends them: `Message` borrows them, `MessageInfo` owns only short header values.
 
 use mail_parser::{Address, HeaderName, HeaderValue, MessageParser};
+use memchr::memmem::Finder;
 use sha2::{Digest, Sha256};
-use std::borrow::Cow;
+use std::sync::LazyLock;
 
 /// Why a message could not be made sense of; each becomes an `error:REASON` verdict.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,60 +66,69 @@ pub struct MessageInfo {
 #[derive(Debug, Clone)]
 pub struct Message<'a> {
     parsed: mail_parser::Message<'a>,
-    /// Read from the parsed header on first use: classification does not need it.
-    info: std::cell::OnceCell<MessageInfo>,
-    size: u64,
+    /// The bytes as stored (mail-parser may have read a copy with obsolete date zones rewritten).
+    raw: &'a [u8],
+    /// Read from the parsed header on first use: classification does not need it. Boxed because the
+    /// message is moved on its way into the Sieve engine, and it is read only when needed.
+    info: std::cell::OnceCell<Box<MessageInfo>>,
 }
 
 impl<'a> Message<'a> {
     /// Validates `raw` and parses it. `max_size` of 0 means no limit.
     pub fn parse(raw: &'a [u8], max_size: u64) -> Result<Self, MessageError> {
         validate(raw, max_size)?;
-        let normalised = crate::classify::normalise::obsolete_zones(raw);
-        let parsed = match normalised {
-            Cow::Borrowed(raw) => MessageParser::new()
-                .parse(raw)
-                .ok_or(MessageError::Unparsable)?,
-            Cow::Owned(copy) => MessageParser::new()
-                .parse(&copy)
+        let mut parsed = MessageParser::new()
+            .parse(raw)
+            .ok_or(MessageError::Unparsable)?;
+        let fixes = crate::classify::normalise::zone_fixes(&parsed);
+        if !fixes.is_empty() {
+            // Rare: parsed again from a copy with the zones rewritten (same length, same offsets).
+            let fixed = crate::classify::normalise::apply_fixes(raw, &fixes);
+            parsed = MessageParser::new()
+                .parse(&fixed)
                 .ok_or(MessageError::Unparsable)?
-                .into_owned(),
-        };
-        let mut parsed = parsed;
+                .into_owned();
+        }
         crate::classify::normalise::lenient_encoded_words(&mut parsed);
         crate::classify::normalise::unquote_local_parts(&mut parsed);
         Ok(Message {
             parsed,
+            raw,
             info: std::cell::OnceCell::new(),
-            size: raw.len() as u64,
         })
     }
 
     /// The header values the worker keeps.
     pub fn info(&self) -> &MessageInfo {
-        self.info.get_or_init(|| info_of(&self.parsed, self.size))
+        self.info
+            .get_or_init(|| Box::new(info_of(&self.parsed, self.raw.len() as u64)))
     }
 
     /// Drops the parsed message (and the borrow of the raw bytes), keeping the header values.
     pub fn into_info(self) -> MessageInfo {
-        let Message { parsed, info, size } = self;
-        info.into_inner().unwrap_or_else(|| info_of(&parsed, size))
+        let Message { parsed, raw, info } = self;
+        info.into_inner()
+            .map_or_else(|| info_of(&parsed, raw.len() as u64), |info| *info)
     }
 
     /// sha256 of the raw bytes, hex; computed on demand because classification does not need it.
     pub fn digest(&self) -> String {
-        let hash = Sha256::digest(self.parsed.raw_message.as_ref());
-        hash.iter().fold(String::with_capacity(64), |mut s, b| {
-            use std::fmt::Write as _;
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+        sha256_hex(self.raw)
     }
 
     /// The first address of the first header named `name` (e.g. "Delivered-To", "To").
     pub fn first_address(&self, name: &str) -> Option<String> {
-        let header = self.parsed.header(name)?;
-        first_address_of(header)
+        let name = HeaderName::from(name);
+        let header = self.top_headers().iter().find(|h| h.name == name)?;
+        first_address_of(&header.value)
+    }
+
+    /// The fields of the message's own header (not of its MIME parts), in order.
+    pub(crate) fn top_headers(&self) -> &[mail_parser::Header<'a>] {
+        self.parsed
+            .parts
+            .first()
+            .map_or(&[], |p| p.headers.as_slice())
     }
 
     pub(crate) fn parsed(&self) -> &mail_parser::Message<'a> {
@@ -131,9 +141,22 @@ impl<'a> Message<'a> {
     }
 }
 
+/// sha256 of `bytes`, lowercase hex.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
 /// Checks the raw bytes before mail-parser sees them: mail-parser makes a best effort of anything, and
-/// triaged must not sort a message it has only guessed at.
-pub fn validate(raw: &[u8], max_size: u64) -> Result<(), MessageError> {
+/// triaged must not sort a message it has only guessed at. Returns where the header ends: the offset of
+/// the blank line that separates it from the body. Every message goes through this: it searches for the
+/// blank line in one sweep rather than line by line.
+pub fn validate(raw: &[u8], max_size: u64) -> Result<usize, MessageError> {
     if max_size > 0 && raw.len() as u64 > max_size {
         return Err(MessageError::TooLarge {
             size: raw.len() as u64,
@@ -142,50 +165,33 @@ pub fn validate(raw: &[u8], max_size: u64) -> Result<(), MessageError> {
     }
     let header_end = header_end(raw).ok_or(MessageError::NoHeaderSeparator)?;
     let header = &raw[..header_end];
-    if let Some(pos) = find_byte(0, header) {
+    if let Some(pos) = memchr::memchr(0, header) {
         return Err(MessageError::NulInHeaders(pos));
     }
     if !header.split(|&b| b == b'\n').any(is_field_line) {
         return Err(MessageError::NoHeaders);
     }
-    Ok(())
+    Ok(header_end)
 }
 
 /// Offset of the blank line ending the header (the header block may be empty).
 fn header_end(raw: &[u8]) -> Option<usize> {
-    let blank = |at: usize| matches!(raw.get(at..), Some([b'\n', ..] | [b'\r', b'\n', ..]));
-    if blank(0) {
+    static LF_LF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\n"));
+    static LF_CRLF: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\r\n"));
+    if matches!(raw, [b'\n', ..] | [b'\r', b'\n', ..]) {
         return Some(0);
     }
-    let mut pos = 0;
-    while let Some(i) = find_byte(b'\n', &raw[pos..]) {
-        pos += i + 1;
-        if blank(pos) {
-            return Some(pos);
-        }
-    }
-    None
-}
-
-/// Position of the first `needle` in `hay`, eight bytes at a time (every message's header is scanned
-/// for line ends before parsing, so this is on the per-message path).
-pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let pattern = LO * u64::from(needle);
-    let mut chunks = hay.chunks_exact(8);
-    let mut start = 0;
-    for chunk in chunks.by_ref() {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])) ^ pattern;
-        if word.wrapping_sub(LO) & !word & HI != 0 {
-            break;
-        }
-        start += 8;
-    }
-    hay[start..]
-        .iter()
-        .position(|&b| b == needle)
-        .map(|i| start + i)
+    // Search first for the blank line in the style of the first line end, then for the other style
+    // only before it: the body (which may be long) is not read when the header ends as it began.
+    let first_lf = memchr::memchr(b'\n', raw)?;
+    let (likely, other) = if first_lf > 0 && raw[first_lf - 1] == b'\r' {
+        (&*LF_CRLF, &*LF_LF)
+    } else {
+        (&*LF_LF, &*LF_CRLF)
+    };
+    let hit = likely.find(raw);
+    let before = other.find(&raw[..hit.map_or(raw.len(), |i| (i + 3).min(raw.len()))]);
+    [hit, before].into_iter().flatten().min().map(|i| i + 1)
 }
 
 /// `name:` with a printable field name (RFC 5322 2.2).
@@ -226,21 +232,28 @@ pub(crate) fn return_path(parsed: &mail_parser::Message<'_>) -> Option<String> {
         .headers
         .iter()
         .find(|h| h.name == HeaderName::ReturnPath)?;
-    let raw = parsed
+    return_path_of(parsed, header)
+}
+
+/// The address inside a Return-Path field of `parsed`, read from the raw bytes (mail-parser drops `<>`).
+pub(crate) fn return_path_of(
+    parsed: &mail_parser::Message<'_>,
+    header: &mail_parser::Header<'_>,
+) -> Option<String> {
+    let value = parsed
         .raw_message
         .get(header.offset_start as usize..header.offset_end as usize)?;
-    let raw = String::from_utf8_lossy(raw);
-    let value = raw.trim();
-    let inner = match (value.find('<'), value.rfind('>')) {
+    let inner = match (memchr::memchr(b'<', value), memchr::memrchr(b'>', value)) {
         (Some(a), Some(b)) if a < b => &value[a + 1..b],
         _ => value,
     };
     // A source route (`<@a,@b:user@host>`) is obsolete syntax; the mailbox follows the colon.
-    let inner = inner.rsplit(':').next().unwrap_or(inner).trim();
-    Some(crate::classify::normalise::unquote_local(inner).unwrap_or_else(|| inner.to_string()))
+    let inner = memchr::memrchr(b':', inner).map_or(inner, |i| &inner[i + 1..]);
+    let inner = String::from_utf8_lossy(inner.trim_ascii());
+    Some(crate::classify::normalise::unquote_local(&inner).unwrap_or_else(|| inner.into_owned()))
 }
 
-fn first_address_of(value: &HeaderValue<'_>) -> Option<String> {
+pub(crate) fn first_address_of(value: &HeaderValue<'_>) -> Option<String> {
     let addr = match value {
         HeaderValue::Address(Address::List(list)) => list.iter().find_map(|a| a.address.as_deref()),
         HeaderValue::Address(Address::Group(groups)) => groups

@@ -5,8 +5,9 @@
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
-use mail_parser::{Address, HeaderValue};
+use mail_parser::{Address, HeaderName, HeaderValue};
 use std::borrow::Cow;
+use std::ops::Range;
 
 /// mail-parser leaves an RFC 2047 encoded-word undecoded when its base64 has stray characters or when
 /// splits a word around an encoded-word (`Pass=?UTF-8?Q?wort?=problem` becomes `Pass wort problem`);
@@ -26,7 +27,8 @@ pub(crate) fn lenient_encoded_words(msg: &mut mail_parser::Message<'_>) {
         let Some(value) = raw.get(header.offset_start as usize..header.offset_end as usize) else {
             continue;
         };
-        if !value.windows(2).any(|w| w == b"=?") {
+        // `?` is rare in a header outside encoded-words: look for it, then at the byte before.
+        if !memchr::memchr_iter(b'?', value).any(|i| i > 0 && value[i - 1] == b'=') {
             continue;
         }
         let decoded = decode_words(value);
@@ -47,16 +49,9 @@ pub(crate) fn unquote_local_parts(msg: &mut mail_parser::Message<'_>) {
         let HeaderValue::Address(addr) = &mut header.value else {
             continue;
         };
-        let list = match addr {
-            Address::List(list) => list.iter_mut().collect::<Vec<_>>(),
-            Address::Group(groups) => groups
-                .iter_mut()
-                .flat_map(|g| g.addresses.iter_mut())
-                .collect(),
-        };
-        for a in list {
+        let unquote = |a: &mut mail_parser::Addr<'_>| {
             let Some(address) = a.address.as_deref() else {
-                continue;
+                return;
             };
             let fixed = if address.starts_with('@') && a.name.is_some() {
                 a.name.as_deref().map(|n| format!("{n}{address}"))
@@ -66,6 +61,13 @@ pub(crate) fn unquote_local_parts(msg: &mut mail_parser::Message<'_>) {
             if let Some(fixed) = fixed {
                 a.address = Some(Cow::Owned(fixed));
             }
+        };
+        match addr {
+            Address::List(list) => list.iter_mut().for_each(unquote),
+            Address::Group(groups) => groups
+                .iter_mut()
+                .flat_map(|g| g.addresses.iter_mut())
+                .for_each(unquote),
         }
     }
 }
@@ -90,37 +92,50 @@ pub(crate) fn unquote_local(address: &str) -> Option<String> {
 /// Unfolds and decodes a header value, encoded-words anywhere; whitespace between two encoded-words
 /// is dropped (RFC 2047 6.2).
 pub(crate) fn decode_words(value: &[u8]) -> String {
-    let unfolded: Vec<u8> = value
-        .iter()
-        .copied()
-        .filter(|&b| b != b'\r' && b != b'\n')
-        .collect();
+    let unfolded: Cow<'_, [u8]> = if memchr::memchr2(b'\r', b'\n', value).is_some() {
+        Cow::Owned(
+            value
+                .iter()
+                .copied()
+                .filter(|&b| b != b'\r' && b != b'\n')
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(value)
+    };
     let text = String::from_utf8_lossy(&unfolded);
-    let mut out = String::new();
-    let mut pending_space = String::new();
+    let mut out = String::with_capacity(text.len());
     let mut rest = text.trim();
+    // Whitespace seen since the last word, written out only if plain text follows.
+    let mut pending = "";
     let mut last_was_word = false;
     while !rest.is_empty() {
         if let Some((decoded, used)) = rest.strip_prefix("=?").and_then(encoded_word) {
             if !last_was_word {
-                out.push_str(&pending_space);
+                out.push_str(pending);
             }
-            pending_space.clear();
+            pending = "";
             out.push_str(&decoded);
             rest = &rest[used + 2..];
             last_was_word = true;
             continue;
         }
-        let ch = rest.chars().next().unwrap_or(' ');
-        if ch == ' ' || ch == '\t' {
-            pending_space.push(ch);
-        } else {
-            out.push_str(&pending_space);
-            pending_space.clear();
-            out.push(ch);
-            last_was_word = false;
+        let blank = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+        if blank > 0 {
+            (pending, rest) = rest.split_at(blank);
+            continue;
         }
-        rest = &rest[ch.len_utf8()..];
+        // Plain text up to the next blank or possible encoded-word (at least one character).
+        let first = rest.chars().next().map_or(1, char::len_utf8);
+        let run = first
+            + rest[first..]
+                .find([' ', '\t', '='])
+                .unwrap_or(rest.len() - first);
+        out.push_str(pending);
+        pending = "";
+        out.push_str(&rest[..run]);
+        rest = &rest[run..];
+        last_was_word = false;
     }
     out
 }
@@ -162,50 +177,88 @@ fn encoded_word(s: &str) -> Option<(String, usize)> {
     Some((decoded, charset.len() + enc.len() + end + 4))
 }
 
+/// A same-length replacement of the bytes at an offset of the raw message.
+pub(crate) type Fix = (usize, &'static [u8]);
+
 /// mail-parser 0.11 reads an alphabetic time zone as exactly three bytes (`obs_zone` in
 /// `parsers/fields/date.rs`), so a one-letter military zone (`Z`) before a line end, or `UT` before a
 /// bare LF, swallows the line end and the next header field disappears into the Date. Pigeonhole reads
 /// them as RFC 5322 4.3 says (`UT`, `Z` = +0000; other military zones = -0000). The zone letters are
 /// replaced by a numeric zone of the same length (`+` / `+0`, which mail-parser reads as +0000), in Date,
-/// Resent-Date and the date part of Received. Returns the input untouched when nothing needs fixing.
-pub(crate) fn obsolete_zones(raw: &[u8]) -> Cow<'_, [u8]> {
-    let mut fixes: Vec<(usize, &'static [u8])> = Vec::new();
-    let mut in_date = false;
-    let mut pos = 0;
-    while pos < raw.len() {
-        let end = crate::message::find_byte(b'\n', &raw[pos..]).map_or(raw.len(), |i| pos + i);
-        let line = &raw[pos..end];
-        if line.is_empty() || line == b"\r" {
-            break;
+/// Resent-Date and the date part of Received, and the message is parsed again.
+///
+/// The fixes are found after a first parse, in the fields mail-parser read as Date, Resent-Date or
+/// Received: a swallowed line ends up inside the field that swallowed it, and the rest of the header is
+/// never looked at. Fields swallowed in turn are fixed in the same pass (each line is judged by the
+/// field it starts or continues).
+pub(crate) fn zone_fixes(parsed: &mail_parser::Message<'_>) -> Vec<Fix> {
+    let raw: &[u8] = parsed.raw_message.as_ref();
+    let mut fixes = Vec::new();
+    let headers = parsed
+        .parts
+        .first()
+        .map_or(&[][..], |p| p.headers.as_slice());
+    for h in headers {
+        if !matches!(
+            h.name,
+            HeaderName::Date | HeaderName::ResentDate | HeaderName::Received
+        ) {
+            continue;
         }
-        if !matches!(line[0], b' ' | b'\t') {
-            in_date = is_date_field(line);
+        let end = (h.offset_end as usize).min(raw.len());
+        let mut line_start = h.offset_field as usize;
+        let mut field = line_start..line_start;
+        while line_start < end {
+            let Some(line_end) = memchr::memchr(b'\n', &raw[line_start..]).map(|i| line_start + i)
+            else {
+                break;
+            };
+            if !matches!(raw[line_start], b' ' | b'\t') {
+                field = line_start..line_end;
+            }
+            if let Some(fix) = zone_fix(raw, field.clone(), line_start..line_end) {
+                fixes.push(fix);
+            }
+            line_start = line_end + 1;
         }
-        if in_date
-            && end < raw.len()
-            && let Some(fix) = short_zone(line, pos)
-        {
-            fixes.push(fix);
-        }
-        pos = end + 1;
     }
+    fixes
+}
+
+/// The fix for one header line, if it ends in a zone mail-parser misreads: `field` is the first line of
+/// the field the line belongs to, `line` the line without its LF, both ranges of `raw`.
+fn zone_fix(raw: &[u8], field: Range<usize>, line: Range<usize>) -> Option<Fix> {
+    let text = &raw[line.clone()];
+    let last = text.strip_suffix(b"\r").unwrap_or(text).last()?;
+    if !last.is_ascii_alphabetic()
+        || !is_date_field(&raw[field.clone()], &raw[field.start..line.end])
+    {
+        return None;
+    }
+    short_zone(text, line.start)
+}
+
+/// `raw` with the fixes applied; untouched (borrowed) when there are none, which is almost always.
+pub(crate) fn apply_fixes<'r>(raw: &'r [u8], fixes: &[Fix]) -> Cow<'r, [u8]> {
     if fixes.is_empty() {
         return Cow::Borrowed(raw);
     }
     let mut copy = raw.to_vec();
-    for (at, with) in fixes {
+    for &(at, with) in fixes {
         copy[at..at + with.len()].copy_from_slice(with);
     }
     Cow::Owned(copy)
 }
 
-fn is_date_field(line: &[u8]) -> bool {
-    let name_end = line.iter().position(|&b| b == b':').unwrap_or(0);
-    let name = line[..name_end].trim_ascii_end();
+/// Is the field whose first line is `first` Date, Resent-Date, or a Received whose date part (after
+/// the `;`) has begun by the end of `so_far` (the field up to the line being looked at)?
+fn is_date_field(first: &[u8], so_far: &[u8]) -> bool {
+    let name_end = memchr::memchr(b':', first).unwrap_or(0);
+    let name = first[..name_end].trim_ascii_end();
     if name.eq_ignore_ascii_case(b"date") || name.eq_ignore_ascii_case(b"resent-date") {
         return true;
     }
-    name.eq_ignore_ascii_case(b"received") && line.contains(&b';')
+    name.eq_ignore_ascii_case(b"received") && memchr::memchr(b';', so_far).is_some()
 }
 
 /// A trailing 1–2 letter zone that mail-parser would misread, as (offset, replacement).
@@ -231,43 +284,71 @@ fn short_zone(line: &[u8], line_start: usize) -> Option<(usize, &'static [u8])> 
 
 #[cfg(test)]
 mod tests {
-    use super::obsolete_zones;
+    use crate::message::Message;
+
+    fn parse(raw: &[u8]) -> anyhow::Result<Message<'_>> {
+        Ok(Message::parse(raw, 0)?)
+    }
+
+    fn unfixed(raw: &[u8]) -> anyhow::Result<mail_parser::Message<'_>> {
+        mail_parser::MessageParser::new()
+            .parse(raw)
+            .ok_or(anyhow::anyhow!("parse"))
+    }
 
     #[test]
     fn date_with_ut_zone_keeps_next_header() -> anyhow::Result<()> {
         let raw = b"Date: Mon, 1 Jan 2024 10:00:00 UT\nMessage-ID: <a@b>\nSubject: s\n\nbody\n";
-        let fixed = obsolete_zones(raw);
-        assert_eq!(fixed.len(), raw.len());
-        let msg = mail_parser::MessageParser::new()
-            .parse(fixed.as_ref())
-            .ok_or(anyhow::anyhow!("parse"))?;
-        assert_eq!(msg.message_id(), Some("a@b"));
+        // What goes wrong without the fix: the Message-ID disappears into the Date.
+        assert_eq!(unfixed(raw)?.message_id(), None);
+        let msg = parse(raw)?;
+        assert_eq!(msg.parsed().message_id(), Some("a@b"));
         assert_eq!(
-            msg.date().map(|d| d.to_rfc3339()),
+            msg.parsed().date().map(|d| d.to_rfc3339()),
             Some("2024-01-01T10:00:00Z".to_string())
         );
+        // The digest is of the bytes as stored, not of the copy that was parsed.
+        let stored = crate::message::Message::parse(b"Subject: s\n\nbody\n", 0)?;
+        assert_ne!(msg.digest(), stored.digest());
+        assert_eq!(msg.digest(), crate::message::sha256_hex(raw));
         Ok(())
     }
 
     #[test]
     fn date_with_z_zone_and_crlf_keeps_next_header() -> anyhow::Result<()> {
         let raw = b"Date: Mon, 1 Jan 2024 10:00:00 Z\r\nSubject: s\r\n\r\nbody\r\n";
-        let fixed = obsolete_zones(raw);
-        let msg = mail_parser::MessageParser::new()
-            .parse(fixed.as_ref())
-            .ok_or(anyhow::anyhow!("parse"))?;
-        assert_eq!(msg.subject(), Some("s"));
+        assert_eq!(unfixed(raw)?.subject(), None);
+        assert_eq!(parse(raw)?.parsed().subject(), Some("s"));
         Ok(())
     }
 
     #[test]
-    fn unaffected_messages_are_not_copied() {
+    fn received_date_on_a_continuation_line_is_fixed() -> anyhow::Result<()> {
+        let raw = b"Received: from a.example\n\tby b.example; Mon, 1 Jan 2024 10:00:00 Z\n\
+Subject: s\n\nbody\n";
+        let parsed = unfixed(raw)?;
+        assert_eq!(super::zone_fixes(&parsed).len(), 1);
+        assert_eq!(parse(raw)?.parsed().subject(), Some("s"));
+        Ok(())
+    }
+
+    #[test]
+    fn a_field_swallowed_by_a_broken_date_is_fixed_too() -> anyhow::Result<()> {
+        let raw = b"Date: Mon, 1 Jan 2024 10:00:00 Z\nResent-Date: Tue, 2 Jan 2024 10:00:00 Z\n\
+Subject: s\n\nbody\n";
+        assert_eq!(parse(raw)?.parsed().subject(), Some("s"));
+        Ok(())
+    }
+
+    #[test]
+    fn unaffected_messages_need_no_fix() -> anyhow::Result<()> {
         let raw = b"Date: Mon, 1 Jan 2024 10:00:00 +0000\nSubject: UT\n\nZ\n";
-        assert!(matches!(obsolete_zones(raw), std::borrow::Cow::Borrowed(_)));
+        assert!(super::zone_fixes(&unfixed(raw)?).is_empty());
         let crlf = b"Date: Mon, 1 Jan 2024 10:00:00 UT\r\nSubject: s\r\n\r\n";
-        assert!(matches!(
-            obsolete_zones(crlf),
-            std::borrow::Cow::Borrowed(_)
-        ));
+        assert!(super::zone_fixes(&unfixed(crlf)?).is_empty());
+        // A letter zone in the body, or in a field that is not a date, is left alone.
+        let body = b"Subject: a Z\nX-Note: at 10:00 Z\n\nDate: Mon, 1 Jan 2024 10:00:00 Z\n";
+        assert!(super::zone_fixes(&unfixed(body)?).is_empty());
+        Ok(())
     }
 }
