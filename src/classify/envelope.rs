@@ -1,7 +1,8 @@
 //! The SMTP envelope of a stored message, derived from its header the way the Pigeonhole harness derives
 //! it, and the forms in which sieve-rs is handed it. It must not read anything but the parsed header.
 
-use crate::message::Message;
+use crate::message::{Message, first_address_of, return_path_of};
+use mail_parser::HeaderName;
 use std::borrow::Cow;
 
 /// The SMTP envelope as triaged derives it from a stored message (same rule as the differential harness):
@@ -21,14 +22,35 @@ pub const DEFAULT_RECIPIENT: &str = "support@example.org";
 
 impl Envelope {
     pub fn derive(msg: &Message<'_>) -> Envelope {
-        let from = crate::message::return_path(msg.parsed())
+        // One pass over the header, keeping the first field of each name the rule looks at.
+        let [
+            mut return_path,
+            mut sender,
+            mut from,
+            mut delivered_to,
+            mut to,
+        ] = [None; 5];
+        for h in msg.top_headers() {
+            let slot = match h.name {
+                HeaderName::ReturnPath => &mut return_path,
+                HeaderName::Sender => &mut sender,
+                HeaderName::From => &mut from,
+                HeaderName::DeliveredTo => &mut delivered_to,
+                HeaderName::To => &mut to,
+                _ => continue,
+            };
+            slot.get_or_insert(h);
+        }
+        let address =
+            |h: Option<&mail_parser::Header<'_>>| h.and_then(|h| first_address_of(&h.value));
+        let from = return_path
+            .and_then(|h| return_path_of(msg.parsed(), h))
             .filter(|rp| !rp.is_empty())
-            .or_else(|| msg.first_address("Sender"))
-            .or_else(|| msg.first_address("From"))
+            .or_else(|| address(sender))
+            .or_else(|| address(from))
             .unwrap_or_default();
-        let to = msg
-            .first_address("Delivered-To")
-            .or_else(|| msg.first_address("To"))
+        let to = address(delivered_to)
+            .or_else(|| address(to))
             .unwrap_or_else(|| DEFAULT_RECIPIENT.to_string());
         Envelope { from, to }
     }
