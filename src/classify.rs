@@ -347,16 +347,18 @@ type RunError = (&'static str, String);
 impl Run<'_> {
     fn drive(&mut self, msg: mail_parser::Message<'_>, script: Arc<Sieve>) -> Result<(), RunError> {
         let env = &self.ctx.envelope;
-        let instance = self.rules.runtime.filter_parsed(msg);
-        // sieve-rs drops a sender with a quoted local part (`"john doe"@example.com`) as unparsable;
-        // Pigeonhole takes it, so the quoted form is handed over as it is.
-        let mut instance = match env.smtp_from() {
+        // The engine's context is large: it is set up in place (`set_*`), not through the `with_*`
+        // builders, each of which would move it.
+        let mut instance = self.rules.runtime.filter_parsed(msg);
+        match env.smtp_from() {
+            // sieve-rs drops a sender with a quoted local part (`"john doe"@example.com`) as
+            // unparsable; Pigeonhole takes it, so the quoted form is handed over as it is.
             std::borrow::Cow::Owned(quoted) => {
-                instance.with_envelope_list(vec![(sieve::Envelope::From, quoted.into())])
+                instance = instance.with_envelope_list(vec![(sieve::Envelope::From, quoted.into())])
             }
-            std::borrow::Cow::Borrowed(from) => instance.with_envelope(sieve::Envelope::From, from),
+            std::borrow::Cow::Borrowed(from) => instance.set_envelope(sieve::Envelope::From, from),
         }
-        .with_envelope(sieve::Envelope::To, env.to.as_str());
+        instance.set_envelope(sieve::Envelope::To, env.to.as_str());
         let mut input = Input::script("main", script);
         while let Some(result) = instance.run(input) {
             input = match result {

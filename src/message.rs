@@ -263,7 +263,12 @@ pub(crate) fn first_address_of(value: &HeaderValue<'_>) -> Option<String> {
         // Headers mail-parser does not know as address fields (Delivered-To) come back as text.
         HeaderValue::Text(text) => {
             let text = text.trim();
-            let inner = match (text.find('<'), text.rfind('>')) {
+            let (open, close) = (
+                memchr::memchr(b'<', text.as_bytes()),
+                memchr::memrchr(b'>', text.as_bytes()),
+            );
+            let inner = match (open, close) {
+                // Both are ASCII, so the slice is on character boundaries.
                 (Some(a), Some(b)) if a < b => &text[a + 1..b],
                 _ => text,
             };

@@ -78,21 +78,51 @@ impl Envelope {
     }
 }
 
-/// RFC 5322 3.2.3 dot-atom: atext runs separated by single dots.
+/// RFC 5322 3.2.3 dot-atom: atext runs separated by single dots (every envelope sender is checked, so
+/// this is one pass over the bytes).
 fn is_dot_atom(local: &str) -> bool {
-    const SPECIALS: &[u8] = b"!#$%&'*+-/=?^_`{|}~";
-    !local.is_empty()
-        && local.split('.').all(|atom| {
-            !atom.is_empty()
-                && atom
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || SPECIALS.contains(&b) || !b.is_ascii())
-        })
+    let mut after_dot = true;
+    for b in local.bytes() {
+        let ok = match b {
+            b'.' if after_dot => return false,
+            b'.' => {
+                after_dot = true;
+                continue;
+            }
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | 0x80..=0xff => true,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'/' | b'=' | b'?'
+            | b'^' | b'_' | b'`' | b'{' | b'|' | b'}' | b'~' => true,
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        after_dot = false;
+    }
+    !after_dot
 }
 
 #[cfg(test)]
 mod tests {
     use super::Envelope;
+    use crate::message::Message;
+
+    #[test]
+    fn the_first_field_of_each_name_counts() -> anyhow::Result<()> {
+        let raw = b"From: First <first@example.com>\nFrom: second@example.com\n\
+Delivered-To: <support@example.org>\nDelivered-To: other@example.org\nTo: to@example.org\n\n\n";
+        let env = Envelope::derive(&Message::parse(raw, 0)?);
+        assert_eq!(env.from, "first@example.com");
+        assert_eq!(env.to, "support@example.org");
+        let raw =
+            b"Return-Path: <>\nSender: s@example.com\nFrom: f@example.com\nTo: t@example.org\n\n\n";
+        let env = Envelope::derive(&Message::parse(raw, 0)?);
+        assert_eq!(
+            (env.from.as_str(), env.to.as_str()),
+            ("s@example.com", "t@example.org")
+        );
+        Ok(())
+    }
 
     fn env(from: &str) -> Envelope {
         Envelope {
@@ -120,6 +150,11 @@ mod tests {
             "john.doe+x@example.com"
         );
         assert_eq!(env("MAILER-DAEMON").smtp_from(), "MAILER-DAEMON");
+        assert_eq!(env("a..b@x").smtp_from(), "\"a..b\"@x");
+        assert_eq!(env("trail.@x").smtp_from(), "\"trail.\"@x");
+        assert_eq!(env("@x").smtp_from(), "\"\"@x");
+        assert_eq!(env("o'neil{1}@x").smtp_from(), "o'neil{1}@x");
+        assert_eq!(env("jörg@x").smtp_from(), "jörg@x");
         assert_eq!(env("").smtp_from(), "");
     }
 }
