@@ -1,9 +1,10 @@
 //! The classification benchmark loops (`benches/common/loops.rs`) outside criterion:
 //! - `classify_loops triaged|bare PASSES` runs one loop PASSES times over the corpus, for counting
 //!   instructions under `valgrind --tool=callgrind` (`scripts/count-classify`);
-//! - `classify_loops compare ROUNDS` alternates one pass of each loop ROUNDS times and prints the
-//!   fastest and the median pass of each and their ratio. Alternating keeps a machine whose speed
-//!   drifts (shared cores) from favouring whichever loop ran while it was fast.
+//! - `classify_loops compare ROUNDS` alternates blocks of 10 passes of each loop ROUNDS times and prints
+//!   the fastest and the median block of each (per pass) and their ratio. Alternating keeps a machine
+//!   whose speed drifts (shared cores) from favouring whichever loop ran while it was fast; blocks let
+//!   each loop run with its own code and data in the caches, as it does in a worker.
 
 #[path = "../benches/common/loops.rs"]
 mod loops;
@@ -34,10 +35,11 @@ fn main() -> std::process::ExitCode {
 
 fn compare(messages: &[Vec<u8>], rounds: usize) {
     let (triaged, bare) = (loops::TriagedLoop::new(), loops::BareLoop::new());
+    const BLOCK: u32 = 10;
     let time = |f: &dyn Fn()| {
         let start = Instant::now();
-        f();
-        start.elapsed()
+        (0..BLOCK).for_each(|_| f());
+        start.elapsed() / BLOCK
     };
     let mut t = Vec::with_capacity(rounds);
     let mut b = Vec::with_capacity(rounds);
@@ -59,7 +61,7 @@ fn compare(messages: &[Vec<u8>], rounds: usize) {
     }
     let ratio = |x: Duration, y: Duration| x.as_secs_f64() / y.as_secs_f64();
     println!(
-        "triaged/bare over {rounds} alternating passes of {} messages: fastest {:.3} ({:+.1} %), median {:.3} ({:+.1} %)",
+        "triaged/bare over {rounds} alternating blocks of {BLOCK} passes of {} messages: fastest {:.3} ({:+.1} %), median {:.3} ({:+.1} %)",
         messages.len(),
         ratio(t[0], b[0]),
         (ratio(t[0], b[0]) - 1.0) * 100.0,
