@@ -77,6 +77,43 @@ enum Command {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Writes a line to standard output (`println!` that does not panic). A reader that went away
+/// (`triaged status | head -1`) is not an error: the rest of the output is dropped and the command
+/// carries on with its work.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` with the same rule as `outln!`.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!($($arg)*))
+    };
+}
+
+/// What `outln!`/`out!` call: writes to locked standard output; a closed pipe is ignored, any other
+/// failure is reported once on standard error.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args)
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("triaged: cannot write to standard output: {e}");
+    }
+}
+
+/// True when the error comes from writing to a pipe whose reader has gone: the command stops quietly.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Parses the arguments, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -92,6 +129,7 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("triaged: {err:#}");
             ExitCode::from(exit_code(&err))
@@ -142,7 +180,7 @@ async fn check(args: &ConfigArg) -> Result<ExitCode> {
     let config = args.load()?;
     init_logging(config.log.format);
     let templates = check_templates(&config)?;
-    println!(
+    crate::outln!(
         "ok: {}: {}, {templates} templates rendered",
         config.file.display(),
         describe(&config)
@@ -206,12 +244,12 @@ async fn migrate(args: &ConfigArg) -> Result<ExitCode> {
     let report = store.migrate().await.context("migrate the store")?;
     let backend = format!("{:?}", store.backend()).to_lowercase();
     if report.applied.is_empty() {
-        println!(
+        crate::outln!(
             "store ({backend}) is current: {} migrations applied",
             report.known
         );
     } else {
-        println!(
+        crate::outln!(
             "applied {} migration(s) to the {backend} store: {:?}",
             report.applied.len(),
             report.applied

@@ -205,7 +205,7 @@ async fn ack(a: AckArgs) -> Result<ExitCode> {
         .await?;
     match outcome {
         AutoReply::Declined(why) => {
-            println!("declined: {why}");
+            crate::outln!("declined: {why}");
             Ok(ExitCode::from(1))
         }
         AutoReply::Queued { queued, ticket } => {
@@ -213,7 +213,7 @@ async fn ack(a: AckArgs) -> Result<ExitCode> {
                 return show(queued);
             }
             tx.commit().await.context("commit acknowledgement")?;
-            println!("ticket {ticket}");
+            crate::outln!("ticket {ticket}");
             Ok(report_queued(&queued))
         }
     }
@@ -260,7 +260,7 @@ async fn queue_or_show(
 
 fn show(queued: Queued) -> Result<ExitCode> {
     if let Some(why) = &queued.held {
-        println!("held: {why}");
+        crate::outln!("held: {why}");
         return Ok(ExitCode::from(1));
     }
     use std::io::Write as _;
@@ -274,11 +274,11 @@ fn show(queued: Queued) -> Result<ExitCode> {
 fn report_queued(queued: &Queued) -> ExitCode {
     match &queued.held {
         Some(why) => {
-            println!("held outbox {} {}: {why}", queued.id, queued.message_id);
+            crate::outln!("held outbox {} {}: {why}", queued.id, queued.message_id);
             ExitCode::from(1)
         }
         None => {
-            println!(
+            crate::outln!(
                 "queued outbox {} {} to {}",
                 queued.id,
                 queued.message_id,
@@ -294,7 +294,7 @@ pub async fn outbox(args: OutboxArgs) -> Result<ExitCode> {
         OutboxWhat::List { config, limit } => {
             let ctx = load(&config).await?;
             for mail in ctx.store.outbox_mails(limit).await? {
-                print!("{}", describe(&mail));
+                crate::out!("{}", describe(&mail));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -303,13 +303,13 @@ pub async fn outbox(args: OutboxArgs) -> Result<ExitCode> {
             let ctx = load(&config).await?;
             exists(&ctx, id).await?;
             let n = ctx.store.cancel_outbox_mail(id, ctx.clock.now_ms()).await?;
-            println!("cancelled {n} recipient(s) of outbox {id}");
+            crate::outln!("cancelled {n} recipient(s) of outbox {id}");
             Ok(ExitCode::SUCCESS)
         }
         OutboxWhat::Flush { config, now } => {
             let ctx = load(&config).await?;
             let report = flush(&ctx.store, &ctx.config.outbox, &ctx.clock, now).await?;
-            println!(
+            crate::outln!(
                 "attempted {}, sent {}, retrying {}, failed {}",
                 report.attempted,
                 report.sent,
@@ -317,7 +317,7 @@ pub async fn outbox(args: OutboxArgs) -> Result<ExitCode> {
                 report.failed.len()
             );
             for (id, address, why) in &report.failed {
-                println!("failed: outbox {id} to {address}: {why}");
+                crate::outln!("failed: outbox {id} to {address}: {why}");
             }
             Ok(if report.failed.is_empty() {
                 ExitCode::SUCCESS
@@ -354,7 +354,7 @@ async fn retry(ctx: &Ctx, id: i64) -> Result<ExitCode> {
             ctx.store
                 .hold_outbox_mail(id, &why, now.timestamp_millis())
                 .await?;
-            println!("still held: outbox {id}: {why}");
+            crate::outln!("still held: outbox {id}: {why}");
             return Ok(ExitCode::from(1));
         }
         Some(composed.raw)
@@ -363,7 +363,7 @@ async fn retry(ctx: &Ctx, id: i64) -> Result<ExitCode> {
         .store
         .requeue_outbox_mail(id, raw.as_deref(), give_up, now.timestamp_millis())
         .await?;
-    println!("requeued {n} recipient(s) of outbox {id}");
+    crate::outln!("requeued {n} recipient(s) of outbox {id}");
     Ok(ExitCode::SUCCESS)
 }
 

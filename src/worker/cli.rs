@@ -52,7 +52,7 @@ pub async fn run(args: &RunArgs) -> Result<ExitCode> {
         let summary = pipeline.once(&cancel).await?;
         print_summary(&pipeline.mailbox, &summary);
         let flushed = crate::outbox::flush(&store, &config.outbox, &pipeline.clock, false).await?;
-        println!(
+        crate::outln!(
             "outbox: {} sent, {} to retry, {} failed",
             flushed.sent,
             flushed.retrying,
@@ -90,25 +90,25 @@ pub async fn run(args: &RunArgs) -> Result<ExitCode> {
 
 /// What went where, for `run --once`.
 fn print_summary(mailbox: &str, summary: &Summary) {
-    println!("{mailbox}: sorted {} message(s)", summary.sorted());
+    crate::outln!("{mailbox}: sorted {} message(s)", summary.sorted());
     let width = summary.buckets.keys().map(String::len).max().unwrap_or(0);
     for (bucket, n) in &summary.buckets {
-        println!("  {bucket:<width$}  {n}");
+        crate::outln!("  {bucket:<width$}  {n}");
     }
     if summary.errors > 0 {
-        println!("  {} with errors (in quarantine, flagged)", summary.errors);
+        crate::outln!("  {} with errors (in quarantine, flagged)", summary.errors);
     }
     if summary.recovered > 0 {
-        println!(
+        crate::outln!(
             "  {} verdict(s) from an earlier run re-applied",
             summary.recovered
         );
     }
     if summary.known > 0 {
-        println!("  {} already sorted before (left alone)", summary.known);
+        crate::outln!("  {} already sorted before (left alone)", summary.known);
     }
     if summary.released > 0 {
-        println!(
+        crate::outln!(
             "  {} released from quarantine (new rules decided them)",
             summary.released
         );
@@ -128,35 +128,35 @@ pub async fn status(args: &ConfigArg) -> Result<ExitCode> {
 }
 
 async fn print_status(config: &Config, store: &Store, mailbox: &str) -> Result<()> {
-    println!("mailbox {mailbox}");
+    crate::outln!("mailbox {mailbox}");
     let Some(state) = store.sync_state(mailbox).await? else {
-        println!("  not attached yet: `triaged run` attaches it");
+        crate::outln!("  not attached yet: `triaged run` attaches it");
         return Ok(());
     };
-    println!("  folder        {}", state.folder);
-    println!("  uidvalidity   {}", state.uidvalidity);
-    println!("  last uid      {}", state.last_uid);
+    crate::outln!("  folder        {}", state.folder);
+    crate::outln!("  uidvalidity   {}", state.uidvalidity);
+    crate::outln!("  last uid      {}", state.last_uid);
     let pending = match super::pending(config, store).await {
         Ok(n) => n.to_string(),
         Err(e) => format!("unknown ({e:#})"),
     };
     let (unapplied, errors) = store.verdict_backlog(mailbox).await?;
-    println!("  pending       {pending} new, {unapplied} verdict(s) not yet applied");
+    crate::outln!("  pending       {pending} new, {unapplied} verdict(s) not yet applied");
     let last_error = if state.last_error.is_empty() {
         "none"
     } else {
         &state.last_error
     };
-    println!("  last error    {last_error}");
+    crate::outln!("  last error    {last_error}");
     let held = store.quarantine_counts(mailbox).await?;
     let count = |state: &str| held.get(state).copied().unwrap_or(0);
-    println!(
+    crate::outln!(
         "  quarantine    {} held, {} given up, {} released ({errors} error verdict(s) in all)",
         count(crate::store::HELD),
         count(crate::store::GIVEN_UP),
         count(crate::store::RELEASED)
     );
-    println!(
+    crate::outln!(
         "  outbox depth  {} mail(s) waiting",
         store.outbox_depth().await?
     );
@@ -166,10 +166,10 @@ async fn print_status(config: &Config, store: &Store, mailbox: &str) -> Result<(
         .timestamp_millis();
     let today = store.bucket_counts(mailbox, midnight).await?;
     if today.is_empty() {
-        println!("  today         nothing sorted");
+        crate::outln!("  today         nothing sorted");
     } else {
         let parts: Vec<String> = today.iter().map(|(b, n)| format!("{b} {n}")).collect();
-        println!("  today         {}", parts.join(", "));
+        crate::outln!("  today         {}", parts.join(", "));
     }
     Ok(())
 }

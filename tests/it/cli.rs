@@ -149,3 +149,63 @@ fn migrate_on_postgres_then_again_is_a_no_op() -> Result<()> {
     let sep = if base.contains('?') { '&' } else { '?' };
     migrate_twice(&format!("{base}{sep}options=-c%20search_path%3D{schema}"))
 }
+
+/// Runs triaged with its standard output on a pipe whose reader is already gone.
+fn with_closed_stdout(args: &[&str], dir: &Path) -> Result<Output> {
+    let (reader, writer) = std::io::pipe().context("pipe")?;
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_triaged"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TRIAGED_CONFIG")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .context("run triaged")
+}
+
+fn count(dir: &Path) -> Result<usize> {
+    Ok(std::fs::read_dir(dir)?.count())
+}
+
+#[test]
+fn a_reader_that_goes_away_stops_the_output_not_the_work() -> Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let args = ["classify", "--rules", "rules/support.sieve", "tests/corpus"];
+    let out = with_closed_stdout(&args, root)?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "classify: {:?} {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
+
+    // `run --once` over the sample mail in a Maildir: the summary is lost, the sorting is not.
+    let dir = tempfile::tempdir()?;
+    let mail = dir.path().join("mail");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(mail.join(sub))?;
+    }
+    for (i, entry) in std::fs::read_dir(root.join("examples/mail"))?.enumerate() {
+        let name = format!("1700000000.M{i}P1.example");
+        std::fs::copy(entry?.path(), mail.join("new").join(name))?;
+    }
+    let unsorted = count(&mail.join("new"))?;
+    assert!(unsorted > 0);
+    let config = format!(
+        "[mailbox]\nurl = \"maildir:mail\"\n[store]\nurl = \"sqlite:triaged.db\"\n\
+         [rules]\nscript = \"{rules}/support.sieve\"\ninclude_dir = \"{rules}\"\n\
+         [outbox]\ntransport = \"file:outbox\"\nfrom = \"Support <support@example.org>\"\n",
+        rules = root.join("rules").display()
+    );
+    std::fs::write(dir.path().join("triaged.toml"), config)?;
+    let out = with_closed_stdout(&["run", "--once", "--config", "triaged.toml"], dir.path())?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "run --once: {:?} {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
+    let left = count(&mail.join("new"))? + count(&mail.join("cur"))?;
+    assert!(
+        left < unsorted,
+        "nothing sorted: {left} of {unsorted} still in INBOX"
+    );
+    let status = triaged(&["status", "--config", "triaged.toml"], dir.path())?;
+    assert!(text(&status).contains("last uid"), "{}", text(&status));
+    Ok(())
+}
