@@ -76,7 +76,7 @@ pub struct Message<'a> {
 impl<'a> Message<'a> {
     /// Validates `raw` and parses it. `max_size` of 0 means no limit.
     pub fn parse(raw: &'a [u8], max_size: u64) -> Result<Self, MessageError> {
-        validate(raw, max_size)?;
+        let header_end = validate(raw, max_size)?;
         let mut parsed = MessageParser::new()
             .parse(raw)
             .ok_or(MessageError::Unparsable)?;
@@ -89,7 +89,7 @@ impl<'a> Message<'a> {
                 .ok_or(MessageError::Unparsable)?
                 .into_owned();
         }
-        crate::classify::normalise::lenient_encoded_words(&mut parsed);
+        crate::classify::normalise::lenient_encoded_words(&mut parsed, &raw[..header_end]);
         crate::classify::normalise::unquote_local_parts(&mut parsed);
         Ok(Message {
             parsed,

@@ -15,7 +15,12 @@ use std::ops::Range;
 /// an encoded-word inside a word in place. Every top-level unstructured header with an encoded-word is
 /// decoded again that way. Applied to the parsed
 /// message, so the raw bytes and the size stay as stored.
-pub(crate) fn lenient_encoded_words(msg: &mut mail_parser::Message<'_>) {
+/// `header` is the message's raw header block: when it has no encoded-word at all (most mail), nothing
+/// else is looked at.
+pub(crate) fn lenient_encoded_words(msg: &mut mail_parser::Message<'_>, header: &[u8]) {
+    if !has_encoded_word(header) {
+        return;
+    }
     let raw = &msg.raw_message;
     let Some(part) = msg.parts.first_mut() else {
         return;
@@ -27,8 +32,7 @@ pub(crate) fn lenient_encoded_words(msg: &mut mail_parser::Message<'_>) {
         let Some(value) = raw.get(header.offset_start as usize..header.offset_end as usize) else {
             continue;
         };
-        // `?` is rare in a header outside encoded-words: look for it, then at the byte before.
-        if !memchr::memchr_iter(b'?', value).any(|i| i > 0 && value[i - 1] == b'=') {
+        if !has_encoded_word(value) {
             continue;
         }
         let decoded = decode_words(value);
@@ -36,6 +40,12 @@ pub(crate) fn lenient_encoded_words(msg: &mut mail_parser::Message<'_>) {
             header.value = HeaderValue::Text(Cow::Owned(decoded));
         }
     }
+}
+
+/// Whether `bytes` has an `=?` (`?` is rare in a header outside encoded-words: look for it, then at the
+/// byte before).
+fn has_encoded_word(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'?', bytes).any(|i| i > 0 && bytes[i - 1] == b'=')
 }
 
 /// Pigeonhole's address parts see a quoted local part unquoted (`"john doe"@example.com` has the
@@ -228,14 +238,9 @@ pub(crate) fn zone_fixes(parsed: &mail_parser::Message<'_>) -> Vec<Fix> {
 /// The fix for one header line, if it ends in a zone mail-parser misreads: `field` is the first line of
 /// the field the line belongs to, `line` the line without its LF, both ranges of `raw`.
 fn zone_fix(raw: &[u8], field: Range<usize>, line: Range<usize>) -> Option<Fix> {
-    let text = &raw[line.clone()];
-    let last = text.strip_suffix(b"\r").unwrap_or(text).last()?;
-    if !last.is_ascii_alphabetic()
-        || !is_date_field(&raw[field.clone()], &raw[field.start..line.end])
-    {
-        return None;
-    }
-    short_zone(text, line.start)
+    // The shape of the line first (cheap, and rarely there), then which field it belongs to.
+    let fix = short_zone(&raw[line.clone()], line.start)?;
+    is_date_field(&raw[field.clone()], &raw[field.start..line.end]).then_some(fix)
 }
 
 /// `raw` with the fixes applied; untouched (borrowed) when there are none, which is almost always.
