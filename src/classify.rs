@@ -479,7 +479,7 @@ impl Run<'_> {
             .ok()?;
         let spec = self.rules.specs.get(id)?;
         let args: Vec<String> = names.map(str::to_string).collect();
-        let mut values = evaluate::evaluate(spec, &args, msg)?;
+        let mut values = evaluate::evaluate(spec, &args, msg, &self.ctx.envelope)?;
         values.resize(spec.match_values + 1, String::new());
         Some(values.join("\0"))
     }

@@ -12,7 +12,10 @@
 //! - `date` with `:index` (Pigeonhole 0.5 reads the first header field whatever the index; sieve-rs
 //!   honours it, and misses the date of some `Received` fields);
 //! - `header`/`string` with `:comparator "i;ascii-numeric"` (RFC 4790 9.1: only the leading digits
-//!   count, a value without them is positive infinity; sieve-rs parses the whole value as a number).
+//!   count, a value without them is positive infinity; sieve-rs parses the whole value as a number);
+//! - `envelope` with `:localpart`, `:user` or `:detail`: sieve-rs is handed a sender with a quoted local
+//!   part in its quoted form (it refuses the unquoted one) and splits that; Pigeonhole's local part is
+//!   unquoted (`"john doe"@example.com` has the local part `john doe`).
 
 use super::fixes::{Edit, encode_for_sieve_rs};
 use super::source::{Kind, Token, unquote};
@@ -25,6 +28,7 @@ pub(crate) const MATCH_VAR: &str = "triaged_mv";
 /// Which test, with what match type and comparator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TestKind {
+    Envelope,
     Header,
     Str,
     Date,
@@ -57,6 +61,15 @@ pub(crate) enum Zone {
     Given,
 }
 
+/// Which part of an address a test looks at (RFC 5228 2.7.4, RFC 5233).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AddressPart {
+    All,
+    LocalPart,
+    User,
+    Detail,
+}
+
 /// One adapted test as compiled; the probe supplies its strings at run time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Spec {
@@ -66,6 +79,8 @@ pub(crate) struct Spec {
     pub zone: Zone,
     /// `:index N` (1-based) and `:last`.
     pub index: Option<(usize, bool)>,
+    /// The address part of an `envelope` test (`:localpart`, `:user`, `:detail`; `:all` otherwise).
+    pub address_part: AddressPart,
     /// How many strings each positional argument list has, in order (the keys last).
     pub lists: Vec<usize>,
     /// The number of match values to hand back (0: the script uses none).
@@ -122,6 +137,7 @@ fn parse_args<'t>(src: &[u8], args: &'t [Token]) -> Option<Parsed<'t>> {
 /// The spec for the test named `name` with arguments `args`, if triaged must evaluate it.
 fn spec_for(src: &[u8], name: &str, args: &Parsed<'_>, match_values: usize) -> Option<Spec> {
     let kind = match name {
+        "envelope" => TestKind::Envelope,
         "header" => TestKind::Header,
         "string" => TestKind::Str,
         "date" => TestKind::Date,
@@ -158,7 +174,17 @@ fn spec_for(src: &[u8], name: &str, args: &Parsed<'_>, match_values: usize) -> O
         let v = unquote(src, k);
         v.contains('?') || v.contains("${")
     });
+    let address_part = if tag(":localpart").is_some() {
+        AddressPart::LocalPart
+    } else if tag(":user").is_some() {
+        AddressPart::User
+    } else if tag(":detail").is_some() {
+        AddressPart::Detail
+    } else {
+        AddressPart::All
+    };
     let wanted = match (&kind, &match_type) {
+        (TestKind::Envelope, _) => address_part != AddressPart::All,
         (TestKind::Date | TestKind::CurrentDate, Match::Regex) => true,
         (TestKind::Date, _) => tag(":index").is_some(),
         (TestKind::Header | TestKind::Str, Match::Matches) => dynamic_or_wild,
@@ -178,6 +204,9 @@ fn spec_for(src: &[u8], name: &str, args: &Parsed<'_>, match_values: usize) -> O
         ":contains",
         ":matches",
         ":regex",
+        ":localpart",
+        ":user",
+        ":detail",
     ];
     if !wanted || args.tags.iter().any(|t| !known.contains(&t.0.as_str())) {
         return None;
@@ -200,6 +229,7 @@ fn spec_for(src: &[u8], name: &str, args: &Parsed<'_>, match_values: usize) -> O
         comparator,
         zone,
         index,
+        address_part,
         lists: args.lists.iter().map(Vec::len).collect(),
         match_values: if sets_values { match_values } else { 0 },
     })

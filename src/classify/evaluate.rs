@@ -2,7 +2,8 @@
 //! header values and dates from the parsed message the way Pigeonhole does and decides one adapted test
 //! from the strings its probe carried. It must not evaluate anything `adapt.rs` did not hand it.
 
-use super::adapt::{Comparator, Match, Spec, TestKind, Zone};
+use super::adapt::{AddressPart, Comparator, Match, Spec, TestKind, Zone};
+use super::envelope::Envelope;
 use super::pmatch;
 use chrono::{DateTime, Datelike, FixedOffset, Local, Offset, TimeZone, Timelike, Utc};
 use mail_parser::HeaderValue;
@@ -14,6 +15,7 @@ pub(crate) fn evaluate(
     spec: &Spec,
     args: &[String],
     msg: &mail_parser::Message<'_>,
+    envelope: &Envelope,
 ) -> Option<Vec<String>> {
     let (zone, rest) = if spec.zone == Zone::Given {
         let (z, r) = args.split_first()?;
@@ -29,6 +31,16 @@ pub(crate) fn evaluate(
     }
     let keys = *lists.last()?;
     let values: Vec<String> = match spec.kind {
+        TestKind::Envelope => lists
+            .first()?
+            .iter()
+            .filter_map(|part| match part.to_ascii_lowercase().as_str() {
+                "from" => Some(envelope.from.as_str()),
+                "to" => Some(envelope.to.as_str()),
+                _ => None,
+            })
+            .filter_map(|address| address_part(address, spec.address_part))
+            .collect(),
         TestKind::Str => lists.first()?.to_vec(),
         TestKind::Header => lists
             .first()?
@@ -56,6 +68,22 @@ pub(crate) fn evaluate(
     values
         .iter()
         .find_map(|v| keys.iter().find_map(|k| match_one(spec, v, k)))
+}
+
+/// The part of an envelope address (kept unquoted in `Envelope`) a test looks at. The null sender is
+/// the empty string whatever the part (RFC 5228 5.4); `:detail` of an address without `+` is none.
+fn address_part(address: &str, part: AddressPart) -> Option<String> {
+    if address.is_empty() {
+        return Some(String::new());
+    }
+    let local = address.rsplit_once('@').map_or(address, |(l, _)| l);
+    let value = match part {
+        AddressPart::All => address,
+        AddressPart::LocalPart => local,
+        AddressPart::User => local.split_once('+').map_or(local, |(user, _)| user),
+        AddressPart::Detail => local.split_once('+')?.1,
+    };
+    Some(value.to_string())
 }
 
 fn match_one(spec: &Spec, value: &str, key: &str) -> Option<Vec<String>> {

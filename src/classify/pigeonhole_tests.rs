@@ -79,6 +79,25 @@ fn envelope_from_falls_back_to_sender_then_from_for_empty_return_path() -> Resul
 }
 
 #[test]
+fn envelope_local_part_of_a_quoted_sender_is_unquoted() -> Result<()> {
+    // Pigeonhole: "john doe"@example.com has the local part `john doe`; :all keeps the quotes.
+    let script = "require [\"envelope\", \"fileinto\", \"variables\", \"subaddress\"];\n\
+        if envelope :localpart :matches \"from\" \"* *\" { fileinto \"L/${1}-${2}\"; }\n\
+        if envelope :user :is \"from\" \"john doe\" { fileinto \"User\"; }\n\
+        if envelope :detail :is \"from\" \"x\" { fileinto \"Detail\"; }\n\
+        if envelope :all :is \"from\" \"\\\"john doe\\\"@example.com\" { fileinto \"All\"; }\n\
+        if envelope :localpart :is \"to\" \"support\" { fileinto \"To\"; }\n";
+    let quoted = MSG.replace(
+        "<bob@example.com>\nFrom",
+        "<\"john doe\"@example.com>\nFrom",
+    );
+    assert_eq!(tsv(script, &quoted)?, "m\tAll,L/john-doe,To,User\t-\t-");
+    let plain = MSG.replace("<bob@example.com>\nFrom", "<bob+x@example.com>\nFrom");
+    assert_eq!(tsv(script, &plain)?, "m\tDetail,To\t-\t-");
+    Ok(())
+}
+
+#[test]
 fn date_with_index_reads_the_first_field_like_pigeonhole() -> Result<()> {
     let msg = MSG.replace(
         "Subject: Hello There",
