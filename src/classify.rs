@@ -480,7 +480,7 @@ impl Run<'_> {
         let spec = self.rules.specs.get(id)?;
         let args: Vec<String> = names.map(str::to_string).collect();
         let mut values = evaluate::evaluate(spec, &args, msg, &self.ctx.envelope)?;
-        values.resize(spec.match_values + 1, String::new());
+        values.resize(spec.match_values.max(1), String::new());
         Some(values.join("\0"))
     }
 

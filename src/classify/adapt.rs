@@ -83,7 +83,7 @@ pub(crate) struct Spec {
     pub address_part: AddressPart,
     /// How many strings each positional argument list has, in order (the keys last).
     pub lists: Vec<usize>,
-    /// The number of match values to hand back (0: the script uses none).
+    /// How many match values to hand back, `${0}` included (0: the script uses none).
     pub match_values: usize,
 }
 
@@ -235,14 +235,15 @@ fn spec_for(src: &[u8], name: &str, args: &Parsed<'_>, match_values: usize) -> O
     })
 }
 
-/// The highest `${N}` the script refers to (0 if none).
-pub(crate) fn max_match_value(src: &[u8]) -> usize {
+/// How many match values the script can refer to: the highest `${N}` plus one (`${0}` is the whole
+/// match), 0 if it refers to none.
+pub(crate) fn match_value_count(src: &[u8]) -> usize {
     let text = String::from_utf8_lossy(src);
     text.split("${")
         .skip(1)
         .filter_map(|rest| rest.split('}').next()?.trim().parse::<usize>().ok())
         .max()
-        .unwrap_or(0)
+        .map_or(0, |n| n + 1)
 }
 
 /// Replaces every test triaged must evaluate with its probe; the specs are numbered from `base`.
@@ -253,7 +254,7 @@ pub(crate) fn rewrite_tests(
     variables: bool,
     edits: &mut Vec<Edit>,
 ) -> Vec<Spec> {
-    let wanted_values = if variables { max_match_value(src) } else { 0 };
+    let wanted_values = if variables { match_value_count(src) } else { 0 };
     let mut specs = Vec::new();
     for (i, tok) in tokens.iter().enumerate() {
         let prev = i.checked_sub(1).map(|p| &tokens[p]);
@@ -302,7 +303,8 @@ fn probe_text(src: &[u8], id: usize, spec: &Spec, args: &Parsed<'_>) -> Option<S
     if spec.match_values == 0 {
         return Some(probe);
     }
-    let groups = "\\\\x00([^\\\\x00]*)".repeat(spec.match_values);
+    // `${0}` is the text before the first NUL; each group after it is `${1}`, `${2}`, ...
+    let groups = "\\\\x00([^\\\\x00]*)".repeat(spec.match_values - 1);
     Some(format!(
         "allof({probe}, string :regex \"${{global.{MATCH_VAR}}}\" \"^(?s)[^\\\\x00]*(?={groups}$)\")"
     ))

@@ -45,6 +45,15 @@ fn matches_question_marks_follow_pigeonhole_scan() -> Result<()> {
 }
 
 #[test]
+fn whole_match_alone_is_handed_back_from_an_adapted_test() -> Result<()> {
+    // A script that uses only ${0} still gets it from a test triaged evaluates.
+    let script = "require [\"fileinto\", \"variables\"];\n\
+        if header :matches \"Subject\" \"?ello*\" { fileinto \"Z/${0}\"; }\n";
+    assert_eq!(tsv(script, MSG)?, "m\tZ/Hello There\t-\t-");
+    Ok(())
+}
+
+#[test]
 fn match_value_with_half_a_character_is_an_invalid_mailbox() -> Result<()> {
     let msg = MSG.replace("Subject: Hello There", "Subject: Пароль");
     let script = "require [\"fileinto\", \"variables\"];\n\
