@@ -119,11 +119,27 @@ pub enum RulesError {
 
 /// One compiled script: the form that runs, and the instrumented form used for `--explain`.
 #[derive(Debug, Clone)]
-struct Compiled {
+struct Forms {
     run: Arc<Sieve>,
     explain: Arc<Sieve>,
+}
+
+/// A script compiled twice: `plain` for the usual message, `quoted` for one whose envelope has an
+/// address with a quoted local part, where triaged evaluates `envelope :localpart`/`:user`/`:detail`
+/// itself (`adapt.rs`). Doing that for every message would cost a probe per envelope test.
+#[derive(Debug, Clone)]
+struct Compiled {
+    plain: Forms,
+    quoted: Forms,
     /// The script requires `vacation`.
     vacation: bool,
+}
+
+impl Compiled {
+    fn form(&self, explain: bool, quoted: bool) -> &Arc<Sieve> {
+        let forms = if quoted { &self.quoted } else { &self.plain };
+        if explain { &forms.explain } else { &forms.run }
+    }
 }
 
 /// The compiled rules; cheap to share between threads (`&Rules` is all evaluation needs).
@@ -189,11 +205,9 @@ impl Rules {
     /// Evaluates the rules for one message. Never panics; a script failure is an error verdict. The
     /// parsed message is moved into the engine, not copied: classification is the last use of it.
     pub fn classify(&self, msg: Message<'_>, ctx: &Context<'_>) -> Verdict {
-        let script = if ctx.explain {
-            &self.main.explain
-        } else {
-            &self.main.run
-        };
+        let script = self
+            .main
+            .form(ctx.explain, ctx.envelope.has_quoted_address());
         let mut run = Run {
             rules: self,
             ctx,
@@ -219,15 +233,11 @@ impl Rules {
         verdict
     }
 
-    fn include(&self, name: &str, explain: bool) -> Option<Arc<Sieve>> {
+    fn include(&self, name: &str, explain: bool, quoted: bool) -> Option<Arc<Sieve>> {
         let c = self
             .includes
             .get(name.strip_suffix(".sieve").unwrap_or(name))?;
-        Some(if explain {
-            c.explain.clone()
-        } else {
-            c.run.clone()
-        })
+        Some(c.form(explain, quoted).clone())
     }
 }
 
@@ -277,14 +287,24 @@ fn compile_file(
             extension,
         });
     }
-    let (run_src, new_specs) = source::rewrite(&src, &tokens, false, specs.len());
-    let run = compiler.compile(&run_src).map_err(compile_err)?;
-    let (explain_src, _) = source::rewrite(&src, &tokens, true, specs.len());
-    let explain = compiler.compile(&explain_src).map_err(compile_err)?;
-    specs.extend(new_specs);
+    // Each form's adapted tests are numbered after those already in `specs`; `run` and `explain`
+    // adapt the same tests, so they share their numbers.
+    let mut forms = |quoted: bool| -> Result<Forms, RulesError> {
+        let (run_src, new_specs) = source::rewrite(&src, &tokens, false, quoted, specs.len());
+        let run = compiler.compile(&run_src).map_err(compile_err)?;
+        let (explain_src, _) = source::rewrite(&src, &tokens, true, quoted, specs.len());
+        let explain = compiler.compile(&explain_src).map_err(compile_err)?;
+        specs.extend(new_specs);
+        Ok(Forms {
+            run: Arc::new(run),
+            explain: Arc::new(explain),
+        })
+    };
+    let plain = forms(false)?;
+    let quoted = forms(true)?;
     let compiled = Compiled {
-        run: Arc::new(run),
-        explain: Arc::new(explain),
+        plain,
+        quoted,
         vacation: required
             .iter()
             .any(|(ext, ..)| ext.eq_ignore_ascii_case("vacation")),
@@ -400,7 +420,8 @@ impl Run<'_> {
     fn on_event(&mut self, event: Event) -> Result<Input, RunError> {
         Ok(match event {
             Event::IncludeScript { name, optional } => {
-                match self.rules.include(name.as_str(), self.ctx.explain) {
+                let quoted = self.ctx.envelope.has_quoted_address();
+                match self.rules.include(name.as_str(), self.ctx.explain, quoted) {
                     Some(script) => Input::script(name, script),
                     None if optional => Input::False,
                     None => {

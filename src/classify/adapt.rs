@@ -13,7 +13,8 @@
 //!   honours it, and misses the date of some `Received` fields);
 //! - `header`/`string` with `:comparator "i;ascii-numeric"` (RFC 4790 9.1: only the leading digits
 //!   count, a value without them is positive infinity; sieve-rs parses the whole value as a number);
-//! - `envelope` with `:localpart`, `:user` or `:detail`: sieve-rs is handed a sender with a quoted local
+//! - `envelope` with `:localpart`, `:user` or `:detail`, in the form of the script used for a message
+//!   whose envelope has a quoted local part (`quoted_envelope`): sieve-rs is handed a sender with a quoted local
 //!   part in its quoted form (it refuses the unquoted one) and splits that; Pigeonhole's local part is
 //!   unquoted (`"john doe"@example.com` has the local part `john doe`).
 
@@ -135,9 +136,15 @@ fn parse_args<'t>(src: &[u8], args: &'t [Token]) -> Option<Parsed<'t>> {
 }
 
 /// The spec for the test named `name` with arguments `args`, if triaged must evaluate it.
-fn spec_for(src: &[u8], name: &str, args: &Parsed<'_>, match_values: usize) -> Option<Spec> {
+fn spec_for(
+    src: &[u8],
+    name: &str,
+    args: &Parsed<'_>,
+    match_values: usize,
+    quoted_envelope: bool,
+) -> Option<Spec> {
     let kind = match name {
-        "envelope" => TestKind::Envelope,
+        "envelope" if quoted_envelope => TestKind::Envelope,
         "header" => TestKind::Header,
         "string" => TestKind::Str,
         "date" => TestKind::Date,
@@ -252,6 +259,7 @@ pub(crate) fn rewrite_tests(
     tokens: &[Token],
     base: usize,
     variables: bool,
+    quoted_envelope: bool,
     edits: &mut Vec<Edit>,
 ) -> Vec<Spec> {
     let wanted_values = if variables { match_value_count(src) } else { 0 };
@@ -277,7 +285,7 @@ pub(crate) fn rewrite_tests(
         let Some(args) = parse_args(src, &tokens[range.clone()]) else {
             continue;
         };
-        let Some(spec) = spec_for(src, &name, &args, wanted_values) else {
+        let Some(spec) = spec_for(src, &name, &args, wanted_values, quoted_envelope) else {
             continue;
         };
         let Some(text) = probe_text(src, base + specs.len(), &spec, &args) else {

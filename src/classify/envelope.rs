@@ -55,6 +55,14 @@ impl Envelope {
         Envelope { from, to }
     }
 
+    /// Whether either address has a local part that is not a dot-atom (it is quoted in SMTP): such a
+    /// message runs through the form of the rules that evaluates envelope address parts in triaged.
+    pub fn has_quoted_address(&self) -> bool {
+        [&self.from, &self.to]
+            .iter()
+            .any(|a| memchr::memrchr(b'@', a.as_bytes()).is_some_and(|at| !is_dot_atom(&a[..at])))
+    }
+
     /// The sender as an SMTP reverse path (RFC 5321 4.1.2): a local part that is not a dot-atom is
     /// quoted. This is what Pigeonhole's `envelope :all` and `:domain` see and where a vacation reply
     /// goes; the plain `from` is what its `:localpart` sees.
@@ -78,28 +86,52 @@ impl Envelope {
     }
 }
 
-/// RFC 5322 3.2.3 dot-atom: atext runs separated by single dots (every envelope sender is checked, so
-/// this is one pass over the bytes).
-fn is_dot_atom(local: &str) -> bool {
-    let mut after_dot = true;
-    for b in local.bytes() {
-        let ok = match b {
-            b'.' if after_dot => return false,
-            b'.' => {
-                after_dot = true;
-                continue;
-            }
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | 0x80..=0xff => true,
-            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'/' | b'=' | b'?'
-            | b'^' | b'_' | b'`' | b'{' | b'|' | b'}' | b'~' => true,
-            _ => false,
-        };
-        if !ok {
-            return false;
-        }
-        after_dot = false;
+/// RFC 5322 3.2.3 atext (and any non-ASCII byte, RFC 6532), by byte value.
+const ATEXT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || c >= 0x80
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'/'
+                    | b'='
+                    | b'?'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'{'
+                    | b'|'
+                    | b'}'
+                    | b'~'
+            );
+        b += 1;
     }
-    !after_dot
+    table
+};
+
+/// RFC 5322 3.2.3 dot-atom: atext runs separated by single dots (every envelope address is checked,
+/// so this is one pass over the bytes with a table).
+fn is_dot_atom(local: &str) -> bool {
+    let bytes = local.as_bytes();
+    !bytes.is_empty()
+        && bytes[0] != b'.'
+        && bytes[bytes.len() - 1] != b'.'
+        && bytes
+            .iter()
+            .zip(&bytes[1..])
+            .all(|(&a, &b)| (ATEXT[usize::from(a)] || a == b'.') && !(a == b'.' && b == b'.'))
+        && ATEXT[usize::from(bytes[bytes.len() - 1])]
 }
 
 #[cfg(test)]

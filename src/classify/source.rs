@@ -314,13 +314,15 @@ pub(crate) fn rewrite(
     src: &[u8],
     tokens: &[Token],
     explain: bool,
+    quoted_envelope: bool,
     base: usize,
 ) -> (Vec<u8>, Vec<super::adapt::Spec>) {
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     let variables = required(src, tokens)
         .iter()
         .any(|r| r.0.eq_ignore_ascii_case("variables"));
-    let specs = super::adapt::rewrite_tests(src, tokens, base, variables, &mut edits);
+    let specs =
+        super::adapt::rewrite_tests(src, tokens, base, variables, quoted_envelope, &mut edits);
     let extra = if specs.iter().any(|s| s.match_values > 0) {
         ",\"regex\",\"include\""
     } else {

@@ -14,7 +14,7 @@ fn lexer_skips_comments_and_multiline_strings() -> Result<()> {
 fn keep_becomes_fileinto_marker() -> Result<()> {
     let src = b"keep :flags \"x\";";
     let tokens = lex(src).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let out = String::from_utf8(rewrite(src, &tokens, false, 0).0)?;
+    let out = String::from_utf8(rewrite(src, &tokens, false, false, 0).0)?;
     assert!(
         out.ends_with(&format!("fileinto :flags \"x\" \"{KEEP_MARKER}\";")),
         "{out}"
@@ -26,7 +26,7 @@ fn keep_becomes_fileinto_marker() -> Result<()> {
 fn regex_keys_get_case_insensitive_flag_only_under_casemap() -> Result<()> {
     let src = b"if header :regex \"s\" [\"a\", \"b\"] {} if header :regex :comparator \"i;octet\" \"s\" \"c\" {}";
     let tokens = lex(src).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let out = String::from_utf8(rewrite(src, &tokens, false, 0).0)?;
+    let out = String::from_utf8(rewrite(src, &tokens, false, false, 0).0)?;
     assert!(
         out.contains("[\"(?i)a\", \"(?i)b\"]") && out.contains("\"s\" \"c\""),
         "{out}"
@@ -52,5 +52,22 @@ fn probes_round_trip_and_includes_are_listed() -> Result<()> {
         .map(|i| (i.0, i.1))
         .collect();
     assert_eq!(inc, vec![("a".to_string(), true), ("b".to_string(), false)]);
+    Ok(())
+}
+
+#[test]
+fn envelope_address_parts_are_adapted_only_in_the_quoted_form() -> Result<()> {
+    let src = b"require \"envelope\"; if envelope :localpart \"from\" \"a\" {} if envelope :all \"to\" \"b\" {}";
+    let tokens = lex(src).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let (plain, plain_specs) = rewrite(src, &tokens, false, false, 0);
+    assert!(
+        plain_specs.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&plain)
+    );
+    let (quoted, quoted_specs) = rewrite(src, &tokens, false, true, 0);
+    let quoted = String::from_utf8(quoted)?;
+    assert_eq!(quoted_specs.len(), 1, "{quoted}");
+    assert!(quoted.contains("envelope :all \"to\" \"b\""), "{quoted}");
     Ok(())
 }
