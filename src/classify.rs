@@ -205,12 +205,12 @@ impl Rules {
     /// Evaluates the rules for one message. Never panics; a script failure is an error verdict. The
     /// parsed message is moved into the engine, not copied: classification is the last use of it.
     pub fn classify(&self, msg: Message<'_>, ctx: &Context<'_>) -> Verdict {
-        let script = self
-            .main
-            .form(ctx.explain, ctx.envelope.has_quoted_address());
+        let quoted = ctx.envelope.has_quoted_address();
+        let script = self.main.form(ctx.explain, quoted);
         let mut run = Run {
             rules: self,
             ctx,
+            quoted,
             verdict: Verdict::default(),
             last_probe: None,
             vacation_meta: None,
@@ -353,6 +353,8 @@ fn compile_includes(
 struct Run<'r> {
     rules: &'r Rules,
     ctx: &'r Context<'r>,
+    /// The envelope has a quoted local part: the `quoted` forms of the scripts run (`Compiled`).
+    quoted: bool,
     verdict: Verdict,
     /// The last probe seen: tells what the next `SendMessage` is and where actions come from.
     last_probe: Option<Probe>,
@@ -420,8 +422,10 @@ impl Run<'_> {
     fn on_event(&mut self, event: Event) -> Result<Input, RunError> {
         Ok(match event {
             Event::IncludeScript { name, optional } => {
-                let quoted = self.ctx.envelope.has_quoted_address();
-                match self.rules.include(name.as_str(), self.ctx.explain, quoted) {
+                match self
+                    .rules
+                    .include(name.as_str(), self.ctx.explain, self.quoted)
+                {
                     Some(script) => Input::script(name, script),
                     None if optional => Input::False,
                     None => {

@@ -116,13 +116,6 @@ impl<'a> Message<'a> {
         sha256_hex(self.raw)
     }
 
-    /// The first address of the first header named `name` (e.g. "Delivered-To", "To").
-    pub fn first_address(&self, name: &str) -> Option<String> {
-        let name = HeaderName::from(name);
-        let header = self.top_headers().iter().find(|h| h.name == name)?;
-        first_address_of(&header.value)
-    }
-
     /// The fields of the message's own header (not of its MIME parts), in order.
     pub(crate) fn top_headers(&self) -> &[mail_parser::Header<'a>] {
         self.parsed
@@ -243,14 +236,19 @@ pub(crate) fn return_path_of(
     let value = parsed
         .raw_message
         .get(header.offset_start as usize..header.offset_end as usize)?;
-    let inner = match (memchr::memchr(b'<', value), memchr::memrchr(b'>', value)) {
-        (Some(a), Some(b)) if a < b => &value[a + 1..b],
-        _ => value,
-    };
+    let inner = &value[inside_angles(value)];
     // A source route (`<@a,@b:user@host>`) is obsolete syntax; the mailbox follows the colon.
     let inner = memchr::memrchr(b':', inner).map_or(inner, |i| &inner[i + 1..]);
     let inner = String::from_utf8_lossy(inner.trim_ascii());
     Some(crate::classify::normalise::unquote_local(&inner).unwrap_or_else(|| inner.into_owned()))
+}
+
+/// What lies between the first `<` and the last `>` of `value`, or all of it without both.
+fn inside_angles(value: &[u8]) -> std::ops::Range<usize> {
+    match (memchr::memchr(b'<', value), memchr::memrchr(b'>', value)) {
+        (Some(a), Some(b)) if a < b => a + 1..b,
+        _ => 0..value.len(),
+    }
 }
 
 pub(crate) fn first_address_of(value: &HeaderValue<'_>) -> Option<String> {
@@ -263,15 +261,8 @@ pub(crate) fn first_address_of(value: &HeaderValue<'_>) -> Option<String> {
         // Headers mail-parser does not know as address fields (Delivered-To) come back as text.
         HeaderValue::Text(text) => {
             let text = text.trim();
-            let (open, close) = (
-                memchr::memchr(b'<', text.as_bytes()),
-                memchr::memrchr(b'>', text.as_bytes()),
-            );
-            let inner = match (open, close) {
-                // Both are ASCII, so the slice is on character boundaries.
-                (Some(a), Some(b)) if a < b => &text[a + 1..b],
-                _ => text,
-            };
+            // `<` and `>` are ASCII, so the range is on character boundaries.
+            let inner = &text[inside_angles(text.as_bytes())];
             return (!inner.is_empty()).then(|| inner.trim().to_string());
         }
         _ => None,

@@ -243,16 +243,13 @@ fn zone_fix(raw: &[u8], field: Range<usize>, line: Range<usize>) -> Option<Fix> 
     is_date_field(&raw[field.clone()], &raw[field.start..line.end]).then_some(fix)
 }
 
-/// `raw` with the fixes applied; untouched (borrowed) when there are none, which is almost always.
-pub(crate) fn apply_fixes<'r>(raw: &'r [u8], fixes: &[Fix]) -> Cow<'r, [u8]> {
-    if fixes.is_empty() {
-        return Cow::Borrowed(raw);
-    }
+/// A copy of `raw` with the fixes applied.
+pub(crate) fn apply_fixes(raw: &[u8], fixes: &[Fix]) -> Vec<u8> {
     let mut copy = raw.to_vec();
     for &(at, with) in fixes {
         copy[at..at + with.len()].copy_from_slice(with);
     }
-    Cow::Owned(copy)
+    copy
 }
 
 /// Is the field whose first line is `first` Date, Resent-Date, or a Received whose date part (after
@@ -267,7 +264,7 @@ fn is_date_field(first: &[u8], so_far: &[u8]) -> bool {
 }
 
 /// A trailing 1–2 letter zone that mail-parser would misread, as (offset, replacement).
-fn short_zone(line: &[u8], line_start: usize) -> Option<(usize, &'static [u8])> {
+fn short_zone(line: &[u8], line_start: usize) -> Option<Fix> {
     let crlf = line.last() == Some(&b'\r');
     let body = if crlf { &line[..line.len() - 1] } else { line };
     let letters = body
