@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context as _, Result, ensure};
 
-use super::harness::{Opts, World, append_all, imap_placement};
+use super::harness::{Opts, World, append_all, imap_placement, store_rows};
 
 const SCRIPT: &str = r#"require ["copy", "vacation", "fileinto", "mailbox"];
 if header :contains "subject" "redirect-me" {
@@ -47,21 +47,12 @@ fn messages() -> Vec<(String, Vec<u8>)> {
 
 /// (template, recipient, Message-ID of the stored mail, outbox id) for every queued mail.
 async fn queued(world: &World) -> Result<Vec<(String, String, String, i64)>> {
-    use sqlx::Row as _;
-    let url = format!("sqlite://{}", world.store_path().display());
-    let pool = sqlx::SqlitePool::connect(&url)
-        .await
-        .context("open store")?;
-    let rows = sqlx::query(
+    store_rows(
+        world,
         "SELECT m.template, r.address, m.message_id, m.id FROM outbox_mails m \
          JOIN outbox_recipients r ON r.mail_id = m.id ORDER BY m.id",
     )
-    .fetch_all(&pool)
-    .await?;
-    pool.close().await;
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-        .collect()
+    .await
 }
 
 /// Guards against: redirects and vacation replies dropped, sent twice after a crash, or a vacation

@@ -373,18 +373,25 @@ where
     }
 }
 
-/// Verdict rows per message key in the test's SQLite store: (uidvalidity, uid, name, message_id).
-pub async fn verdict_rows(world: &World) -> Result<Vec<(i64, i64, String, String)>> {
-    use sqlx::Row as _;
+/// Runs `sql` against the test's SQLite store, each row read as `T` (a tuple of its columns).
+pub async fn store_rows<T>(world: &World, sql: &str) -> Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
     let url = format!("sqlite://{}", world.store_path().display());
     let pool = sqlx::SqlitePool::connect(&url)
         .await
         .context("open test store")?;
-    let rows = sqlx::query("SELECT uidvalidity, uid, name, message_id FROM verdicts ORDER BY id")
-        .fetch_all(&pool)
-        .await?;
+    let rows = sqlx::query_as::<_, T>(sql).fetch_all(&pool).await;
     pool.close().await;
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-        .collect()
+    rows.with_context(|| format!("query the test store: {sql}"))
+}
+
+/// Verdict rows per message key in the test's SQLite store: (uidvalidity, uid, name, message_id).
+pub async fn verdict_rows(world: &World) -> Result<Vec<(i64, i64, String, String)>> {
+    store_rows(
+        world,
+        "SELECT uidvalidity, uid, name, message_id FROM verdicts ORDER BY id",
+    )
+    .await
 }

@@ -6,7 +6,7 @@
 use anyhow::{Context as _, Result, ensure};
 use futures::TryStreamExt as _;
 
-use super::harness::{Opts, World, append_all, imap_placement, verdict_rows};
+use super::harness::{Opts, World, append_all, imap_placement, store_rows, verdict_rows};
 use crate::it::support::{TestUser, imap_login};
 
 const FAILING: &str = r#"require ["ihave", "fileinto"];
@@ -49,19 +49,12 @@ async fn flagged(user: &TestUser, folder: &str, id: &str) -> Result<bool> {
 
 /// (Message-ID, reason, attempts, state) per quarantine row.
 async fn quarantine_rows(world: &World) -> Result<Vec<(String, String, i64, String)>> {
-    use sqlx::Row as _;
-    let url = format!("sqlite://{}", world.store_path().display());
-    let pool = sqlx::SqlitePool::connect(&url).await?;
-    let rows = sqlx::query(
+    store_rows(
+        world,
         "SELECT v.message_id, q.reason, q.attempts, q.state FROM quarantine q \
          JOIN verdicts v ON v.id = q.verdict_id ORDER BY v.message_id",
     )
-    .fetch_all(&pool)
-    .await?;
-    pool.close().await;
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-        .collect()
+    .await
 }
 
 fn folder_of(placed: &std::collections::BTreeMap<String, Vec<String>>, id: &str) -> Vec<String> {
