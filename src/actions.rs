@@ -1,13 +1,17 @@
-//! Turns a classifier `Verdict` into what the mailbox must do (a [`Plan`] per message) and groups a
-//! batch of plans into few mailbox operations ([`Op`]): one flag store per flag set, one copy and one
-//! move per target folder. It decides nothing about content and talks neither IMAP nor SMTP.
+//! What a verdict causes: the [`Plan`] for the message itself (where it and its copies go, and with
+//! which flags), lowered into the mailbox's steps, and the mail the verdict causes (`effects`:
+//! acknowledgements, redirects, vacation replies), queued in the verdict's transaction. It decides
+//! nothing about content (that is `classify`) and talks neither IMAP nor SMTP (that is `mailbox` and
+//! `outbox`).
 
-use std::collections::BTreeMap;
+pub mod effects;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::effects::{Classified, Effects};
 use crate::classify::{Folder, Verdict};
 use crate::config::MailboxConfig;
+use crate::mailbox::Step;
 
 /// Where the message itself ends up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +54,22 @@ impl Plan {
         target
             .into_iter()
             .chain(self.copies.iter().map(String::as_str))
+    }
+
+    /// The mailbox steps that carry the plan out, in order: flags first (so copies and the moved
+    /// message carry them), then the copies, then the move or deletion.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut steps = Vec::with_capacity(self.copies.len() + 2);
+        if !self.flags.is_empty() {
+            steps.push(Step::Flag(self.flags.clone()));
+        }
+        steps.extend(self.copies.iter().cloned().map(Step::Copy));
+        match &self.target {
+            Target::Keep => {}
+            Target::Move(folder) => steps.push(Step::Move(folder.clone())),
+            Target::Delete => steps.push(Step::Delete),
+        }
+        steps
     }
 }
 
@@ -96,75 +116,6 @@ pub fn plan(verdict: &Verdict, mailbox: &MailboxConfig) -> Plan {
     }
 }
 
-/// One mailbox operation over a set of messages (`K` is a UID or a Maildir name).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op<K> {
-    /// Add these flags.
-    Flag {
-        flags: Vec<String>,
-        ids: Vec<K>,
-    },
-    /// Remove these flags (a message released from quarantine loses its `\Flagged`).
-    Unflag {
-        flags: Vec<String>,
-        ids: Vec<K>,
-    },
-    Copy {
-        folder: String,
-        ids: Vec<K>,
-    },
-    Move {
-        folder: String,
-        ids: Vec<K>,
-    },
-    Delete {
-        ids: Vec<K>,
-    },
-}
-
-/// Groups a batch of plans into operations, in the order they must run: flags first (so copies and
-/// moved messages carry them), then copies, then moves, then deletions.
-pub fn batch_ops<K: Clone + Ord>(items: &[(K, &Plan)]) -> Vec<Op<K>> {
-    let mut flags: BTreeMap<Vec<String>, Vec<K>> = BTreeMap::new();
-    let mut copies: BTreeMap<&str, Vec<K>> = BTreeMap::new();
-    let mut moves: BTreeMap<&str, Vec<K>> = BTreeMap::new();
-    let mut deletes: Vec<K> = Vec::new();
-    for (id, plan) in items {
-        if !plan.flags.is_empty() {
-            flags
-                .entry(plan.flags.clone())
-                .or_default()
-                .push(id.clone());
-        }
-        for folder in &plan.copies {
-            copies.entry(folder).or_default().push(id.clone());
-        }
-        match &plan.target {
-            Target::Keep => {}
-            Target::Move(folder) => moves.entry(folder).or_default().push(id.clone()),
-            Target::Delete => deletes.push(id.clone()),
-        }
-    }
-    let mut ops: Vec<Op<K>> = Vec::new();
-    ops.extend(
-        flags
-            .into_iter()
-            .map(|(flags, ids)| Op::Flag { flags, ids }),
-    );
-    ops.extend(copies.into_iter().map(|(f, ids)| Op::Copy {
-        folder: f.to_owned(),
-        ids,
-    }));
-    ops.extend(moves.into_iter().map(|(f, ids)| Op::Move {
-        folder: f.to_owned(),
-        ids,
-    }));
-    if !deletes.is_empty() {
-        ops.push(Op::Delete { ids: deletes });
-    }
-    ops
-}
-
 #[cfg(test)]
-#[path = "actions_tests.rs"]
+#[path = "actions/actions_tests.rs"]
 mod tests;

@@ -26,12 +26,13 @@
 //! A stored message has no SMTP envelope; it is derived as the Pigeonhole harness does (see `Envelope`).
 
 mod adapt;
-pub mod cli;
 mod envelope;
 mod evaluate;
+mod event_loop;
+pub mod files;
 mod fixes;
 mod inputs;
-pub(crate) mod normalise;
+mod lexer;
 mod pmatch;
 mod source;
 mod vacation;
@@ -39,13 +40,14 @@ mod verdict;
 
 pub use envelope::{DEFAULT_RECIPIENT, Envelope};
 pub use verdict::{
-    Folder, Redirect, Reject, Store, TraceStep, Vacation, Verdict, VerdictError, canonical_flag,
+    Folder, Redirect, Reject, StoreAction, TraceStep, Vacation, Verdict, VerdictError,
+    canonical_flag,
 };
 
 use crate::config::RulesConfig;
-use crate::message::Message;
-use sieve::{Compiler, Event, Input, Mailbox, Recipient, Runtime, Sieve, runtime::RuntimeError};
-use source::{KEEP_MARKER, Probe};
+use crate::message::{Message, MessageInfo};
+use chrono::{DateTime, Utc};
+use sieve::{Compiler, Runtime, Sieve};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -81,9 +83,6 @@ pub const SUPPORTED: &[&str] = &[
     "vacation-seconds",
     "variables",
 ];
-
-/// Pigeonhole's `sieve_max_redirects` default; more redirects fail the script there.
-const MAX_REDIRECTS: usize = 4;
 
 /// Why the rules could not be loaded; every variant renders as `FILE:LINE:COLUMN: message` when it has a
 /// position.
@@ -154,16 +153,27 @@ pub struct Rules {
     vacation: bool,
 }
 
-/// What evaluation needs besides the message.
+/// What evaluation needs besides the message and its envelope.
 #[derive(Debug, Clone)]
 pub struct Context<'a> {
     /// Existing folders, for `mailboxexists` (`INBOX` matches case-insensitively).
     pub mailboxes: &'a BTreeSet<String>,
     /// The folder the message is in: what `Folder::Keep` refers to.
     pub source_folder: &'a str,
-    pub envelope: Envelope,
     /// Collect the trace of matched tests and actions (slower; for `--explain`).
     pub explain: bool,
+    /// The time `currentdate` tests that triaged evaluates itself see (from the caller's clock).
+    pub now: DateTime<Utc>,
+}
+
+/// A raw message classified: the verdict, and what the worker acts on besides it.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    /// The message's header values, when asked for and the message could be read.
+    pub info: Option<MessageInfo>,
+    /// The envelope derived from the header; `None` when the message could not be read.
+    pub envelope: Option<Envelope>,
 }
 
 impl Rules {
@@ -202,31 +212,45 @@ impl Rules {
         })
     }
 
-    /// Evaluates the rules for one message. Never panics; a script failure is an error verdict. The
-    /// parsed message is moved into the engine, not copied: classification is the last use of it.
-    pub fn classify(&self, msg: Message<'_>, ctx: &Context<'_>) -> Verdict {
-        let quoted = ctx.envelope.has_quoted_address();
-        let script = self.main.form(ctx.explain, quoted);
-        let mut run = Run {
-            rules: self,
-            ctx,
-            quoted,
-            verdict: Verdict::default(),
-            last_probe: None,
-            vacation_meta: None,
-            created: None,
-        };
+    /// Validates and parses `raw` (no larger than `max_size`, 0 for no limit) and classifies it: the one
+    /// way a stored message is sorted, by the worker and by `triaged classify` alike. A message that
+    /// cannot be read gets an error verdict (it is quarantined, never dropped). `with_info` keeps its
+    /// header values, which the worker acts on and `triaged classify` does not need.
+    pub fn classify_raw(
+        &self,
+        raw: &[u8],
+        max_size: u64,
+        ctx: &Context<'_>,
+        with_info: bool,
+    ) -> Outcome {
+        match Message::parse(raw, max_size) {
+            Ok(msg) => {
+                let envelope = Envelope::derive(&msg);
+                let info = with_info.then(|| msg.to_info());
+                Outcome {
+                    verdict: self.classify(msg, &envelope, ctx),
+                    info,
+                    envelope: Some(envelope),
+                }
+            }
+            Err(e) => Outcome {
+                verdict: Verdict::error(e.reason(), e.to_string()),
+                info: None,
+                envelope: None,
+            },
+        }
+    }
+
+    /// Evaluates the rules for one parsed message. Never panics; a script failure is an error verdict.
+    /// The parsed message is moved into the engine, not copied: classification is the last use of it.
+    pub fn classify(&self, msg: Message<'_>, envelope: &Envelope, ctx: &Context<'_>) -> Verdict {
+        let quoted = envelope.has_quoted_address();
+        let script = self.main.form(ctx.explain, quoted).clone();
         // Pigeonhole checks the message as received (before any editheader change) to decide whether
         // a vacation reply goes out; only a script that can answer needs the check.
-        let may_reply = self.vacation && vacation::would_reply(msg.parsed(), &ctx.envelope);
-        let mut verdict = match run.drive(msg.into_parsed(), script.clone()) {
-            Ok(()) => run.verdict,
-            Err((reason, detail)) => {
-                let mut v = Verdict::error(reason, detail);
-                v.trace = std::mem::take(&mut run.verdict.trace);
-                v
-            }
-        };
+        let may_reply = self.vacation && vacation::would_reply(msg.parsed(), envelope);
+        let mut verdict =
+            event_loop::Run::new(self, ctx, envelope, quoted).evaluate(msg.into_parsed(), script);
         if !may_reply {
             verdict.vacations.clear();
         }
@@ -268,7 +292,7 @@ fn compile_file(
     };
     // The original is compiled first so errors (and undeclared capabilities) point at what the user wrote.
     compiler.compile(&src).map_err(compile_err)?;
-    let tokens = source::lex(&src).map_err(|e| RulesError::Compile {
+    let tokens = lexer::lex(&src).map_err(|e| RulesError::Compile {
         file: path.to_path_buf(),
         line: e.line,
         column: e.col,
@@ -347,258 +371,6 @@ fn compile_includes(
         }
     }
     Ok(includes)
-}
-
-/// State of one evaluation.
-struct Run<'r> {
-    rules: &'r Rules,
-    ctx: &'r Context<'r>,
-    /// The envelope has a quoted local part: the `quoted` forms of the scripts run (`Compiled`).
-    quoted: bool,
-    verdict: Verdict,
-    /// The last probe seen: tells what the next `SendMessage` is and where actions come from.
-    last_probe: Option<Probe>,
-    /// (`DuplicateId` id, expiry) from the vacation test, for handle and period.
-    vacation_meta: Option<(String, u64)>,
-    /// The last message sieve-rs built (the vacation reply).
-    created: Option<Vec<u8>>,
-}
-
-type RunError = (&'static str, String);
-
-impl Run<'_> {
-    fn drive(&mut self, msg: mail_parser::Message<'_>, script: Arc<Sieve>) -> Result<(), RunError> {
-        let env = &self.ctx.envelope;
-        // The engine's context is large: it is set up in place (`set_*`), not through the `with_*`
-        // builders, each of which would move it.
-        let mut instance = self.rules.runtime.filter_parsed(msg);
-        match env.smtp_from() {
-            // sieve-rs drops a sender with a quoted local part (`"john doe"@example.com`) as
-            // unparsable; Pigeonhole takes it, so the quoted form is handed over as it is.
-            std::borrow::Cow::Owned(quoted) => {
-                instance = instance.with_envelope_list(vec![(sieve::Envelope::From, quoted.into())])
-            }
-            std::borrow::Cow::Borrowed(from) => instance.set_envelope(sieve::Envelope::From, from),
-        }
-        instance.set_envelope(sieve::Envelope::To, env.to.as_str());
-        let mut input = Input::script("main", script);
-        while let Some(result) = instance.run(input) {
-            input = match result {
-                Ok(Event::MailboxExists { mailboxes, .. }) if is_eval_probe(&mailboxes) => {
-                    match self.eval_probe(&mailboxes, instance.message()) {
-                        Some(values) => {
-                            instance.set_global_variable(adapt::MATCH_VAR, values);
-                            Input::True
-                        }
-                        None => Input::False,
-                    }
-                }
-                Ok(event) => self.on_event(event)?,
-                Err(e) => return Err(runtime_error(e)),
-            };
-        }
-        // Pigeonhole refuses reject/ereject beside an action that delivers or answers the message
-        // (keep, fileinto, redirect, vacation): a run-time conflict, so the message is kept.
-        let v = &self.verdict;
-        if v.reject.is_some()
-            && (v.stores.iter().any(|s| !s.implicit)
-                || !v.redirects.is_empty()
-                || !v.vacations.is_empty())
-        {
-            return Err((
-                "action-conflict",
-                "reject conflicts with another action".to_string(),
-            ));
-        }
-        if self.verdict.redirects.len() > MAX_REDIRECTS {
-            return Err((
-                "too-many-redirects",
-                format!("more than {MAX_REDIRECTS} redirect actions"),
-            ));
-        }
-        Ok(())
-    }
-
-    fn on_event(&mut self, event: Event) -> Result<Input, RunError> {
-        Ok(match event {
-            Event::IncludeScript { name, optional } => {
-                match self
-                    .rules
-                    .include(name.as_str(), self.ctx.explain, self.quoted)
-                {
-                    Some(script) => Input::script(name, script),
-                    None if optional => Input::False,
-                    None => {
-                        return Err((
-                            "include-missing",
-                            format!("included script {:?} not found", name.as_str()),
-                        ));
-                    }
-                }
-            }
-            Event::MailboxExists { mailboxes, .. } => self.mailbox_exists(&mailboxes).into(),
-            Event::DuplicateId { id, expiry, .. } => {
-                // No duplicate history: every message is evaluated on its own (RFC 7352 tracking is the
-                // worker's). The vacation test asks through this event too.
-                if id.starts_with("_v") {
-                    self.vacation_meta = Some((id, expiry));
-                }
-                Input::False
-            }
-            Event::Keep { flags, .. } => {
-                self.store(Folder::Keep, flags, false, true);
-                Input::True
-            }
-            Event::FileInto {
-                folder,
-                flags,
-                create,
-                ..
-            } => {
-                let folder = if folder == KEEP_MARKER {
-                    Folder::Keep
-                } else if folder.contains(char::REPLACEMENT_CHARACTER) {
-                    // A `?` match value took one octet of a UTF-8 character (`pmatch.rs`): Pigeonhole
-                    // refuses the folder name as not UTF-8, a run-time error.
-                    return Err((
-                        "invalid-mailbox",
-                        "mailbox name is not valid UTF-8".to_string(),
-                    ));
-                } else {
-                    Folder::Named(folder)
-                };
-                self.store(folder, flags, create, false);
-                Input::True
-            }
-            Event::Discard => {
-                self.verdict.discard = true;
-                Input::True
-            }
-            Event::Reject { extended, reason } => {
-                self.verdict.reject = Some(Reject { reason, extended });
-                Input::True
-            }
-            Event::CreatedMessage { message, .. } => {
-                self.created = Some(message);
-                Input::True
-            }
-            Event::SendMessage { recipient, .. } => {
-                self.send(recipient);
-                Input::True
-            }
-            Event::Function { .. } => Input::result(sieve::runtime::Variable::default()),
-            Event::ListContains { .. } => Input::False,
-            Event::SetEnvelope { .. } | Event::Notify { .. } => Input::True,
-        })
-    }
-
-    /// Answers an evaluation probe: `Some(match values, NUL-joined)` when the adapted test matches.
-    fn eval_probe(&self, mailboxes: &[Mailbox], msg: &mail_parser::Message<'_>) -> Option<String> {
-        let mut names = mailboxes.iter().map(|m| match m {
-            Mailbox::Name(n) | Mailbox::Id(n) => n.as_str(),
-        });
-        let id: usize = names
-            .next()?
-            .strip_prefix(adapt::EVAL_MARKER)?
-            .parse()
-            .ok()?;
-        let spec = self.rules.specs.get(id)?;
-        let args: Vec<String> = names.map(str::to_string).collect();
-        let mut values = evaluate::evaluate(spec, &args, msg, &self.ctx.envelope)?;
-        values.resize(spec.match_values.max(1), String::new());
-        Some(values.join("\0"))
-    }
-
-    fn mailbox_exists(&mut self, mailboxes: &[Mailbox]) -> bool {
-        if let Some(Mailbox::Name(name)) = mailboxes.first()
-            && let Some(probe) = Probe::parse(name)
-        {
-            if self.ctx.explain {
-                self.verdict.trace.push(TraceStep {
-                    line: probe.line,
-                    column: probe.col,
-                    what: probe.what.clone(),
-                });
-            }
-            self.last_probe = Some(probe);
-            return false;
-        }
-        mailboxes.iter().all(|m| match m {
-            Mailbox::Name(name) if name.eq_ignore_ascii_case("INBOX") => true,
-            Mailbox::Name(name) => self.ctx.mailboxes.contains(name),
-            Mailbox::Id(_) => false,
-        })
-    }
-
-    fn origin(&self, actions: &[&str]) -> Option<String> {
-        self.last_probe
-            .as_ref()
-            .filter(|p| actions.contains(&p.what.as_str()))
-            .map(|p| format!("{}:{}", p.line, p.col))
-    }
-
-    fn store(&mut self, folder: Folder, flags: Vec<String>, create: bool, implicit: bool) {
-        let origin = if implicit {
-            None
-        } else {
-            self.origin(&["fileinto", "keep"])
-        };
-        self.verdict.stores.push(Store {
-            folder,
-            flags,
-            create,
-            implicit,
-            origin,
-        });
-    }
-
-    fn send(&mut self, recipient: Recipient) {
-        let address = match recipient {
-            Recipient::Address(a) | Recipient::List(a) => a,
-            Recipient::Group(g) => g.join(","),
-        };
-        let probe = self.last_probe.take();
-        let origin = probe.as_ref().map(|p| format!("{}:{}", p.line, p.col));
-        match probe.as_ref().map(|p| p.what.as_str()) {
-            Some("vacation") => {
-                let created = self.created.take().unwrap_or_default();
-                let meta = self.vacation_meta.take();
-                let v = vacation::from_created(
-                    &created,
-                    address,
-                    meta,
-                    &self.ctx.envelope.smtp_from(),
-                    origin,
-                );
-                self.verdict.vacations.push(v);
-            }
-            what => {
-                let copy = what == Some("redirect-copy");
-                self.verdict.redirects.push(Redirect {
-                    address,
-                    copy,
-                    origin,
-                });
-            }
-        }
-    }
-}
-
-fn is_eval_probe(mailboxes: &[Mailbox]) -> bool {
-    matches!(mailboxes.first(), Some(Mailbox::Name(n)) if n.starts_with(adapt::EVAL_MARKER))
-}
-
-fn runtime_error(e: RuntimeError) -> RunError {
-    let reason = match &e {
-        RuntimeError::CPULimitReached => "cpu-limit",
-        RuntimeError::TooManyIncludes => "too-many-includes",
-        RuntimeError::InvalidInstruction(_) => "invalid-instruction",
-        RuntimeError::ScriptErrorMessage(_) => "script-error",
-        RuntimeError::CapabilityNotAllowed(_) | RuntimeError::CapabilityNotSupported(_) => {
-            "unsupported-extension"
-        }
-    };
-    (reason, e.to_string())
 }
 
 #[cfg(test)]

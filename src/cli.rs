@@ -1,16 +1,24 @@
-//! The command line: argument parsing, logging set-up, and the mapping of outcomes to exit codes.
+//! The command line, the top room: every subcommand's clap arguments, what it prints, its exit code, and
+//! the logging set-up. One file per command family under `cli/`. A command parses, loads the config,
+//! calls one domain function and prints its outcome; it opens no transaction, spawns no task and holds no
+//! rule of the domain. Nothing below imports `cli`.
 //!
-//! Exit codes: 0 ok, 1 runtime failure, 2 usage or config error. Each command is a short function that
-//! loads what it needs and calls into the library; logic lives in the modules, not here.
+//! Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 
-use std::path::{Path, PathBuf};
+mod check;
+mod classify;
+mod dispute;
+mod outbox;
+mod run;
+mod send;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Config, ConfigErrors, LogFormat, MailboxSource};
-use crate::store::Store;
+use crate::config::{Config, ConfigErrors, LogFormat};
 
 /// triaged sorts a support team's shared mailbox with Sieve, sends the team's templated mail, and keeps
 /// the team's records.
@@ -59,17 +67,17 @@ enum Command {
     Migrate(ConfigArg),
     /// Classify messages (.eml, Maildir, mbox) with a Sieve script and print one verdict per message
     /// (TSV or JSON); needs no config file and changes nothing.
-    Classify(crate::classify::cli::ClassifyArgs),
+    Classify(classify::ClassifyArgs),
     /// Watch the mailbox and sort every message (until SIGTERM/SIGINT); `--once` for a single pass.
-    Run(crate::worker::cli::RunArgs),
+    Run(run::RunArgs),
     /// Show per watched folder: UIDVALIDITY, last UID, pending, last error, messages per bucket today.
     Status(ConfigArg),
     /// Send the team's templated mail: a welcome pack, or an acknowledgement of a received message.
-    Send(crate::outbox::cli::SendArgs),
+    Send(send::SendArgs),
     /// File a dispute (an Arbitrated Background Check request) with Arbitration.
-    Dispute(crate::outbox::cli::DisputeArgs),
+    Dispute(dispute::DisputeArgs),
     /// Look at and act on the outgoing mail queue.
-    Outbox(crate::outbox::cli::OutboxArgs),
+    Outbox(outbox::OutboxArgs),
 }
 
 /// An error the user made on the command line (exit 2), as opposed to a runtime failure (exit 1).
@@ -143,21 +151,22 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         e.is::<ConfigErrors>()
             || e.is::<UsageError>()
             || e.is::<crate::templates::UnsafeValue>()
-            || e.is::<crate::disputes::MissingPart>()
+            || e.is::<crate::classify::RulesError>()
+            || e.is::<crate::records::disputes::MissingPart>()
     });
     if usage { 2 } else { 1 }
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Check(args) => check(&args).await,
-        Command::Migrate(args) => migrate(&args).await,
-        Command::Classify(args) => crate::classify::cli::run(&args),
-        Command::Run(args) => crate::worker::cli::run(&args).await,
-        Command::Status(args) => crate::worker::cli::status(&args).await,
-        Command::Send(args) => crate::outbox::cli::send(args).await,
-        Command::Dispute(args) => crate::outbox::cli::dispute(args).await,
-        Command::Outbox(args) => crate::outbox::cli::outbox(args).await,
+        Command::Check(args) => check::check(&args).await,
+        Command::Migrate(args) => check::migrate(&args).await,
+        Command::Classify(args) => classify::run(&args),
+        Command::Run(args) => run::run(&args).await,
+        Command::Status(args) => run::status(&args).await,
+        Command::Send(args) => send::send(args).await,
+        Command::Dispute(args) => dispute::dispute(args).await,
+        Command::Outbox(args) => outbox::outbox(args).await,
     }
 }
 
@@ -176,85 +185,66 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
-async fn check(args: &ConfigArg) -> Result<ExitCode> {
-    let config = args.load()?;
-    init_logging(config.log.format);
-    let templates = check_templates(&config)?;
-    crate::outln!(
-        "ok: {}: {}, {templates} templates rendered",
-        config.file.display(),
-        describe(&config)
-    );
+/// What the mail commands load: the config, the store (schema current), the outbox with its keys, the
+/// templates, and the clock.
+struct Loaded {
+    config: Config,
+    store: crate::store::Store,
+    outbox: crate::outbox::Outbox,
+    templates: crate::templates::Templates,
+    clock: crate::clock::Clock,
+}
+
+impl Loaded {
+    async fn load(arg: &ConfigArg) -> Result<Loaded> {
+        let config = arg.load()?;
+        init_logging(config.log.format);
+        let store = crate::store::Store::open_current(&config.store.url).await?;
+        let outbox = crate::outbox::Outbox::new(&config)?;
+        let templates = crate::templates::Templates::load(config.outbox.templates_dir.as_deref())?;
+        Ok(Loaded {
+            config,
+            store,
+            outbox,
+            templates,
+            clock: crate::clock::Clock::system(),
+        })
+    }
+}
+
+fn parse_role(s: &str) -> Result<crate::templates::Role, String> {
+    s.parse()
+}
+
+/// Prints what a dry run composed: the complete message, or why it would be held (exit 1).
+fn show(composed: &crate::outbox::Composed) -> Result<ExitCode> {
+    if let Some(why) = &composed.hold_error {
+        outln!("held: {why}");
+        return Ok(ExitCode::from(1));
+    }
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&composed.raw).context("print the message")?;
+    out.flush().context("print the message")?;
+    eprintln!("dry run: nothing queued");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Loads the OpenPGP keys and renders and composes every template with sample data; a problem is a
-/// config error (exit 2) under the key it comes from.
-fn check_templates(config: &Config) -> Result<usize> {
-    use crate::config::ConfigError;
-    let fail = |key: &str, e: anyhow::Error| ConfigErrors {
-        file: config.file.clone(),
-        errors: vec![ConfigError::new(key, format!("{e:#}"))],
-    };
-    let outbox = crate::outbox::Outbox::new(config).map_err(|e| fail("openpgp.key_file", e))?;
-    let templates = crate::templates::Templates::load(config.outbox.templates_dir.as_deref())
-        .map_err(|e| fail("outbox.templates_dir", e))?;
-    let samples = templates
-        .render_samples()
-        .map_err(|e| fail("outbox.templates_dir", e))?;
-    let now = chrono::Utc::now();
-    for mail in &samples {
-        outbox
-            .compose(mail, &outbox.new_message_id(now), now)
-            .with_context(|| format!("compose template {}", mail.template))
-            .map_err(|e| fail("outbox.templates_dir", e))?;
+/// One line for a queued mail; exit 1 when it is held.
+fn report_queued(queued: &crate::outbox::Queued) -> ExitCode {
+    match &queued.held {
+        Some(why) => {
+            outln!("held outbox {} {}: {why}", queued.id, queued.message_id);
+            ExitCode::from(1)
+        }
+        None => {
+            outln!(
+                "queued outbox {} {} to {}",
+                queued.id,
+                queued.message_id,
+                queued.recipients.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
     }
-    Ok(samples.len())
-}
-
-/// One line saying what the config sets up, for `check`.
-fn describe(config: &Config) -> String {
-    let mailbox = match &config.mailbox.source {
-        MailboxSource::Imap {
-            host, port, folder, ..
-        } => format!("imap {host}:{port} {folder}"),
-        MailboxSource::Maildir { path } => format!("maildir {}", path.display()),
-    };
-    let store = if config.store.url.starts_with("sqlite") {
-        "sqlite"
-    } else {
-        "postgres"
-    };
-    format!(
-        "mailbox {mailbox}, store {store}, rules {}",
-        short(&config.rules.script)
-    )
-}
-
-fn short(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
-}
-
-async fn migrate(args: &ConfigArg) -> Result<ExitCode> {
-    let config = args.load()?;
-    init_logging(config.log.format);
-    let store = Store::open(&config.store.url).await?;
-    let report = store.migrate().await.context("migrate the store")?;
-    let backend = format!("{:?}", store.backend()).to_lowercase();
-    if report.applied.is_empty() {
-        crate::outln!(
-            "store ({backend}) is current: {} migrations applied",
-            report.known
-        );
-    } else {
-        crate::outln!(
-            "applied {} migration(s) to the {backend} store: {:?}",
-            report.applied.len(),
-            report.applied
-        );
-    }
-    store.close().await;
-    Ok(ExitCode::SUCCESS)
 }

@@ -5,12 +5,36 @@
 
 pub mod imap;
 pub mod maildir;
+pub mod ops;
 
 use std::collections::BTreeSet;
 
 use anyhow::{Context as _, Result};
 
-use crate::actions::{Op, Plan, batch_ops};
+pub use self::ops::{Op, Step};
+use crate::config::MailboxSource;
+
+/// The store's identity of a configured mailbox: the account and folder, not a label.
+pub fn id(source: &MailboxSource) -> String {
+    match source {
+        MailboxSource::Imap {
+            host,
+            port,
+            user,
+            folder,
+            ..
+        } => format!("imap://{user}@{host}:{port}/{folder}"),
+        MailboxSource::Maildir { path } => format!("maildir:{}", path.display()),
+    }
+}
+
+/// The watched folder's name (`INBOX` for a Maildir).
+pub fn folder_name(source: &MailboxSource) -> String {
+    match source {
+        MailboxSource::Imap { folder, .. } => folder.clone(),
+        MailboxSource::Maildir { .. } => "INBOX".to_owned(),
+    }
+}
 
 /// A fetched message: its UID (IMAP) or unique name (Maildir) and its raw bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,41 +144,26 @@ impl Source {
         }
     }
 
-    /// Creates missing folders, then runs the batch's operations (one per flag set and folder).
-    pub async fn apply(&mut self, items: &[(Key, &Plan)]) -> Result<()> {
-        self.apply_unflagged(items, &[]).await
-    }
-
-    /// [`Source::apply`], first removing `unflag` from every message (a release from quarantine).
-    pub async fn apply_unflagged(
-        &mut self,
-        items: &[(Key, &Plan)],
-        unflag: &[String],
-    ) -> Result<()> {
-        let folders: BTreeSet<&str> = items.iter().flat_map(|(_, p)| p.folders()).collect();
-        fn ops<K: Clone + Ord>(items: Vec<(K, &Plan)>, unflag: &[String]) -> Vec<Op<K>> {
-            let mut ops = Vec::new();
-            if !unflag.is_empty() && !items.is_empty() {
-                ops.push(Op::Unflag {
-                    flags: unflag.to_vec(),
-                    ids: items.iter().map(|(k, _)| k.clone()).collect(),
-                });
-            }
-            ops.extend(batch_ops(&items));
-            ops
-        }
+    /// Creates missing folders, then carries out each message's steps, grouped into few operations.
+    pub async fn apply(&mut self, items: &[(Key, Vec<Step>)]) -> Result<()> {
         match self {
             Source::Imap(s) => {
-                s.ensure_folders(folders.into_iter()).await?;
-                let by_uid = items.iter().map(|(k, p)| (k.imap_uid(), *p)).collect();
-                s.apply(&ops(by_uid, unflag)).await
+                let by_uid: Vec<(u32, &[Step])> = items
+                    .iter()
+                    .map(|(k, steps)| (k.imap_uid(), steps.as_slice()))
+                    .collect();
+                let ops = ops::batch(&by_uid);
+                s.ensure_folders(ops::folders(&ops).into_iter()).await?;
+                s.apply(&ops).await
             }
             Source::Maildir(m) => {
-                let folders: Vec<String> = folders.into_iter().map(str::to_owned).collect();
-                let by_name = items.iter().map(|(k, p)| (k.name.clone(), *p)).collect();
-                let ops = ops(by_name, unflag);
+                let by_name: Vec<(String, &[Step])> = items
+                    .iter()
+                    .map(|(k, steps)| (k.name.clone(), steps.as_slice()))
+                    .collect();
+                let ops = ops::batch(&by_name);
                 blocking(m, move |m| {
-                    m.ensure_folders(folders.iter().map(String::as_str))?;
+                    m.ensure_folders(ops::folders(&ops).into_iter())?;
                     m.apply(&ops)
                 })
                 .await

@@ -2,7 +2,9 @@
 //! plus the few header values the worker records. It must not keep the raw bytes longer than the caller
 //! lends them: `Message` borrows them, `MessageInfo` owns only short header values.
 
-use mail_parser::{Address, HeaderName, HeaderValue, MessageParser};
+pub(crate) mod normalise;
+
+use mail_parser::{Address, HeaderName, HeaderValue, MessageParser, MimeHeaders};
 use memchr::memmem::Finder;
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
@@ -46,6 +48,8 @@ pub struct MessageInfo {
     pub references: Vec<String>,
     /// First From address (lowercase domain untouched), for acknowledgements and loop checks.
     pub from: Option<String>,
+    /// The display name beside that address, for greeting the sender in an answer.
+    pub from_name: Option<String>,
     /// Decoded Subject, for ticket numbers and logs.
     pub subject: Option<String>,
     /// Date as seconds since the epoch, for the SLA clock when arrival time is unknown.
@@ -58,6 +62,8 @@ pub struct MessageInfo {
     pub list_id: Option<String>,
     /// Precedence value (bulk/list/junk), same purpose.
     pub precedence: Option<String>,
+    /// The message is a `multipart/report` (a delivery or disposition report): never answered.
+    pub report: bool,
     /// Size of the raw message in bytes.
     pub size: u64,
 }
@@ -80,17 +86,17 @@ impl<'a> Message<'a> {
         let mut parsed = MessageParser::new()
             .parse(raw)
             .ok_or(MessageError::Unparsable)?;
-        let fixes = crate::classify::normalise::zone_fixes(&parsed);
+        let fixes = normalise::zone_fixes(&parsed);
         if !fixes.is_empty() {
             // Rare: parsed again from a copy with the zones rewritten (same length, same offsets).
-            let fixed = crate::classify::normalise::apply_fixes(raw, &fixes);
+            let fixed = normalise::apply_fixes(raw, &fixes);
             parsed = MessageParser::new()
                 .parse(&fixed)
                 .ok_or(MessageError::Unparsable)?
                 .into_owned();
         }
-        crate::classify::normalise::lenient_encoded_words(&mut parsed, &raw[..header_end]);
-        crate::classify::normalise::unquote_local_parts(&mut parsed);
+        normalise::lenient_encoded_words(&mut parsed, &raw[..header_end]);
+        normalise::unquote_local_parts(&mut parsed);
         Ok(Message {
             parsed,
             raw,
@@ -102,6 +108,14 @@ impl<'a> Message<'a> {
     pub fn info(&self) -> &MessageInfo {
         self.info
             .get_or_init(|| Box::new(info_of(&self.parsed, self.raw.len() as u64)))
+    }
+
+    /// The header values, owned, for a caller that hands the message itself on (to the Sieve engine).
+    pub fn to_info(&self) -> MessageInfo {
+        self.info.get().map_or_else(
+            || info_of(&self.parsed, self.raw.len() as u64),
+            |info| (**info).clone(),
+        )
     }
 
     /// Drops the parsed message (and the borrow of the raw bytes), keeping the header values.
@@ -134,8 +148,8 @@ impl<'a> Message<'a> {
     }
 }
 
-/// sha256 of `bytes`, lowercase hex.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+/// sha256 of `bytes`, lowercase hex: the message digest, and the rules fingerprint.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .fold(String::with_capacity(64), |mut s, b| {
@@ -207,12 +221,19 @@ fn info_of(parsed: &mail_parser::Message<'_>, size: u64) -> MessageInfo {
         in_reply_to: ids(parsed.header(HeaderName::InReplyTo)),
         references: ids(parsed.header(HeaderName::References)),
         from: parsed.header(HeaderName::From).and_then(first_address_of),
+        from_name: parsed.header(HeaderName::From).and_then(first_name_of),
         subject: parsed.subject().map(str::to_string),
         date: parsed.date().map(|d| d.to_timestamp()),
         return_path: return_path(parsed),
         auto_submitted: text(HeaderName::AutoSubmitted),
         list_id: text(HeaderName::ListId),
         precedence: text(HeaderName::Other("Precedence".into())),
+        report: parsed.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("multipart")
+                && ct
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+        }),
         size,
     }
 }
@@ -240,7 +261,7 @@ pub(crate) fn return_path_of(
     // A source route (`<@a,@b:user@host>`) is obsolete syntax; the mailbox follows the colon.
     let inner = memchr::memrchr(b':', inner).map_or(inner, |i| &inner[i + 1..]);
     let inner = String::from_utf8_lossy(inner.trim_ascii());
-    Some(crate::classify::normalise::unquote_local(&inner).unwrap_or_else(|| inner.into_owned()))
+    Some(normalise::unquote_local(&inner).unwrap_or_else(|| inner.into_owned()))
 }
 
 /// What lies between the first `<` and the last `>` of `value`, or all of it without both.
@@ -249,6 +270,22 @@ fn inside_angles(value: &[u8]) -> std::ops::Range<usize> {
         (Some(a), Some(b)) if a < b => a + 1..b,
         _ => 0..value.len(),
     }
+}
+
+/// The display name of the first address in an address field that has an address.
+fn first_name_of(value: &HeaderValue<'_>) -> Option<String> {
+    let first = match value {
+        HeaderValue::Address(Address::List(list)) => list.iter().find(|a| a.address.is_some()),
+        HeaderValue::Address(Address::Group(groups)) => groups
+            .iter()
+            .flat_map(|g| g.addresses.iter())
+            .find(|a| a.address.is_some()),
+        _ => None,
+    };
+    first
+        .and_then(|a| a.name.as_deref())
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
 }
 
 pub(crate) fn first_address_of(value: &HeaderValue<'_>) -> Option<String> {
@@ -271,5 +308,5 @@ pub(crate) fn first_address_of(value: &HeaderValue<'_>) -> Option<String> {
 }
 
 #[cfg(test)]
-#[path = "message_tests.rs"]
+#[path = "message/message_tests.rs"]
 mod tests;

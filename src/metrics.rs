@@ -14,7 +14,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::mailbox::imap::conn::mono_ms;
+use tokio_util::task::TaskTracker;
+
+use crate::clock::mono_ms;
 
 /// The worker's counters; shared by the loops and the listener.
 #[derive(Debug)]
@@ -138,23 +140,30 @@ impl Metrics {
     }
 }
 
-/// Serves `/metrics` and `/healthz` on `addr` until `cancel` fires.
-pub async fn serve(
-    addr: SocketAddr,
-    metrics: Arc<Metrics>,
-    cancel: CancellationToken,
-) -> Result<()> {
+/// Opens the listener for `addr`, so that a port already taken fails the start of `run`.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("listen on {addr} for metrics"))?;
     tracing::info!(%addr, "metrics listening");
+    Ok(listener)
+}
+
+/// Serves `/metrics` and `/healthz` until `cancel` fires; each request is answered by a short task
+/// in `requests`, which the worker's scheduler owns and drains at shutdown.
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+    requests: TaskTracker,
+) -> Result<()> {
     loop {
         let (stream, _) = tokio::select! {
             r = listener.accept() => r.context("accept metrics connection")?,
             () = cancel.cancelled() => return Ok(()),
         };
         let metrics = metrics.clone();
-        tokio::spawn(async move {
+        requests.spawn(async move {
             if let Err(e) =
                 tokio::time::timeout(Duration::from_secs(5), answer(stream, &metrics)).await
             {

@@ -7,7 +7,7 @@
 //! guard, and the sender (`flush` for one pass, `run_sender` for the loop). It never renders templates
 //! (that is `templates`) and writes no SQL itself (that is `store::outbox`).
 
-pub mod cli;
+mod admin;
 pub mod compose;
 pub mod guard;
 pub mod openpgp;
@@ -27,6 +27,7 @@ use crate::config::{Config, OutboxConfig};
 use crate::store::{NewEvent, NewOutboxMail, Store, Tx};
 use crate::templates::{AutoSubmitted, RenderedMail};
 
+pub use self::admin::{Retried, cancel, list};
 pub use self::compose::Composed;
 pub use self::guard::Decline;
 pub use self::openpgp::Pgp;
@@ -107,6 +108,12 @@ impl Outbox {
                 pgp: self.pgp.as_deref(),
             },
         )
+    }
+
+    /// Composes `mail` exactly as [`Outbox::enqueue_in`] would store it (a fresh Message-ID, the date
+    /// `now`, signed and encrypted as configured) and stores nothing: what a dry run shows.
+    pub fn preview(&self, mail: &RenderedMail, now: DateTime<Utc>) -> Result<Composed> {
+        self.compose(mail, &self.new_message_id(now), now)
     }
 
     /// A fresh Message-ID in the team's domain: `<TIME.RANDOM@domain>`.

@@ -180,6 +180,20 @@ impl Store {
         Ok(())
     }
 
+    /// Opens the store and applies what migrations it lacks (`migrate`, and the start of `run`).
+    pub async fn open_migrated(url: &str) -> Result<(Store, MigrateReport)> {
+        let store = Store::open(url).await?;
+        let report = store.migrate().await.context("migrate the store")?;
+        Ok((store, report))
+    }
+
+    /// Opens the store and fails unless its schema is current (every command but `migrate` and `run`).
+    pub async fn open_current(url: &str) -> Result<Store> {
+        let store = Store::open(url).await?;
+        store.ensure_current().await?;
+        Ok(store)
+    }
+
     /// Starts a transaction.
     pub async fn begin(&self) -> Result<Tx> {
         self.pool.begin().await.context("begin transaction")

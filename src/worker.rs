@@ -1,267 +1,175 @@
-//! The long-lived loops of `triaged run` and the single pass of `run --once`: the mailbox watcher (IMAP
-//! with IDLE or polling, reconnecting with backoff; or a watched Maildir), the metrics listener, and
-//! shutdown. One root `CancellationToken`; SIGTERM/SIGINT cancel it (the batch in hand is finished and
-//! committed, then LOGOUT), a second signal exits at once. Writes no SQL.
+//! The worker: [`run`] is `triaged run` and `run --once`. It loads what the loops need (the rules, the
+//! outbox with its keys, the templates), then either makes one pass and one outbox flush, or starts the
+//! one scheduler (`scheduler.rs`) with a loop per concern (the mailbox watcher, the outbox sender, the
+//! metrics listener) until shutdown. [`check`] loads the same things without running anything, for
+//! `triaged check`; [`status`] reads where the mailbox stands. The worker writes no SQL and parses no
+//! arguments.
 
-pub mod backoff;
-pub mod cli;
-mod effects;
-pub mod pipeline;
+mod backoff;
+mod pipeline;
 mod progress;
 mod quarantine;
+mod scheduler;
+mod sort;
+mod status;
+mod summary;
+mod watch;
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::{Context, Result};
-use tokio_util::sync::CancellationToken;
+use anyhow::{Context as _, Result};
 
-use self::backoff::Backoff;
-use self::effects::Effects;
-use self::pipeline::{Pipeline, Summary};
+use self::pipeline::Pipeline;
+pub use self::pipeline::{APPLY_BATCH, BATCH, MAX_APPLY_ATTEMPTS, Summary};
+pub use self::quarantine::{MAX_RECLASSIFY, QUARANTINE_FLAG};
+use self::scheduler::Group;
+pub use self::status::{Status, status};
+pub use self::watch::IDLE_RENEW_MAX;
+use self::watch::Watcher;
 use crate::classify::Rules;
 use crate::clock::Clock;
-use crate::config::{Config, MailboxSource};
-use crate::mailbox::Source;
-use crate::mailbox::imap::{Imap, Wake};
-use crate::mailbox::maildir::Maildir;
+use crate::config::{Config, ConfigError, ConfigErrors, MailboxSource};
 use crate::metrics::Metrics;
+use crate::outbox::{FlushReport, Outbox};
 use crate::store::Store;
+use crate::templates::Templates;
 
-/// IDLE is renewed at least this often (RFC 2177 asks for under 29 minutes; NATs forget sooner).
-pub const MAX_IDLE: Duration = Duration::from_secs(5 * 60);
-
-/// The store's identity of the configured mailbox.
-pub fn mailbox_id(source: &MailboxSource) -> String {
-    match source {
-        MailboxSource::Imap {
-            host,
-            port,
-            user,
-            folder,
-            ..
-        } => format!("imap://{user}@{host}:{port}/{folder}"),
-        MailboxSource::Maildir { path } => format!("maildir:{}", path.display()),
-    }
+/// How `run` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Watch the mailbox and send mail until shutdown.
+    Watch,
+    /// Sort what is pending, flush the outbox once, and return.
+    Once,
 }
 
-/// The watched folder's display name.
-pub fn folder_name(source: &MailboxSource) -> String {
-    match source {
-        MailboxSource::Imap { folder, .. } => folder.clone(),
-        MailboxSource::Maildir { .. } => "INBOX".to_owned(),
-    }
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// The mailbox's identity in the store.
+    pub mailbox: String,
+    /// What the pass sorted (`Once`; a watching run logs each pass instead).
+    pub summary: Summary,
+    /// The outbox flush of a `Once` run.
+    pub outbox: Option<FlushReport>,
 }
 
-impl Pipeline {
-    /// Builds the pipeline for `config`: loads the rules once.
-    pub fn new(
-        config: Arc<Config>,
-        store: Store,
-        rules: Arc<Rules>,
-        metrics: Arc<Metrics>,
-    ) -> Result<Pipeline> {
-        let mailbox = mailbox_id(&config.mailbox.source);
-        Ok(Pipeline {
-            effects: Effects::new(&config, &mailbox)?,
-            folder: folder_name(&config.mailbox.source),
-            rules_digest: quarantine::rules_fingerprint(&config.rules)?,
-            mailbox,
-            store,
-            rules,
-            config,
-            clock: Clock::system(),
-            metrics,
-        })
-    }
-
-    /// How long one IDLE lasts before it is renewed: often enough that a healthy server answers well
-    /// within the liveness limit, and at least every five minutes.
-    fn renew(&self) -> Duration {
-        MAX_IDLE
-            .min(self.config.mailbox.liveness_limit / 3)
-            .max(Duration::from_millis(500))
-    }
-
-    /// Opens the source once and processes everything pending (`run --once`).
-    pub async fn once(&self, cancel: &CancellationToken) -> Result<Summary> {
-        match &self.config.mailbox.source {
-            MailboxSource::Imap { .. } => {
-                let (imap, selected) =
-                    Imap::connect(&self.config.mailbox, self.metrics.last_read.clone()).await?;
-                let mut state = self.attach(Some(selected)).await?;
-                let mut source = Source::Imap(Box::new(imap));
-                let summary = self.pass(&mut source, &mut state, cancel).await;
-                if let Source::Imap(imap) = source {
-                    imap.logout().await;
-                }
-                summary
-            }
-            MailboxSource::Maildir { path } => {
-                let mut source = Source::Maildir(Maildir::open(path)?);
-                let mut state = self.attach(None).await?;
-                self.pass(&mut source, &mut state, cancel).await
-            }
-        }
-    }
-
-    /// Watches the mailbox until `cancel` fires.
-    pub async fn watch(&self, cancel: &CancellationToken) -> Result<()> {
-        match &self.config.mailbox.source {
-            MailboxSource::Imap { .. } => {
-                self.imap_loop(cancel).await;
-                Ok(())
-            }
-            MailboxSource::Maildir { path } => self.maildir_loop(path, cancel).await,
-        }
-    }
-
-    async fn imap_loop(&self, cancel: &CancellationToken) {
-        let mut backoff = Backoff::default();
-        let mut first = true;
-        while !cancel.is_cancelled() {
-            if !first {
-                self.metrics.reconnected();
-            }
-            first = false;
-            let Err(e) = self.imap_session(cancel, &mut backoff).await else {
-                break;
-            };
-            self.metrics.set_connected(false);
-            self.metrics.error();
-            let error = format!("{e:#}");
-            tracing::warn!(error = %error, "mailbox session ended");
-            if let Err(e) = self
-                .store
-                .set_sync_error(&self.mailbox, &error, self.clock.now_ms())
-                .await
-            {
-                tracing::warn!(error = %format!("{e:#}"), "record sync error");
-            }
-            let delay = backoff.next_delay();
-            tracing::info!(delay_ms = delay.as_millis() as u64, "reconnecting");
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = cancel.cancelled() => break,
-            }
-        }
-        self.metrics.set_connected(false);
-    }
-
-    /// One connection: sort what is pending, then IDLE (or poll) and sort again on every change.
-    async fn imap_session(&self, cancel: &CancellationToken, backoff: &mut Backoff) -> Result<()> {
-        let (mut imap, selected) =
-            Imap::connect(&self.config.mailbox, self.metrics.last_read.clone()).await?;
-        tracing::info!(mailbox = %self.mailbox, uidvalidity = selected.uidvalidity, exists = selected.exists, "connected");
-        self.metrics.set_connected(true);
-        let mut state = self.attach(Some(selected)).await?;
-        let renew = if imap.caps.idle {
-            self.renew()
-        } else {
-            self.config.mailbox.poll_interval
-        };
-        loop {
-            let mut source = Source::Imap(Box::new(imap));
-            let summary = self.pass(&mut source, &mut state, cancel).await?;
-            log_summary(&summary);
-            self.refresh_outbox_depth().await;
-            backoff.reset();
-            let Source::Imap(back) = source else {
-                anyhow::bail!("source changed kind")
-            };
-            if cancel.is_cancelled() {
-                back.logout().await;
-                return Ok(());
-            }
-            let (mut next, wake) = (*back).idle(renew, cancel).await?;
-            if wake == Wake::Cancelled {
-                next.logout().await;
-                return Ok(());
-            }
-            let selected = next.select().await?;
-            if selected.uidvalidity != state.uidvalidity {
-                state = self.attach(Some(selected)).await?;
-            }
-            imap = next;
-        }
-    }
-
-    async fn maildir_loop(&self, path: &std::path::Path, cancel: &CancellationToken) -> Result<()> {
-        let maildir = Maildir::open(path)?;
-        let (_watcher, mut changes) = maildir.watch()?;
-        let mut source = Source::Maildir(maildir);
-        let mut state = self.attach(None).await?;
-        self.metrics.set_connected(true);
-        loop {
-            match self.pass(&mut source, &mut state, cancel).await {
-                Ok(summary) => {
-                    log_summary(&summary);
-                    self.refresh_outbox_depth().await;
-                }
-                Err(e) => {
-                    self.metrics.error();
-                    tracing::warn!(error = %format!("{e:#}"), "maildir pass failed");
-                }
-            }
-            tokio::select! {
-                _ = changes.recv() => {
-                    // Files arrive in bursts (tmp/ → new/, flag renames): let the burst settle.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    while changes.try_recv().is_ok() {}
-                }
-                () = tokio::time::sleep(self.config.mailbox.poll_interval) => {}
-                () = cancel.cancelled() => break,
-            }
-        }
-        self.metrics.set_connected(false);
-        Ok(())
-    }
+/// What `check` loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    /// Templates rendered with sample data and composed.
+    pub templates: usize,
 }
 
-/// How many messages in the watched folder have no verdict yet (connects to the server for IMAP).
-pub async fn pending(config: &Config, store: &Store) -> Result<usize> {
-    let mailbox = mailbox_id(&config.mailbox.source);
-    let last_uid = store.sync_state(&mailbox).await?.map_or(0, |s| s.last_uid);
-    match &config.mailbox.source {
-        MailboxSource::Imap { .. } => {
-            let last_read = Arc::new(std::sync::atomic::AtomicI64::new(0));
-            let (mut imap, _) = Imap::connect(&config.mailbox, last_read).await?;
-            let n = imap.uids_after(last_uid).await?.len();
-            imap.logout().await;
-            Ok(n)
-        }
-        MailboxSource::Maildir { path } => {
-            let names = Maildir::open(path)?.scan()?;
-            let known = store.known_names(&mailbox, &names).await?;
-            Ok(names.len() - known.len())
-        }
-    }
+/// Runs the worker until `shutdown` resolves (`Mode::Watch`), or makes one pass (`Mode::Once`, which
+/// `shutdown` cuts short between batches).
+pub async fn run(
+    config: Arc<Config>,
+    mode: Mode,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<Report> {
+    let clock = Clock::system();
+    let (store, _) = Store::open_migrated(&config.store.url).await?;
+    let rules = Arc::new(Rules::load(&config.rules)?);
+    let imap = matches!(config.mailbox.source, MailboxSource::Imap { .. });
+    let metrics = Arc::new(Metrics::new(config.mailbox.liveness_limit, imap));
+    let pipeline = Pipeline::new(
+        config.clone(),
+        store.clone(),
+        rules,
+        metrics.clone(),
+        clock.clone(),
+    )?;
+    let watcher = Watcher::new(
+        pipeline,
+        config.clone(),
+        store.clone(),
+        metrics.clone(),
+        clock,
+    );
+    let mailbox = watcher.mailbox().to_owned();
+    let result = match mode {
+        Mode::Once => once(&watcher, &store, &config, shutdown).await,
+        Mode::Watch => watch(watcher, &store, &config, metrics, shutdown).await,
+    };
+    store.close().await;
+    let mut report = result?;
+    report.mailbox = mailbox;
+    tracing::info!("stopped");
+    Ok(report)
 }
 
-impl Pipeline {
-    /// Refreshes the outbox depth gauge after a pass.
-    async fn refresh_outbox_depth(&self) {
-        match self.store.outbox_depth().await {
-            Ok(n) => self.metrics.set_outbox_depth(n),
-            Err(e) => tracing::debug!(error = %format!("{e:#}"), "outbox depth"),
+/// One pass over the mailbox, then one outbox flush; a shutdown stops the pass between batches.
+async fn once(
+    watcher: &Watcher,
+    store: &Store,
+    config: &Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Report> {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let pass = watcher.once(&cancel);
+    tokio::pin!(pass, shutdown);
+    let summary = tokio::select! {
+        summary = &mut pass => summary?,
+        () = &mut shutdown => {
+            tracing::info!("shutting down: finishing the batch in hand (signal again to exit at once)");
+            exit_on_second_signal();
+            cancel.cancel();
+            pass.await?
         }
-    }
+    };
+    let flushed = crate::outbox::flush(store, &config.outbox, &Clock::system(), false).await?;
+    Ok(Report {
+        summary,
+        outbox: Some(flushed),
+        ..Report::default()
+    })
 }
 
-fn log_summary(summary: &Summary) {
-    if summary.sorted() > 0 || summary.recovered > 0 {
-        tracing::info!(
-            sorted = summary.sorted(),
-            errors = summary.errors,
-            recovered = summary.recovered,
-            released = summary.released,
-            known = summary.known,
-            "pass done"
+/// The long-lived loops under one scheduler, until shutdown or until one of them dies.
+async fn watch(
+    watcher: Watcher,
+    store: &Store,
+    config: &Config,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Report> {
+    let mut group = Group::new();
+    let listener = match config.metrics.listen {
+        Some(addr) => Some(crate::metrics::bind(addr).await?),
+        None => None,
+    };
+    let cancel = group.token();
+    group.spawn(
+        "mailbox watcher",
+        async move { watcher.watch(&cancel).await },
+    );
+    let (s, o, c) = (store.clone(), config.outbox.clone(), group.token());
+    group.spawn(
+        "outbox sender",
+        crate::outbox::run_sender(s, o, Clock::system(), c),
+    );
+    if let Some(listener) = listener {
+        let (c, t) = (group.token(), group.tracker());
+        group.spawn(
+            "metrics listener",
+            crate::metrics::serve(listener, metrics, c, t),
         );
     }
+    group.run(shutdown).await?;
+    Ok(Report::default())
 }
 
-/// Waits for SIGTERM or SIGINT.
+/// Resolves at the first SIGTERM or SIGINT: the `shutdown` that `triaged run` passes to [`run`].
+pub async fn shutdown_signal() {
+    if let Err(e) = signalled().await {
+        // Without signal handlers the process can still be stopped, only not gracefully.
+        tracing::warn!(error = %format!("{e:#}"), "cannot listen for signals");
+        std::future::pending::<()>().await;
+    }
+}
+
 async fn signalled() -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("listen for SIGTERM")?;
@@ -273,17 +181,41 @@ async fn signalled() -> Result<()> {
     Ok(())
 }
 
-/// The first signal cancels `cancel` (graceful); the second exits at once.
-pub fn handle_signals(cancel: CancellationToken) {
-    tokio::spawn(async move {
-        if signalled().await.is_err() {
-            return;
-        }
-        tracing::info!("shutting down: finishing the batch in hand (signal again to exit at once)");
-        cancel.cancel();
+/// After the first signal, a second one exits at once (the work in hand is abandoned; a restart
+/// recovers it from the store).
+fn exit_on_second_signal() {
+    tokio::spawn(async {
         if signalled().await.is_ok() {
             tracing::warn!("second signal: exiting now");
             std::process::exit(130);
         }
     });
+}
+
+/// Loads everything `run` loads, without running anything: the rules (every script compiled with the
+/// configured limits), the outbox settings and OpenPGP keys, and every template rendered with sample
+/// data and composed. A problem is a config error (exit 2): a Sieve error as `FILE:LINE:COLUMN`, the
+/// others under the key they come from.
+pub fn check(config: &Config) -> Result<Checked> {
+    Rules::load(&config.rules)?;
+    let fail = |key: &str, e: anyhow::Error| ConfigErrors {
+        file: config.file.clone(),
+        errors: vec![ConfigError::new(key, format!("{e:#}"))],
+    };
+    let outbox = Outbox::new(config).map_err(|e| fail("openpgp.key_file", e))?;
+    let templates = Templates::load(config.outbox.templates_dir.as_deref())
+        .map_err(|e| fail("outbox.templates_dir", e))?;
+    let samples = templates
+        .render_samples()
+        .map_err(|e| fail("outbox.templates_dir", e))?;
+    let now = Clock::system().now();
+    for mail in &samples {
+        outbox
+            .compose(mail, &outbox.new_message_id(now), now)
+            .with_context(|| format!("compose template {}", mail.template))
+            .map_err(|e| fail("outbox.templates_dir", e))?;
+    }
+    Ok(Checked {
+        templates: samples.len(),
+    })
 }

@@ -1,15 +1,15 @@
 //! The two loops the classification benchmarks compare, shared by `benches/classify.rs` (wall time)
-//! and `examples/classify_loops.rs` (instruction counts, alternating timings). `triaged` is validate,
-//! parse, envelope, evaluate and verdict; `bare` is sieve-rs's `Runtime::filter` (which parses too)
+//! and `examples/classify_loops.rs` (instruction counts, alternating timings). `triaged` is
+//! `Rules::classify_raw` (validate, parse, envelope, evaluate and verdict), as the worker runs it; `bare` is sieve-rs's `Runtime::filter` (which parses too)
 //! driven with the minimum event handling. Both use rules/support.sieve over tests/corpus.
 
 use sieve::{Compiler, Event, Input, Runtime, Sieve};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use triaged::classify::{Context, Envelope, Rules, Verdict};
+use triaged::classify::{Context, Rules};
+use triaged::clock::Clock;
 use triaged::config::RulesConfig;
-use triaged::message::Message;
 
 /// Every corpus message, in file-name order.
 pub fn corpus() -> Vec<Vec<u8>> {
@@ -56,20 +56,15 @@ impl TriagedLoop {
     }
 
     pub fn pass(&self, messages: &[Vec<u8>]) {
+        let ctx = Context {
+            mailboxes: &self.mailboxes,
+            source_folder: "INBOX",
+            explain: false,
+            now: Clock::system().now(),
+        };
         for raw in messages {
-            let verdict = match Message::parse(raw, self.max_size) {
-                Ok(msg) => {
-                    let ctx = Context {
-                        mailboxes: &self.mailboxes,
-                        source_folder: "INBOX",
-                        envelope: Envelope::derive(&msg),
-                        explain: false,
-                    };
-                    self.rules.classify(msg, &ctx)
-                }
-                Err(e) => Verdict::error(e.reason(), e.to_string()),
-            };
-            std::hint::black_box(verdict);
+            let outcome = self.rules.classify_raw(raw, self.max_size, &ctx, false);
+            std::hint::black_box(outcome);
         }
     }
 }

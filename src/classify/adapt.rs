@@ -18,8 +18,8 @@
 //!   part in its quoted form (it refuses the unquoted one) and splits that; Pigeonhole's local part is
 //!   unquoted (`"john doe"@example.com` has the local part `john doe`).
 
-use super::fixes::{Edit, encode_for_sieve_rs};
-use super::source::{Kind, Token, unquote};
+use super::fixes::encode_for_sieve_rs;
+use super::lexer::{Edit, Kind, Token, arg_range, unquote};
 
 /// Prefix of the mailbox name of an evaluation probe; the spec index follows.
 pub(crate) const EVAL_MARKER: &str = "\u{1}triaged-eval:";
@@ -135,6 +135,56 @@ fn parse_args<'t>(src: &[u8], args: &'t [Token]) -> Option<Parsed<'t>> {
     Some(out)
 }
 
+/// The tags a test was given, asked about by name.
+struct Tags<'a, 't> {
+    src: &'a [u8],
+    args: &'a Parsed<'t>,
+}
+
+impl Tags<'_, '_> {
+    fn has(&self, name: &str) -> bool {
+        self.args.tags.iter().any(|t| t.0 == name)
+    }
+
+    /// The lowercased string value of a tag that takes one (`:comparator "i;octet"`).
+    fn value(&self, name: &str) -> Option<String> {
+        let token = self.args.tags.iter().find(|t| t.0 == name)?.1?;
+        Some(unquote(self.src, token).to_ascii_lowercase())
+    }
+
+    /// The number a tag takes (`:index 2`).
+    fn number(&self, name: &str) -> Option<usize> {
+        let t = self.args.tags.iter().find(|t| t.0 == name)?.1?;
+        std::str::from_utf8(&self.src[t.start..t.end])
+            .ok()?
+            .parse()
+            .ok()
+    }
+
+    /// A tag triaged does not evaluate itself, which leaves the test to sieve-rs.
+    fn any_unknown(&self) -> bool {
+        const KNOWN: [&str; 13] = [
+            ":comparator",
+            ":zone",
+            ":originalzone",
+            ":index",
+            ":last",
+            ":value",
+            ":is",
+            ":contains",
+            ":matches",
+            ":regex",
+            ":localpart",
+            ":user",
+            ":detail",
+        ];
+        self.args
+            .tags
+            .iter()
+            .any(|t| !KNOWN.contains(&t.0.as_str()))
+    }
+}
+
 /// The spec for the test named `name` with arguments `args`, if triaged must evaluate it.
 fn spec_for(
     src: &[u8],
@@ -143,103 +193,100 @@ fn spec_for(
     match_values: usize,
     quoted_envelope: bool,
 ) -> Option<Spec> {
-    let kind = match name {
-        "envelope" if quoted_envelope => TestKind::Envelope,
-        "header" => TestKind::Header,
-        "string" => TestKind::Str,
-        "date" => TestKind::Date,
-        "currentdate" => TestKind::CurrentDate,
-        _ => return None,
-    };
-    let tag = |n: &str| args.tags.iter().find(|t| t.0 == n);
-    let tag_str = |n: &str| {
-        tag(n)
-            .and_then(|t| t.1)
-            .map(|t| unquote(src, t).to_ascii_lowercase())
-    };
-    let comparator = match tag_str(":comparator").as_deref() {
-        None | Some("i;ascii-casemap") => Comparator::Casemap,
-        Some("i;octet") => Comparator::Octet,
-        Some("i;ascii-numeric") => Comparator::Numeric,
-        Some(_) => return None,
-    };
-    let match_type = if tag(":regex").is_some() {
-        Match::Regex
-    } else if tag(":matches").is_some() {
-        Match::Matches
-    } else if tag(":contains").is_some() {
-        Match::Contains
-    } else if tag(":count").is_some() {
-        return None;
-    } else if let Some(op) = tag_str(":value") {
-        Match::Value(op)
-    } else {
-        Match::Is
-    };
+    let kind = test_kind(name, quoted_envelope)?;
+    let tags = Tags { src, args };
+    let comparator = comparator(&tags)?;
+    let match_type = match_type(&tags)?;
+    let address_part = address_part(&tags);
     let keys = args.lists.last()?;
     let dynamic_or_wild = keys.iter().any(|k| {
         let v = unquote(src, k);
         v.contains('?') || v.contains("${")
     });
-    let address_part = if tag(":localpart").is_some() {
-        AddressPart::LocalPart
-    } else if tag(":user").is_some() {
-        AddressPart::User
-    } else if tag(":detail").is_some() {
-        AddressPart::Detail
-    } else {
-        AddressPart::All
-    };
     let wanted = match (&kind, &match_type) {
         (TestKind::Envelope, _) => address_part != AddressPart::All,
         (TestKind::Date | TestKind::CurrentDate, Match::Regex) => true,
-        (TestKind::Date, _) => tag(":index").is_some(),
+        (TestKind::Date, _) => tags.has(":index"),
         (TestKind::Header | TestKind::Str, Match::Matches) => dynamic_or_wild,
         (TestKind::Header | TestKind::Str, Match::Is | Match::Value(_)) => {
             comparator == Comparator::Numeric
         }
         _ => false,
     };
-    let known = [
-        ":comparator",
-        ":zone",
-        ":originalzone",
-        ":index",
-        ":last",
-        ":value",
-        ":is",
-        ":contains",
-        ":matches",
-        ":regex",
-        ":localpart",
-        ":user",
-        ":detail",
-    ];
-    if !wanted || args.tags.iter().any(|t| !known.contains(&t.0.as_str())) {
+    if !wanted || tags.any_unknown() {
         return None;
     }
-    let index = tag(":index")
-        .and_then(|t| t.1)
-        .and_then(|t| std::str::from_utf8(&src[t.start..t.end]).ok()?.parse().ok())
-        .map(|n| (n, tag(":last").is_some()));
-    let zone = if tag(":zone").is_some() {
-        Zone::Given
-    } else if tag(":originalzone").is_some() {
-        Zone::Original
-    } else {
-        Zone::Local
-    };
     let sets_values = matches!(match_type, Match::Matches | Match::Regex);
     Some(Spec {
         kind,
-        match_type,
         comparator,
-        zone,
-        index,
+        zone: zone(&tags),
+        index: tags.number(":index").map(|n| (n, tags.has(":last"))),
         address_part,
         lists: args.lists.iter().map(Vec::len).collect(),
         match_values: if sets_values { match_values } else { 0 },
+        match_type,
     })
+}
+
+/// The tests triaged may evaluate itself; `envelope` only for an envelope with a quoted local part.
+fn test_kind(name: &str, quoted_envelope: bool) -> Option<TestKind> {
+    Some(match name {
+        "envelope" if quoted_envelope => TestKind::Envelope,
+        "header" => TestKind::Header,
+        "string" => TestKind::Str,
+        "date" => TestKind::Date,
+        "currentdate" => TestKind::CurrentDate,
+        _ => return None,
+    })
+}
+
+fn comparator(tags: &Tags<'_, '_>) -> Option<Comparator> {
+    match tags.value(":comparator").as_deref() {
+        None | Some("i;ascii-casemap") => Some(Comparator::Casemap),
+        Some("i;octet") => Some(Comparator::Octet),
+        Some("i;ascii-numeric") => Some(Comparator::Numeric),
+        Some(_) => None,
+    }
+}
+
+/// The match type; `None` for `:count`, which sieve-rs decides as Pigeonhole does.
+fn match_type(tags: &Tags<'_, '_>) -> Option<Match> {
+    Some(if tags.has(":regex") {
+        Match::Regex
+    } else if tags.has(":matches") {
+        Match::Matches
+    } else if tags.has(":contains") {
+        Match::Contains
+    } else if tags.has(":count") {
+        return None;
+    } else if let Some(op) = tags.value(":value") {
+        Match::Value(op)
+    } else {
+        Match::Is
+    })
+}
+
+fn address_part(tags: &Tags<'_, '_>) -> AddressPart {
+    if tags.has(":localpart") {
+        AddressPart::LocalPart
+    } else if tags.has(":user") {
+        AddressPart::User
+    } else if tags.has(":detail") {
+        AddressPart::Detail
+    } else {
+        AddressPart::All
+    }
+}
+
+fn zone(tags: &Tags<'_, '_>) -> Zone {
+    if tags.has(":zone") {
+        Zone::Given
+    } else if tags.has(":originalzone") {
+        Zone::Original
+    } else {
+        Zone::Local
+    }
 }
 
 /// How many match values the script can refer to: the highest `${N}` plus one (`${0}` is the whole
@@ -281,7 +328,7 @@ pub(crate) fn rewrite_tests(
             continue;
         }
         let name = String::from_utf8_lossy(&src[tok.start..tok.end]).to_ascii_lowercase();
-        let range = super::source::arg_range(tokens, i);
+        let range = arg_range(tokens, i);
         let Some(args) = parse_args(src, &tokens[range.clone()]) else {
             continue;
         };

@@ -30,13 +30,14 @@ pub(super) fn classify_with(script: &str, msg: &str, explain: bool) -> Result<Ve
     let rules = rules.map_err(|e| anyhow::anyhow!("{e}"))?;
     let msg = Message::parse(msg.as_bytes(), 0).context("parse")?;
     let mailboxes: BTreeSet<String> = ["INBOX", "Archive"].iter().map(|s| s.to_string()).collect();
+    let envelope = Envelope::derive(&msg);
     let ctx = Context {
         mailboxes: &mailboxes,
         source_folder: "INBOX",
-        envelope: Envelope::derive(&msg),
         explain,
+        now: crate::clock::Clock::system().now(),
     };
-    Ok(rules.classify(msg, &ctx))
+    Ok(rules.classify(msg, &envelope, &ctx))
 }
 
 pub(super) fn tsv(script: &str, msg: &str) -> Result<String> {
@@ -198,14 +199,15 @@ fn cpu_limit_gives_error_verdict() -> Result<()> {
     let rules = Rules::load(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     let msg = Message::parse(MSG.as_bytes(), 0)?;
     let mailboxes = BTreeSet::new();
+    let envelope = Envelope::derive(&msg);
     let ctx = Context {
         mailboxes: &mailboxes,
         source_folder: "INBOX",
-        envelope: Envelope::derive(&msg),
         explain: false,
+        now: crate::clock::Clock::system().now(),
     };
     assert_eq!(
-        rules.classify(msg, &ctx).tsv_line("m"),
+        rules.classify(msg, &envelope, &ctx).tsv_line("m"),
         "m\tINBOX\t-\terror:cpu-limit"
     );
     Ok(())
@@ -297,13 +299,17 @@ fn include_runs_scripts_from_the_include_dir() -> Result<()> {
     let rules = Rules::load(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     let msg = Message::parse(MSG.as_bytes(), 0)?;
     let mailboxes = BTreeSet::new();
+    let envelope = Envelope::derive(&msg);
     let ctx = Context {
         mailboxes: &mailboxes,
         source_folder: "INBOX",
-        envelope: Envelope::derive(&msg),
         explain: false,
+        now: crate::clock::Clock::system().now(),
     };
-    assert_eq!(rules.classify(msg, &ctx).tsv_line("m"), "m\tLists\t-\t-");
+    assert_eq!(
+        rules.classify(msg, &envelope, &ctx).tsv_line("m"),
+        "m\tLists\t-\t-"
+    );
     std::fs::write(&path, "require \"include\";\ninclude \"missing\";\n")?;
     let err = Rules::load(&cfg).err().context("must fail")?.to_string();
     assert!(

@@ -16,6 +16,7 @@ pub(crate) fn evaluate(
     args: &[String],
     msg: &mail_parser::Message<'_>,
     envelope: &Envelope,
+    now: DateTime<Utc>,
 ) -> Option<Vec<String>> {
     let (zone, rest) = if spec.zone == Zone::Given {
         let (z, r) = args.split_first()?;
@@ -58,9 +59,7 @@ pub(crate) fn evaluate(
                 .collect()
         }
         TestKind::CurrentDate => {
-            let now = crate::clock::Clock::system()
-                .now()
-                .with_timezone(&Utc.fix());
+            let now = now.with_timezone(&Utc.fix());
             let part = lists.first()?.first()?;
             vec![date_part(&in_zone(now, &spec.zone, zone)?, part)?]
         }

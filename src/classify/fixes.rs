@@ -2,10 +2,7 @@
 //! Pigeonhole): edits computed from the token list, applied by `source::rewrite`. Each keeps the meaning
 //! the script has under the RFCs; none evaluates anything.
 
-use super::source::{Kind, Token, unquote};
-
-/// An edit of the script text: replace `start..end` with the string.
-pub(crate) type Edit = (usize, usize, String);
+use super::lexer::{Edit, Kind, Token, at_statement, unquote};
 
 /// sieve-rs gives a variable first `set` inside a block (`if`, `else`) the scope of that block, so the
 /// value is gone after the `}`; RFC 5229 3 makes every variable global to the script. Each variable the
@@ -53,11 +50,6 @@ pub(crate) fn hoist_variables(src: &[u8], tokens: &[Token], edits: &mut Vec<Edit
     if !decls.is_empty() && after_requires > 0 {
         edits.push((after_requires, after_requires, decls));
     }
-}
-
-/// True when token `i` starts a command.
-pub(crate) fn at_statement(tokens: &[Token], i: usize) -> bool {
-    i == 0 || matches!(tokens[i - 1].kind, Kind::Semi | Kind::LBrace | Kind::RBrace)
 }
 
 /// RFC 5228 2.4.2: in a quoted string only `\\` and `\"` are escapes; any other `\X` is just `X`.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 /// Where a message's bytes are.
 #[derive(Debug, Clone)]
-pub(crate) enum Source {
+pub(crate) enum Origin {
     File(PathBuf),
     /// A whole mbox file (shared) and the byte range of one message in it (after its `From ` line).
     Mbox(Arc<Vec<u8>>, Range<usize>),
@@ -21,7 +21,7 @@ pub(crate) enum Source {
 pub(crate) struct Job {
     /// The path printed in the output (`FILE#N` for mbox).
     pub display: String,
-    pub source: Source,
+    pub origin: Origin,
     /// The folder the message is in (`INBOX`, or `A/B` for a Maildir++ subfolder).
     pub folder: String,
     /// Folders `mailboxexists` finds for this message.
@@ -58,7 +58,7 @@ fn file(path: &Path, default: &Arc<BTreeSet<String>>, jobs: &mut Vec<Job>) -> Re
     if !data.starts_with(b"From ") {
         jobs.push(job(
             display.clone(),
-            Source::File(path.to_path_buf()),
+            Origin::File(path.to_path_buf()),
             "INBOX",
             default,
             (display, 0),
@@ -67,10 +67,10 @@ fn file(path: &Path, default: &Arc<BTreeSet<String>>, jobs: &mut Vec<Job>) -> Re
     }
     let data = Arc::new(data);
     for (n, range) in mbox_ranges(&data).into_iter().enumerate() {
-        let source = Source::Mbox(data.clone(), range);
+        let origin = Origin::Mbox(data.clone(), range);
         jobs.push(job(
             format!("{display}#{}", n + 1),
-            source,
+            origin,
             "INBOX",
             default,
             (display.clone(), n + 1),
@@ -81,14 +81,14 @@ fn file(path: &Path, default: &Arc<BTreeSet<String>>, jobs: &mut Vec<Job>) -> Re
 
 fn job(
     display: String,
-    source: Source,
+    origin: Origin,
     folder: &str,
     mailboxes: &Arc<BTreeSet<String>>,
     key: (String, usize),
 ) -> Job {
     Job {
         display,
-        source,
+        origin,
         folder: folder.to_string(),
         mailboxes: mailboxes.clone(),
         key,
@@ -162,7 +162,7 @@ fn maildir(root: &Path, jobs: &mut Vec<Job>) -> Result<()> {
             for path in files(&d, false)? {
                 let display = path.display().to_string();
                 let key = (display.clone(), 0);
-                jobs.push(job(display, Source::File(path), folder, &mailboxes, key));
+                jobs.push(job(display, Origin::File(path), folder, &mailboxes, key));
             }
         }
     }

@@ -22,6 +22,15 @@ pub(crate) fn matches(value: &[u8], key: &[u8], fold: bool) -> Option<Vec<Vec<u8
         wp: 0,
         kp: 0,
         values: vec![Vec::new()],
+        wcard: 0,
+        next: 0,
+        backtrack: false,
+        key_offset: 0,
+        section: Vec::new(),
+        sub: Vec::new(),
+        mvalue: Vec::new(),
+        mchars: Vec::new(),
+        resume: None,
     };
     let (kp, next) = s.run();
     let mut kp = kp;
@@ -49,6 +58,22 @@ struct Scan<'a> {
     /// Key consumed so far (what must reach the end for a match).
     kp: usize,
     values: Vec<Vec<u8>>,
+    /// The wildcard before the current section (0 at the start of the key).
+    wcard: u8,
+    /// The wildcard after the current section (0 at the end of the key).
+    next: u8,
+    /// A failed `?` run asked for the section to be tried again one octet further on.
+    backtrack: bool,
+    /// `?`s directly after the `*` before the current section: octets to take before the section.
+    key_offset: usize,
+    /// The current literal section of the key, and the one after a `?`.
+    section: Vec<u8>,
+    sub: Vec<u8>,
+    /// What the `*` before the section matched, and the octets its `?`s matched.
+    mvalue: Vec<u8>,
+    mchars: Vec<u8>,
+    /// Where to resume after a failed `?` run: (value, consumed key, key scanner) positions.
+    resume: Option<(usize, usize, usize)>,
 }
 
 impl Scan<'_> {
@@ -94,93 +119,125 @@ impl Scan<'_> {
     /// The scan; returns the consumed key position and the last wildcard seen.
     fn run(&mut self) -> (usize, u8) {
         let (vlen, klen) = (self.val.len(), self.key.len());
-        let (mut wcard, mut next, mut backtrack, mut key_offset) = (0u8, 0u8, false, 0usize);
-        let (mut section, mut sub) = (Vec::new(), Vec::new());
-        let (mut mvalue, mut mchars) = (Vec::new(), Vec::new());
         while self.kp < klen && self.vp < vlen {
-            if backtrack {
-                backtrack = false;
+            if self.backtrack {
+                self.backtrack = false;
             } else {
-                wcard = next;
-                key_offset = 0;
-                loop {
-                    next = self.section(&mut section);
-                    if wcard == 0 || !section.is_empty() || next == b'*' || self.wp >= klen {
-                        break;
-                    }
-                    self.wp += 1;
-                    key_offset += 1;
-                }
-                mvalue.clear();
+                self.next_section();
             }
             let pvp = self.vp;
-            if next == 0 {
-                self.finish(wcard, &section, key_offset, pvp, &mut mvalue);
+            if self.next == 0 {
+                let section = std::mem::take(&mut self.section);
+                let mut mvalue = std::mem::take(&mut self.mvalue);
+                self.finish(self.wcard, &section, self.key_offset, pvp, &mut mvalue);
                 break;
             }
-            mchars.clear();
-            let mut resume = None;
-            if wcard == 0 {
-                if !self.at(self.vp, &section) {
-                    break;
-                }
-                self.vp += section.len();
-            } else {
-                self.vp += key_offset;
-                if self.vp >= vlen {
-                    break;
-                }
-                let Some(found) = self.find(self.vp, &section) else {
-                    break;
-                };
-                self.vp = found + section.len();
-                resume = Some((found, self.kp, self.wp));
-                let qp = found - key_offset;
-                mvalue.extend_from_slice(&self.val[pvp..qp]);
-                mchars.extend_from_slice(&self.val[qp..found]);
+            if !self.place_section(pvp) {
+                break;
             }
             self.skip_wildcard();
-            while next == b'?' {
-                let ok = self.vp < vlen && {
-                    mchars.push(self.val[self.vp]);
-                    self.vp += 1;
-                    next = self.section(&mut sub);
-                    !(sub.is_empty() && next == 0 && self.vp < vlen) && self.at(self.vp, &sub)
-                };
-                if ok {
-                    self.vp += sub.len();
-                    self.skip_wildcard();
-                    continue;
-                }
-                if let Some((prv, prk, prw)) = resume
-                    && prv + 1 < vlen
-                {
-                    (self.vp, self.kp, self.wp) = (prv, prk, prw);
-                    mvalue.push(self.val[prv]);
-                    self.vp += 1;
-                    (wcard, next, backtrack) = (b'*', b'?', true);
-                }
+            self.question_run();
+            if !self.backtrack && !self.take_values() {
                 break;
             }
-            if !backtrack {
-                if next == b'?' {
-                    break;
-                }
-                if resume.is_some() {
-                    self.values.push(mvalue.clone());
-                }
-                self.values.extend(mchars.iter().map(|&c| vec![c]));
-                if next != b'*' {
-                    break;
-                }
-            }
-            if self.kp == klen && next == b'*' {
+            if self.kp == klen && self.next == b'*' {
                 self.values.push(self.val[self.vp..].to_vec());
                 (self.kp, self.vp) = (klen, vlen);
                 break;
             }
         }
-        (self.kp, next)
+        (self.kp, self.next)
+    }
+
+    /// Moves on to the next non-empty literal section of the key, counting the `?`s that directly
+    /// follow a `*` (they take octets before the section).
+    fn next_section(&mut self) {
+        self.wcard = self.next;
+        self.key_offset = 0;
+        let mut section = std::mem::take(&mut self.section);
+        loop {
+            self.next = self.section(&mut section);
+            if self.wcard == 0
+                || !section.is_empty()
+                || self.next == b'*'
+                || self.wp >= self.key.len()
+            {
+                break;
+            }
+            self.wp += 1;
+            self.key_offset += 1;
+        }
+        self.section = section;
+        self.mvalue.clear();
+    }
+
+    /// Places the current section in the value: right here at the start of the key, or at its first
+    /// occurrence after a `*` (remembered for backtracking). False when it is not there.
+    fn place_section(&mut self, pvp: usize) -> bool {
+        self.mchars.clear();
+        self.resume = None;
+        if self.wcard == 0 {
+            if !self.at(self.vp, &self.section) {
+                return false;
+            }
+            self.vp += self.section.len();
+            return true;
+        }
+        self.vp += self.key_offset;
+        if self.vp >= self.val.len() {
+            return false;
+        }
+        let Some(found) = self.find(self.vp, &self.section) else {
+            return false;
+        };
+        self.vp = found + self.section.len();
+        self.resume = Some((found, self.kp, self.wp));
+        let qp = found - self.key_offset;
+        self.mvalue.extend_from_slice(&self.val[pvp..qp]);
+        self.mchars.extend_from_slice(&self.val[qp..found]);
+        true
+    }
+
+    /// Matches the `?`s after the section, each one octet followed by its literal text; on failure
+    /// after a `*`, asks to retry the section one octet past where it was found.
+    fn question_run(&mut self) {
+        let vlen = self.val.len();
+        let mut sub = std::mem::take(&mut self.sub);
+        while self.next == b'?' {
+            let ok = self.vp < vlen && {
+                self.mchars.push(self.val[self.vp]);
+                self.vp += 1;
+                self.next = self.section(&mut sub);
+                !(sub.is_empty() && self.next == 0 && self.vp < vlen) && self.at(self.vp, &sub)
+            };
+            if ok {
+                self.vp += sub.len();
+                self.skip_wildcard();
+                continue;
+            }
+            if let Some((prv, prk, prw)) = self.resume
+                && prv + 1 < vlen
+            {
+                (self.vp, self.kp, self.wp) = (prv, prk, prw);
+                self.mvalue.push(self.val[prv]);
+                self.vp += 1;
+                (self.wcard, self.next, self.backtrack) = (b'*', b'?', true);
+            }
+            break;
+        }
+        self.sub = sub;
+    }
+
+    /// Records the match values of the section just matched; false when the scan must stop here.
+    fn take_values(&mut self) -> bool {
+        if self.next == b'?' {
+            return false;
+        }
+        if self.resume.is_some() {
+            self.values.push(self.mvalue.clone());
+        }
+        self.values.extend(self.mchars.iter().map(|&c| vec![c]));
+        self.next == b'*'
     }
 
     /// The key has no wildcard left: the section must match exactly here (no `*` before) or at the end.

@@ -1,4 +1,5 @@
-use super::{KEEP_MARKER, Probe, includes, lex, required, rewrite};
+use super::super::lexer::lex;
+use super::{KEEP_MARKER, Probe, includes, required, rewrite};
 use anyhow::Result;
 
 #[test]

@@ -17,7 +17,7 @@ pub enum Folder {
 
 /// One store action (keep or fileinto).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Store {
+pub struct StoreAction {
     pub folder: Folder,
     /// IMAP flags as the script spelled them (imap4flags variable or `:flags`).
     pub flags: Vec<String>,
@@ -85,7 +85,7 @@ pub struct TraceStep {
 /// What Sieve decided for one message: not yet what the mailbox does.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Verdict {
-    pub stores: Vec<Store>,
+    pub stores: Vec<StoreAction>,
     pub redirects: Vec<Redirect>,
     pub vacations: Vec<Vacation>,
     /// An explicit `discard` left the message with no store action.
@@ -100,7 +100,7 @@ impl Verdict {
     /// The error verdict: keep in the source folder, report `error:REASON`.
     pub fn error(reason: &str, detail: impl Into<String>) -> Verdict {
         Verdict {
-            stores: vec![Store {
+            stores: vec![StoreAction {
                 folder: Folder::Keep,
                 flags: Vec::new(),
                 create: false,
@@ -210,10 +210,10 @@ pub fn canonical_flag(flag: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Folder, Redirect, Store, Verdict};
+    use super::{Folder, Redirect, StoreAction, Verdict};
 
-    fn store(folder: Folder, flags: &[&str]) -> Store {
-        Store {
+    fn store(folder: Folder, flags: &[&str]) -> StoreAction {
+        StoreAction {
             folder,
             flags: flags.iter().map(|s| s.to_string()).collect(),
             create: false,

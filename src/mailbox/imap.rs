@@ -18,9 +18,10 @@ use async_imap::extensions::idle::IdleResponse;
 use futures::TryStreamExt;
 use tokio_util::sync::CancellationToken;
 
-use self::conn::{Conn, Endpoint, mono_ms};
+use self::conn::{Conn, Endpoint};
+use super::Op;
 use super::{Fetched, Selected, uid_set};
-use crate::actions::Op;
+use crate::clock::mono_ms;
 use crate::config::{MailboxConfig, MailboxSource};
 
 /// What the server can do that changes how triaged works with it.

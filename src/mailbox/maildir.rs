@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use self::keywords::Keywords;
 use super::Fetched;
-use crate::actions::Op;
+use super::Op;
 
 pub mod keywords;
 

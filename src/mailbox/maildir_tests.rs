@@ -1,5 +1,5 @@
 use super::{Maildir, folder_dir, merge_flags, split_name};
-use crate::actions::Op;
+use crate::mailbox::Op;
 use std::path::Path;
 
 #[test]

@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::Result;
 use chrono::{DateTime, TimeZone, Utc};
 use lettre::message::Mailbox;
-use mail_parser::{Message, MimeHeaders};
 
+use crate::message::MessageInfo;
 use crate::store::{Store, Tx};
 
 /// Why an automatic reply is not sent.
@@ -37,67 +37,51 @@ pub enum Decline {
 }
 
 /// Checks the RFC 3834 rules that depend only on the message; on success returns whom to answer: the
-/// return path when there is one (RFC 3834 §4), else `From`.
-pub fn check(msg: &Message<'_>, own: &Mailbox) -> Result<Mailbox, Decline> {
-    if let Some(value) = msg.header_raw("Auto-Submitted") {
+/// return path when there is one (RFC 3834 §4), else `From`. It reads the header values the message
+/// module extracted once (`MessageInfo`), so the worker never parses a message twice.
+pub fn check(info: &MessageInfo, own: &Mailbox) -> Result<Mailbox, Decline> {
+    if let Some(value) = &info.auto_submitted {
         let token = value.split(';').next().unwrap_or("").trim();
         if !token.eq_ignore_ascii_case("no") {
             return Err(Decline::AutoSubmitted(token.to_owned()));
         }
     }
-    if let Some(value) = msg.header_raw("Precedence") {
+    if let Some(value) = &info.precedence {
         let p = value.trim().to_ascii_lowercase();
         if matches!(p.as_str(), "bulk" | "junk" | "list") {
             return Err(Decline::List(format!("Precedence: {p}")));
         }
     }
-    if let Some(value) = msg.header_raw("List-Id") {
+    if let Some(value) = &info.list_id {
         return Err(Decline::List(format!("List-Id: {}", value.trim())));
     }
-    if msg.content_type().is_some_and(|ct| {
-        ct.ctype().eq_ignore_ascii_case("multipart")
-            && ct
-                .subtype()
-                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
-    }) {
+    if info.report {
         return Err(Decline::Bounce("multipart/report".to_owned()));
     }
-    let return_path = msg.header_raw("Return-Path").map(|v| {
-        v.trim()
-            .trim_start_matches('<')
-            .trim_end_matches('>')
-            .trim()
-            .to_owned()
-    });
-    if return_path.as_deref() == Some("") {
+    let return_path = info.return_path.as_deref().map(str::trim);
+    if return_path == Some("") {
         return Err(Decline::Bounce("empty return path".to_owned()));
     }
-    let from = msg.from().and_then(|a| a.first());
-    let from_address = from.and_then(|a| a.address()).map(str::trim);
-    for address in return_path.as_deref().into_iter().chain(from_address) {
+    let from_address = info.from.as_deref().map(str::trim);
+    for address in return_path.into_iter().chain(from_address) {
         if is_daemon(address) {
             return Err(Decline::Bounce(format!("sent by {address}")));
         }
     }
-    let target = return_path
-        .as_deref()
-        .or(from_address)
-        .ok_or(Decline::NoSender)?;
+    let target = return_path.or(from_address).ok_or(Decline::NoSender)?;
     let mailbox: Mailbox = target.parse().map_err(|_| Decline::NoSender)?;
     let own_address = own.email.to_string();
-    for address in return_path.as_deref().into_iter().chain(from_address) {
+    for address in return_path.into_iter().chain(from_address) {
         if address.eq_ignore_ascii_case(&own_address) {
             return Err(Decline::OwnAddress(own_address));
         }
     }
-    let name = from
-        .filter(|a| {
-            a.address()
-                .is_some_and(|x| x.trim().eq_ignore_ascii_case(target))
-        })
-        .and_then(|a| a.name())
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty() && !n.contains(|c: char| c.is_control()));
+    let name = info
+        .from_name
+        .as_deref()
+        .filter(|_| from_address.is_some_and(|x| x.eq_ignore_ascii_case(target)))
+        .filter(|n| !n.contains(|c: char| c.is_control()))
+        .map(str::to_owned);
     Ok(Mailbox::new(name, mailbox.email))
 }
 
@@ -118,9 +102,29 @@ pub async fn check_period_in(
     period: Duration,
     now: DateTime<Utc>,
 ) -> Result<Result<(), Decline>> {
-    let since = now.timestamp_millis() - i64::try_from(period.as_millis()).unwrap_or(i64::MAX);
-    let last = Store::auto_replied_since_in(tx, &sender_key(to), since).await?;
-    Ok(match last {
+    let last = Store::auto_replied_since_in(tx, &sender_key(to), since(period, now)).await?;
+    Ok(period_decision(to, last))
+}
+
+/// [`check_period_in`] outside a transaction, for a dry run.
+pub async fn check_period(
+    store: &Store,
+    to: &Mailbox,
+    period: Duration,
+    now: DateTime<Utc>,
+) -> Result<Result<(), Decline>> {
+    let last = store
+        .auto_replied_since(&sender_key(to), since(period, now))
+        .await?;
+    Ok(period_decision(to, last))
+}
+
+fn since(period: Duration, now: DateTime<Utc>) -> i64 {
+    now.timestamp_millis() - i64::try_from(period.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn period_decision(to: &Mailbox, last: Option<i64>) -> Result<(), Decline> {
+    match last {
         None => Ok(()),
         Some(ms) => Err(Decline::AlreadyAnswered {
             sender: sender_key(to),
@@ -130,7 +134,7 @@ pub async fn check_period_in(
                 .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
                 .unwrap_or_default(),
         }),
-    })
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! The RFC 3834 rules, one message each.
 
 use anyhow::Result;
-use mail_parser::MessageParser;
 
 use super::*;
+use crate::message::Message;
 
 fn own() -> Result<Mailbox> {
     Ok("Support <support@example.org>".parse()?)
@@ -11,10 +11,8 @@ fn own() -> Result<Mailbox> {
 
 fn decide(headers: &str) -> Result<Result<Mailbox, Decline>> {
     let raw = format!("{headers}Subject: help\r\nMessage-ID: <m1@example.net>\r\n\r\nbody\r\n");
-    let msg = MessageParser::default()
-        .parse(raw.as_bytes())
-        .ok_or_else(|| anyhow::anyhow!("parse"))?;
-    Ok(check(&msg, &own()?))
+    let msg = Message::parse(raw.as_bytes(), 0)?;
+    Ok(check(msg.info(), &own()?))
 }
 
 #[test]

@@ -326,14 +326,13 @@ async fn an_automatic_reply_is_guarded_threaded_and_once_per_period() -> Result<
     let ob = outbox(file_transport(dir.path()), None)?;
     let clock = Clock::manual(start()?);
     let raw = b"From: Alice <alice@example.net>\r\nMessage-ID: <q1@example.net>\r\nSubject: Re: help\r\n\r\nhi\r\n";
-    let msg = mail_parser::MessageParser::default()
-        .parse(raw.as_slice())
-        .ok_or_else(|| anyhow::anyhow!("parse"))?;
+    let msg = crate::message::Message::parse(raw.as_slice(), 0)?;
+    let msg = msg.info();
     let templates = Templates::load(None)?;
     let period = Duration::from_secs(86_400);
     let mut tx = store.begin().await?;
     let first = ob
-        .acknowledge_in(&mut tx, &templates, &msg, period, "test", clock.now())
+        .acknowledge_in(&mut tx, &templates, msg, period, "test", clock.now())
         .await?;
     tx.commit().await?;
     let AutoReply::Queued { queued, ticket } = first else {
@@ -350,7 +349,7 @@ async fn an_automatic_reply_is_guarded_threaded_and_once_per_period() -> Result<
     let vacation = templates.render_samples()?.remove(0);
     let mut tx = store.begin().await?;
     let second = ob
-        .auto_reply_in(&mut tx, &msg, vacation.clone(), period, "test", clock.now())
+        .auto_reply_in(&mut tx, msg, vacation.clone(), period, "test", clock.now())
         .await?;
     assert!(
         matches!(second, AutoReply::Declined(Decline::AlreadyAnswered { .. })),
@@ -360,7 +359,7 @@ async fn an_automatic_reply_is_guarded_threaded_and_once_per_period() -> Result<
     clock.advance(period);
     let mut tx = store.begin().await?;
     let third = ob
-        .auto_reply_in(&mut tx, &msg, vacation, period, "test", clock.now())
+        .auto_reply_in(&mut tx, msg, vacation, period, "test", clock.now())
         .await?;
     assert!(
         matches!(third, AutoReply::Queued { .. }),

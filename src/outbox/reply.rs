@@ -7,15 +7,61 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
 
-use super::{AutoReply, Outbox, guard};
+use super::{AutoReply, Composed, Outbox, guard};
+use crate::message::MessageInfo;
 use crate::store::{Store, Tx};
 use crate::templates::{Ack, AutoSubmitted, RenderedMail, Templates, first_name};
 
 impl Outbox {
+    /// [`Outbox::acknowledge_in`] in a transaction of its own (`send ack`): committed when queued.
+    pub async fn acknowledge(
+        &self,
+        store: &Store,
+        templates: &Templates,
+        msg: &MessageInfo,
+        period: Duration,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AutoReply> {
+        let mut tx = store.begin().await?;
+        let reply = self
+            .acknowledge_in(&mut tx, templates, msg, period, actor, now)
+            .await?;
+        if let AutoReply::Queued { .. } = reply {
+            tx.commit().await.context("commit acknowledgement")?;
+        }
+        Ok(reply)
+    }
+
+    /// The acknowledgement [`Outbox::acknowledge`] would queue, composed but not stored (a dry run):
+    /// the guard and the period are checked, and the ticket number is the one it would take.
+    pub async fn preview_ack(
+        &self,
+        store: &Store,
+        templates: &Templates,
+        msg: &MessageInfo,
+        period: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(Composed, String), guard::Decline>> {
+        let to = match guard::check(msg, &self.config.from) {
+            Ok(to) => to,
+            Err(decline) => return Ok(Err(decline)),
+        };
+        if let Err(decline) = guard::check_period(store, &to, period, now).await? {
+            return Ok(Err(decline));
+        }
+        let day = now.format("%Y%m%d").to_string();
+        let ticket = format!("s{day}.{:03}", store.peek_ticket(&day).await?);
+        let ctx = ack_context(msg, &to, &ticket, &self.config.from, now);
+        let mut mail = templates.render(&ctx)?;
+        shape_reply(&mut mail, msg, &to);
+        Ok(Ok((self.preview(&mail, now)?, ticket)))
+    }
+
     /// Acknowledges a received message inside the caller's transaction: checks the RFC 3834 guard and
     /// the per-sender `period`, allocates a ticket number `sYYYYMMDD.NNN`, renders the `ack` template
     /// and queues it threaded to the message (In-Reply-To/References, subject `Re: ...`).
@@ -23,7 +69,7 @@ impl Outbox {
         &self,
         tx: &mut Tx,
         templates: &Templates,
-        msg: &mail_parser::Message<'_>,
+        msg: &MessageInfo,
         period: Duration,
         actor: &str,
         now: DateTime<Utc>,
@@ -47,7 +93,7 @@ impl Outbox {
     pub async fn auto_reply_in(
         &self,
         tx: &mut Tx,
-        msg: &mail_parser::Message<'_>,
+        msg: &MessageInfo,
         mail: RenderedMail,
         period: Duration,
         actor: &str,
@@ -66,7 +112,7 @@ impl Outbox {
     async fn may_reply_in(
         &self,
         tx: &mut Tx,
-        msg: &mail_parser::Message<'_>,
+        msg: &MessageInfo,
         period: Duration,
         now: DateTime<Utc>,
     ) -> Result<Result<Mailbox, guard::Decline>> {
@@ -83,17 +129,14 @@ impl Outbox {
     async fn queue_reply_in(
         &self,
         tx: &mut Tx,
-        msg: &mail_parser::Message<'_>,
+        msg: &MessageInfo,
         mut mail: RenderedMail,
         to: &Mailbox,
         ticket: &str,
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<AutoReply> {
-        mail.auto_submitted = AutoSubmitted::AutoReplied;
-        mail.to = vec![to.clone()];
-        mail.cc.clear();
-        thread(&mut mail, msg);
+        shape_reply(&mut mail, msg, to);
         let queued = self.enqueue_in(tx, &mail, actor, now).await?;
         let at = now.timestamp_millis();
         Store::record_auto_reply_in(tx, &guard::sender_key(to), at, queued.id, ticket).await?;
@@ -104,21 +147,30 @@ impl Outbox {
     }
 }
 
+/// An automatic answer to `msg`: to whom the guard said, threaded, marked `auto-replied`.
+fn shape_reply(mail: &mut RenderedMail, msg: &MessageInfo, to: &Mailbox) {
+    mail.auto_submitted = AutoSubmitted::AutoReplied;
+    mail.to = vec![to.clone()];
+    mail.cc.clear();
+    thread(mail, msg);
+}
+
 fn ack_context(
-    msg: &mail_parser::Message<'_>,
+    msg: &MessageInfo,
     to: &Mailbox,
     ticket: &str,
     team: &Mailbox,
     now: DateTime<Utc>,
 ) -> Ack {
     let subject = msg
-        .subject()
+        .subject
+        .as_deref()
         .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "(no subject)".to_owned());
     let received = msg
-        .date()
-        .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0))
+        .date
+        .and_then(|d| DateTime::from_timestamp(d, 0))
         .unwrap_or(now);
     Ack {
         requester: to.to_string(),
@@ -140,22 +192,19 @@ fn strip_re(subject: &str) -> &str {
 }
 
 /// Sets In-Reply-To and References (RFC 5322 §3.6.4) from the answered message.
-fn thread(mail: &mut RenderedMail, msg: &mail_parser::Message<'_>) {
+fn thread(mail: &mut RenderedMail, msg: &MessageInfo) {
     let Some(id) = msg
-        .message_id()
+        .message_id
+        .as_deref()
         .map(|id| format!("<{}>", id.trim_matches(['<', '>'])))
     else {
         return;
     };
     let mut refs: Vec<String> = msg
-        .references()
-        .as_text_list()
-        .map(|l| {
-            l.iter()
-                .map(|r| format!("<{}>", r.trim_matches(['<', '>'])))
-                .collect()
-        })
-        .unwrap_or_default();
+        .references
+        .iter()
+        .map(|r| format!("<{}>", r.trim_matches(['<', '>'])))
+        .collect();
     refs.retain(|r| !r.contains(|c: char| c.is_whitespace() || c.is_control()) && r.len() > 2);
     refs.push(id.clone());
     if id.contains(|c: char| c.is_whitespace() || c.is_control()) {
@@ -179,12 +228,10 @@ mod tests {
     #[test]
     fn an_answer_is_threaded_to_the_message_and_its_references() -> anyhow::Result<()> {
         let raw = b"From: a@example.net\r\nMessage-ID: <m2@example.net>\r\nReferences: <m0@example.net> <m1@example.net>\r\nSubject: x\r\n\r\nbody\r\n";
-        let msg = mail_parser::MessageParser::default()
-            .parse(raw.as_slice())
-            .ok_or_else(|| anyhow::anyhow!("parse"))?;
+        let msg = crate::message::Message::parse(raw.as_slice(), 0)?;
         let templates = Templates::load(None)?;
         let mut mail = templates.render_samples()?.remove(0);
-        thread(&mut mail, &msg);
+        thread(&mut mail, msg.info());
         assert_eq!(mail.in_reply_to.as_deref(), Some("<m2@example.net>"));
         assert_eq!(
             mail.references,

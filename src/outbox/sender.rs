@@ -176,6 +176,7 @@ pub async fn run_sender(
     cancel: CancellationToken,
 ) -> Result<()> {
     while !cancel.is_cancelled() {
+        crate::failpoint::panic_here("outbox-sender-panic");
         if let Err(e) = flush_until(&store, &config, &clock, false, Some(&cancel)).await {
             tracing::error!(error = %format!("{e:#}"), "outbox pass failed");
         }

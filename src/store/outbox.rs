@@ -480,6 +480,18 @@ impl Store {
         Ok(())
     }
 
+    /// The ticket number [`Store::next_ticket_in`] would hand out next for `day`, without taking it (for a
+    /// dry run, which shows the mail and changes nothing).
+    pub async fn peek_ticket(&self, day: &str) -> Result<i64> {
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT last FROM ticket_counters WHERE day = $1")
+                .bind(day)
+                .fetch_optional(self.pool())
+                .await
+                .with_context(|| format!("read the ticket counter of {day}"))?;
+        Ok(last.unwrap_or(0) + 1)
+    }
+
     /// Hands out the next ticket number of `day` (`YYYYMMDD`): 1, 2, 3 ... never the same one twice.
     pub async fn next_ticket_in(tx: &mut Tx, day: &str) -> Result<i64> {
         sqlx::query_scalar(

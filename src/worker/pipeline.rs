@@ -4,21 +4,21 @@
 //! the mailbox is touched (DESIGN invariant 2). Writes no SQL itself; never cancelled mid-transaction:
 //! shutdown is checked between batches only.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use super::effects::Effects;
 use super::progress::Progress;
-use crate::actions::{self, Plan, Target};
-use crate::classify::{Context as RuleContext, Envelope, Rules, Verdict};
+use super::quarantine::Quarantine;
+use super::sort::Sorter;
+pub use super::summary::Summary;
+use crate::actions::{Classified, Effects, Plan, Target};
+use crate::classify::Rules;
 use crate::clock::Clock;
 use crate::config::{Backlog, Config};
-use crate::mailbox::{Fetched, Key, Selected, Source};
-use crate::message::Message;
+use crate::mailbox::{Key, Selected, Source, Step};
 use crate::metrics::Metrics;
 use crate::store::{NewEvent, NewVerdict, Store, SyncState, VerdictRow};
 
@@ -33,67 +33,71 @@ pub const APPLY_BATCH: usize = 5_000;
 /// Applying a plan fails this many times before the message goes to quarantine instead.
 pub const MAX_APPLY_ATTEMPTS: i64 = 5;
 
-/// What a pass did, for the summary `run --once` prints.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Summary {
-    /// Messages sorted per bucket.
-    pub buckets: BTreeMap<String, u64>,
-    /// Messages with an error verdict (sent to quarantine).
-    pub errors: u64,
-    /// Messages skipped because an identical message already has a verdict (a UIDVALIDITY resync).
-    pub known: u64,
-    /// Unapplied verdicts from an earlier run that were re-applied.
-    pub recovered: u64,
-    /// Quarantined messages that got a verdict at last and were moved out (also counted per bucket).
-    pub released: u64,
-}
-
-impl Summary {
-    pub fn sorted(&self) -> u64 {
-        self.buckets.values().sum()
-    }
-}
-
-/// One classified message, ready to record.
-pub struct Classified {
-    pub key: Key,
-    pub message_id: String,
-    pub digest: String,
-    pub plan: Plan,
-    pub verdict: Verdict,
-    /// The raw bytes, kept only when the verdict causes mail (redirect, vacation, acknowledgement).
-    pub raw: Option<Vec<u8>>,
-    /// Message-IDs this message answers (In-Reply-To and References), for threading.
-    pub answers: Vec<String>,
-}
-
-/// Everything a pass needs; shared by the `run` loop and `run --once`.
-pub struct Pipeline {
-    pub store: Store,
-    pub rules: Arc<Rules>,
-    pub config: Arc<Config>,
-    pub clock: Clock,
-    pub metrics: Arc<Metrics>,
-    pub effects: Effects,
+/// Everything a pass over one watched folder needs; shared by the `run` loop and `run --once`.
+pub(super) struct Pipeline {
+    store: Store,
+    config: Arc<Config>,
+    clock: Clock,
+    metrics: Arc<Metrics>,
+    /// Classifies fetched messages on the blocking pool.
+    sorter: Sorter,
+    /// Queues the mail verdicts cause, inside their transactions.
+    effects: Arc<Effects>,
+    /// Second chances for quarantined messages.
+    quarantine: Quarantine,
     /// The mailbox's identity in the store.
-    pub mailbox: String,
+    mailbox: String,
     /// The watched folder's name, for display and for `keep`.
-    pub folder: String,
+    folder: String,
     /// Fingerprint of the rules and limits, recorded with each quarantined message.
-    pub rules_digest: String,
-}
-
-pub(super) fn sha256_hex(raw: &[u8]) -> String {
-    Sha256::digest(raw)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            use std::fmt::Write as _;
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    rules_digest: String,
 }
 
 impl Pipeline {
+    /// Builds the pipeline for `config`'s mailbox with rules already loaded.
+    pub(super) fn new(
+        config: Arc<Config>,
+        store: Store,
+        rules: Arc<Rules>,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+    ) -> Result<Pipeline> {
+        let mailbox = crate::mailbox::id(&config.mailbox.source);
+        let folder = crate::mailbox::folder_name(&config.mailbox.source);
+        let effects = Arc::new(Effects::new(&config, &mailbox)?);
+        let rules_digest = super::quarantine::rules_fingerprint(&config.rules)?;
+        let sorter = Sorter::new(rules, config.clone(), folder.clone(), clock.clone());
+        let quarantine = Quarantine {
+            store: store.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            sorter: sorter.clone(),
+            effects: effects.clone(),
+            mailbox: mailbox.clone(),
+            folder: folder.clone(),
+            quarantine_folder: config.mailbox.quarantine.clone(),
+            rules_digest: rules_digest.clone(),
+            batch: BATCH,
+        };
+        Ok(Pipeline {
+            store,
+            config,
+            clock,
+            metrics,
+            sorter,
+            effects,
+            quarantine,
+            mailbox,
+            folder,
+            rules_digest,
+        })
+    }
+
+    /// The mailbox's identity in the store.
+    pub(super) fn mailbox(&self) -> &str {
+        &self.mailbox
+    }
+
     /// Reconciles the stored sync state with the folder: first attach (backlog processed or skipped) or
     /// a UIDVALIDITY change (resync from UID 1; messages already seen are recognised by digest).
     pub async fn attach(&self, selected: Option<Selected>) -> Result<SyncState> {
@@ -139,7 +143,7 @@ impl Pipeline {
     ) -> Result<Summary> {
         let mut summary = Summary::default();
         self.recover(source, &mut summary).await?;
-        self.revisit_quarantine(source, &mut summary).await?;
+        self.quarantine.revisit(source, &mut summary).await?;
         let mut keys = source.pending(state.last_uid).await?;
         if let Source::Maildir(_) = source {
             // Maildir messages kept in place stay in the listing: drop those with a verdict.
@@ -150,7 +154,7 @@ impl Pipeline {
         if keys.is_empty() {
             return Ok(summary);
         }
-        let progress = Progress::new(keys.len() as u64);
+        let progress = Progress::new(keys.len() as u64, BATCH as u64);
         let mut unapplied: Vec<(i64, Key, Plan)> = Vec::new();
         let mut batches = keys.chunks(BATCH);
         let mut fetched = match batches.next() {
@@ -159,7 +163,7 @@ impl Pipeline {
         };
         loop {
             let folders = Arc::new(source.folders()?);
-            let classify = self.classify_batch(std::mem::take(&mut fetched), folders);
+            let classify = self.sorter.classify(std::mem::take(&mut fetched), folders);
             let next = batches.next();
             let started = std::time::Instant::now();
             let (classified, next_fetched) = match next {
@@ -188,25 +192,6 @@ impl Pipeline {
         }
         progress.finish();
         Ok(summary)
-    }
-
-    /// Parses and classifies a batch on the blocking pool (Sieve is CPU work).
-    pub(super) async fn classify_batch(
-        &self,
-        batch: Vec<Fetched>,
-        folders: Arc<BTreeSet<String>>,
-    ) -> Result<Vec<Classified>> {
-        let rules = self.rules.clone();
-        let config = self.config.clone();
-        let source_folder = self.folder.clone();
-        tokio::task::spawn_blocking(move || {
-            batch
-                .into_iter()
-                .map(|f| classify_one(&rules, &config, &folders, &source_folder, f))
-                .collect()
-        })
-        .await
-        .context("classification task")
     }
 
     /// Records the batch's verdicts (and the mail they cause) in one transaction; returns what the
@@ -316,7 +301,7 @@ impl Pipeline {
                 uidvalidity,
                 uid,
                 name: &item.key.name,
-                message_id: &item.message_id,
+                message_id: item.message_id(),
                 digest: &item.digest,
                 bucket: item.plan.bucket(),
                 plan: &plan,
@@ -339,10 +324,10 @@ impl Pipeline {
         }
         let subject = format!(
             "message:{}",
-            if item.message_id.is_empty() {
+            if item.message_id().is_empty() {
                 &item.digest
             } else {
-                &item.message_id
+                item.message_id()
             }
         );
         let origin = item
@@ -376,7 +361,10 @@ impl Pipeline {
         if recorded.is_empty() {
             return Ok(());
         }
-        let items: Vec<(Key, &Plan)> = recorded.iter().map(|(_, k, p)| (k.clone(), p)).collect();
+        let items: Vec<(Key, Vec<Step>)> = recorded
+            .iter()
+            .map(|(_, k, p)| (k.clone(), p.steps()))
+            .collect();
         if let Err(e) = source.apply(&items).await {
             let error = format!("{e:#}");
             let next = self.clock.now_ms() + super::backoff::retry_delay_ms(1);
@@ -439,8 +427,7 @@ impl Pipeline {
             }
         }
         plan.copies = copies;
-        let items = [(key, &plan)];
-        match source.apply(&items).await {
+        match source.apply(&[(key.clone(), plan.steps())]).await {
             Ok(()) => Ok(()),
             Err(e) if row.attempts + 1 >= MAX_APPLY_ATTEMPTS => {
                 tracing::error!(verdict = row.id, error = %format!("{e:#}"), "giving up applying: quarantine");
@@ -452,8 +439,7 @@ impl Pipeline {
                 self.store
                     .replace_plan(row.id, q.bucket(), &serde_json::to_string(&q)?)
                     .await?;
-                let items = [(items[0].0.clone(), &q)];
-                source.apply(&items).await
+                source.apply(&[(key, q.steps())]).await
             }
             Err(e) => {
                 let next = self.clock.now_ms() + super::backoff::retry_delay_ms(row.attempts + 1);
@@ -463,57 +449,5 @@ impl Pipeline {
                 Err(e)
             }
         }
-    }
-}
-
-/// Parses and classifies one message; a message that cannot be parsed gets an error verdict.
-fn classify_one(
-    rules: &Rules,
-    config: &Config,
-    folders: &BTreeSet<String>,
-    source_folder: &str,
-    f: Fetched,
-) -> Classified {
-    let digest = sha256_hex(&f.raw);
-    let (verdict, message_id, answers) = match Message::parse(&f.raw, config.rules.max_message_size)
-    {
-        Ok(msg) => {
-            let ctx = RuleContext {
-                mailboxes: folders,
-                source_folder,
-                envelope: Envelope::derive(&msg),
-                explain: false,
-            };
-            let info = msg.info();
-            let answers = info
-                .in_reply_to
-                .iter()
-                .chain(&info.references)
-                .cloned()
-                .collect();
-            let message_id = info.message_id.clone().unwrap_or_default();
-            (rules.classify(msg, &ctx), message_id, answers)
-        }
-        Err(e) => (
-            Verdict::error(e.reason(), e.to_string()),
-            String::new(),
-            Vec::new(),
-        ),
-    };
-    let plan = actions::plan(&verdict, &config.mailbox);
-    let causes_mail = !verdict.redirects.is_empty()
-        || !verdict.vacations.is_empty()
-        || config.ack.buckets.iter().any(|b| b == plan.bucket());
-    Classified {
-        key: Key {
-            uid: f.uid,
-            name: f.name,
-        },
-        message_id,
-        digest,
-        plan,
-        verdict,
-        raw: causes_mail.then_some(f.raw),
-        answers,
     }
 }

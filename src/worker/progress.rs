@@ -15,17 +15,17 @@ pub struct Progress {
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
 impl Progress {
-    pub fn new(total: u64) -> Progress {
-        let bar =
-            (std::io::stderr().is_terminal() && total > super::pipeline::BATCH as u64).then(|| {
-                let bar = indicatif::ProgressBar::new(total);
-                if let Ok(style) = indicatif::ProgressStyle::with_template(
-                    "{spinner} sorting {pos}/{len} messages [{bar:30}] {per_sec} eta {eta}",
-                ) {
-                    bar.set_style(style);
-                }
-                bar
-            });
+    /// A bar only for more than one `batch` on a terminal: a short pass needs no bar.
+    pub fn new(total: u64, batch: u64) -> Progress {
+        let bar = (std::io::stderr().is_terminal() && total > batch).then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} sorting {pos}/{len} messages [{bar:30}] {per_sec} eta {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        });
         tracing::info!(messages = total, "sorting pending messages");
         Progress {
             bar,

@@ -17,10 +17,14 @@ use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
 use super::backoff::retry_delay_ms;
-use super::pipeline::{BATCH, Classified, Pipeline, Summary, sha256_hex};
-use crate::actions::{Plan, Target};
+use super::sort::Sorter;
+use super::summary::Summary;
+use crate::actions::{Classified, Effects, Plan, Target};
+use crate::clock::Clock;
 use crate::config::RulesConfig;
-use crate::mailbox::{Fetched, Key, Source};
+use crate::mailbox::{Fetched, Key, Source, Step};
+use crate::message::sha256_hex;
+use crate::metrics::Metrics;
 use crate::store::{
     GIVEN_UP, GONE, HELD, NewEvent, QuarantineFailure, QuarantineRow, RELEASED, RELEASING, Store,
 };
@@ -62,13 +66,28 @@ fn sieve_files(dir: &Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-impl Pipeline {
+/// The quarantine of one watched folder, and what re-classifying its messages needs.
+pub(super) struct Quarantine {
+    pub(super) store: Store,
+    pub(super) clock: Clock,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) sorter: Sorter,
+    pub(super) effects: Arc<Effects>,
+    /// The mailbox's identity in the store.
+    pub(super) mailbox: String,
+    /// The watched folder, where `keep` sends a released message back to.
+    pub(super) folder: String,
+    /// The quarantine folder's name.
+    pub(super) quarantine_folder: String,
+    /// Fingerprint of the current rules and limits.
+    pub(super) rules_digest: String,
+    /// Messages fetched at a time while looking for quarantined ones.
+    pub(super) batch: usize,
+}
+
+impl Quarantine {
     /// Finishes releases interrupted by a crash and re-classifies the quarantined messages that are due.
-    pub(super) async fn revisit_quarantine(
-        &self,
-        source: &mut Source,
-        summary: &mut Summary,
-    ) -> Result<()> {
+    pub(super) async fn revisit(&self, source: &mut Source, summary: &mut Summary) -> Result<()> {
         let now = self.clock.now_ms();
         let rows = self
             .store
@@ -77,7 +96,7 @@ impl Pipeline {
         if rows.is_empty() {
             return Ok(());
         }
-        let folder = self.config.mailbox.quarantine.clone();
+        let folder = self.quarantine_folder.clone();
         let result = if source.enter(&folder).await? {
             self.revisit_in(source, &rows, summary).await
         } else {
@@ -97,7 +116,7 @@ impl Pipeline {
             rows.iter().map(|r| (r.digest.as_str(), r)).collect();
         let mut found: Vec<(&QuarantineRow, Fetched)> = Vec::new();
         let keys = source.pending(0).await?;
-        for chunk in keys.chunks(BATCH) {
+        for chunk in keys.chunks(self.batch) {
             for f in source.fetch(chunk).await? {
                 if let Some(row) = wanted.get(sha256_hex(&f.raw).as_str()) {
                     found.push((row, f));
@@ -153,7 +172,8 @@ impl Pipeline {
     ) -> Result<()> {
         let folders = Arc::new(source.folders()?);
         let mut classified = self
-            .classify_batch(vec![fetched], folders)
+            .sorter
+            .classify(vec![fetched], folders)
             .await?
             .pop()
             .context("classify a quarantined message")?;
@@ -236,9 +256,10 @@ impl Pipeline {
         key: Key,
         plan: &Plan,
     ) -> Result<()> {
-        let items = [(key, plan)];
+        let mut steps = vec![Step::Unflag(vec![QUARANTINE_FLAG.to_owned()])];
+        steps.extend(plan.steps());
         source
-            .apply_unflagged(&items, &[QUARANTINE_FLAG.to_owned()])
+            .apply(&[(key, steps)])
             .await
             .with_context(|| format!("release verdict {} from quarantine", row.verdict_id))?;
         tracing::info!(verdict = row.verdict_id, bucket = %plan.bucket(), "released from quarantine");

@@ -5,6 +5,7 @@
 //! the only reliable sign of life is the stream itself. This module must not speak IMAP beyond the
 //! greeting and the STARTTLS exchange.
 
+use crate::clock::mono_ms;
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
@@ -25,13 +26,6 @@ use crate::config::ImapSecurity;
 
 /// How long connecting, the TLS handshake and the STARTTLS exchange may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Milliseconds on a monotonic clock shared by the whole process, for "last heard" stamps.
-pub fn mono_ms() -> i64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let start = START.get_or_init(std::time::Instant::now);
-    i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
-}
 
 #[derive(Debug)]
 enum Inner {

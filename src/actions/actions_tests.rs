@@ -1,9 +1,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Op, Plan, Target, batch_ops, plan};
-use crate::classify::{Folder, Redirect, Store, Verdict};
+use super::{Plan, Target, plan};
+use crate::classify::{Folder, Redirect, StoreAction, Verdict};
 use crate::config::{Backlog, MailboxConfig, MailboxSource};
+use crate::mailbox::Step;
 
 fn mailbox(allow_delete: bool) -> MailboxConfig {
     MailboxConfig {
@@ -21,8 +22,8 @@ fn mailbox(allow_delete: bool) -> MailboxConfig {
     }
 }
 
-fn store(folder: Folder, flags: &[&str]) -> Store {
-    Store {
+fn store(folder: Folder, flags: &[&str]) -> StoreAction {
+    StoreAction {
         folder,
         flags: flags.iter().map(|f| (*f).to_owned()).collect(),
         create: false,
@@ -101,50 +102,32 @@ fn error_verdict_goes_to_quarantine_flagged() -> anyhow::Result<()> {
 }
 
 #[test]
-fn a_batch_becomes_one_operation_per_folder_in_order() -> anyhow::Result<()> {
-    let se = Plan {
-        target: Target::Move("SE".into()),
-        copies: vec![],
-        flags: vec!["\\Flagged".into()],
-    };
+fn a_plan_lowers_to_flags_then_copies_then_the_move() -> anyhow::Result<()> {
     let help = Plan {
         target: Target::Move("help".into()),
-        copies: vec!["meta".into()],
-        flags: vec![],
+        copies: vec!["meta".into(), "SE".into()],
+        flags: vec!["\\Flagged".into()],
     };
+    assert_eq!(
+        help.steps(),
+        vec![
+            Step::Flag(vec!["\\Flagged".into()]),
+            Step::Copy("meta".into()),
+            Step::Copy("SE".into()),
+            Step::Move("help".into()),
+        ]
+    );
     let gone = Plan {
         target: Target::Delete,
         copies: vec![],
         flags: vec![],
     };
+    assert_eq!(gone.steps(), vec![Step::Delete]);
     let keep = Plan {
         target: Target::Keep,
         copies: vec![],
         flags: vec![],
     };
-    let items = [(1u32, &se), (2, &help), (3, &se), (4, &gone), (5, &keep)];
-    let ops = batch_ops(&items);
-    assert_eq!(
-        ops,
-        vec![
-            Op::Flag {
-                flags: vec!["\\Flagged".into()],
-                ids: vec![1, 3]
-            },
-            Op::Copy {
-                folder: "meta".into(),
-                ids: vec![2]
-            },
-            Op::Move {
-                folder: "SE".into(),
-                ids: vec![1, 3]
-            },
-            Op::Move {
-                folder: "help".into(),
-                ids: vec![2]
-            },
-            Op::Delete { ids: vec![4] },
-        ]
-    );
+    assert!(keep.steps().is_empty());
     Ok(())
 }

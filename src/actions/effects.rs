@@ -8,7 +8,8 @@
 //! - an acknowledgement goes to a new thread (no In-Reply-To or References naming a message already
 //!   seen) sorted into `[ack] buckets`, unless a vacation reply already answered the message.
 //!
-//! It renders no template of its own and writes no SQL itself.
+//! It works from the header values and envelope read when the message was classified (it never parses
+//! a message again), renders no template of its own and writes no SQL itself.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -18,13 +19,47 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use lettre::Address;
 
-use super::pipeline::Classified;
-use crate::classify::{Envelope, Vacation};
+use super::Plan;
+use crate::classify::{Envelope, Vacation, Verdict};
 use crate::config::Config;
-use crate::message::Message;
+use crate::mailbox::Key;
+use crate::message::MessageInfo;
 use crate::outbox::{AutoReply, Outbox, RawMail};
 use crate::store::{NewEvent, Store, Tx};
 use crate::templates::{AutoSubmitted, Encrypt, RenderedMail, Templates};
+
+/// One classified message, ready to record: what the store keeps and what the verdict causes.
+#[derive(Debug, Clone)]
+pub struct Classified {
+    pub key: Key,
+    /// sha256 of the raw bytes, hex: the message's identity beside its Message-ID.
+    pub digest: String,
+    pub plan: Plan,
+    pub verdict: Verdict,
+    /// Header values read when the message was classified (empty when it could not be read).
+    pub info: MessageInfo,
+    /// The envelope derived from the header (`None` when the message could not be read).
+    pub envelope: Option<Envelope>,
+    /// The raw bytes, kept only when the verdict causes mail (redirect, vacation, acknowledgement).
+    pub raw: Option<Vec<u8>>,
+}
+
+impl Classified {
+    /// The Message-ID without angle brackets; empty when the message has none.
+    pub fn message_id(&self) -> &str {
+        self.info.message_id.as_deref().unwrap_or("")
+    }
+
+    /// Message-IDs this message answers (In-Reply-To, then References), for threading.
+    pub fn answers(&self) -> Vec<String> {
+        self.info
+            .in_reply_to
+            .iter()
+            .chain(&self.info.references)
+            .cloned()
+            .collect()
+    }
+}
 
 /// What the worker needs to queue caused mail.
 #[derive(Debug, Clone)]
@@ -37,7 +72,6 @@ pub struct Effects {
     period: Duration,
     /// The store's identity of the mailbox, to look up known Message-IDs.
     mailbox: String,
-    max_size: u64,
 }
 
 impl Effects {
@@ -52,7 +86,6 @@ impl Effects {
             ack_buckets: config.ack.buckets.clone(),
             period: config.ack.period,
             mailbox: mailbox.to_owned(),
-            max_size: config.rules.max_message_size,
         })
     }
 
@@ -61,12 +94,11 @@ impl Effects {
         if item.verdict.is_error() || !self.ack_buckets.iter().any(|b| b == item.plan.bucket()) {
             return Ok(false);
         }
-        if item.answers.is_empty() {
+        let answers = item.answers();
+        if answers.is_empty() {
             return Ok(true);
         }
-        let known = store
-            .known_message_ids(&self.mailbox, &item.answers)
-            .await?;
+        let known = store.known_message_ids(&self.mailbox, &answers).await?;
         Ok(known.is_empty())
     }
 
@@ -78,12 +110,11 @@ impl Effects {
         item: &Classified,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let Some(raw) = &item.raw else { return Ok(()) };
-        let Ok(msg) = Message::parse(raw, self.max_size) else {
+        let (Some(raw), Some(envelope)) = (&item.raw, &item.envelope) else {
             return Ok(());
         };
-        self.redirects_in(tx, item, raw, &msg, now).await?;
-        if self.vacation_in(tx, item, &msg, now).await? {
+        self.redirects_in(tx, item, raw, envelope, now).await?;
+        if self.vacation_in(tx, item, now).await? {
             return Ok(());
         }
         if !self.wants_ack(store, item).await? {
@@ -91,14 +122,7 @@ impl Effects {
         }
         let reply = self
             .outbox
-            .acknowledge_in(
-                tx,
-                &self.templates,
-                msg.parsed(),
-                self.period,
-                "worker",
-                now,
-            )
+            .acknowledge_in(tx, &self.templates, &item.info, self.period, "worker", now)
             .await?;
         match reply {
             AutoReply::Queued { ticket, .. } => {
@@ -117,7 +141,7 @@ impl Effects {
         tx: &mut Tx,
         item: &Classified,
         raw: &[u8],
-        msg: &Message<'_>,
+        envelope: &Envelope,
         now: DateTime<Utc>,
     ) -> Result<()> {
         if item.verdict.redirects.is_empty() {
@@ -126,9 +150,9 @@ impl Effects {
         let own = &self.outbox.config().from.email;
         // RFC 5228 §4.2: a message with an empty envelope sender is redirected with an empty one, so a
         // bounce of a redirect cannot loop.
-        let envelope_from = (!Envelope::derive(msg).from.is_empty()).then_some(own);
-        let message_id = angle(&item.message_id);
-        let subject = msg.parsed().subject().unwrap_or_default().to_owned();
+        let envelope_from = (!envelope.from.is_empty()).then_some(own);
+        let message_id = angle(item.message_id());
+        let subject = item.info.subject.clone().unwrap_or_default();
         let mut seen = BTreeSet::new();
         for redirect in &item.verdict.redirects {
             let address: Address = match redirect.address.trim().parse() {
@@ -169,7 +193,6 @@ impl Effects {
         &self,
         tx: &mut Tx,
         item: &Classified,
-        msg: &Message<'_>,
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let Some(vacation) = item.verdict.vacations.first() else {
@@ -179,7 +202,7 @@ impl Effects {
         let mail = vacation_mail(vacation);
         let reply = self
             .outbox
-            .auto_reply_in(tx, msg.parsed(), mail, period, "worker", now)
+            .auto_reply_in(tx, &item.info, mail, period, "worker", now)
             .await?;
         Ok(match reply {
             AutoReply::Queued { queued, .. } => {
@@ -212,7 +235,7 @@ impl Effects {
             detail,
             "mail the rules asked for not sent"
         );
-        let subject = format!("message:{}", item.message_id);
+        let subject = format!("message:{}", item.message_id());
         Store::record_event_in(
             tx,
             &NewEvent {

@@ -3,18 +3,16 @@
 //! Exit codes: 0 every message classified (error verdicts included), 1 with `--strict` when any message
 //! got an error verdict (or a path could not be read), 2 when the script does not load.
 
-use super::{Context, Envelope, Rules, Verdict};
-use crate::config::RulesConfig;
-use crate::message::Message;
-use anyhow::{Context as _, Result};
-use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::inputs::{self, Job, Source};
+use anyhow::{Context as _, Result};
+
+use crate::classify::Rules;
+use crate::classify::files::{FileOptions, FileVerdict, classify_files};
+use crate::clock::Clock;
+use crate::config::RulesConfig;
 
 /// Output format of `classify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -25,7 +23,7 @@ pub enum Format {
 
 /// Arguments of `triaged classify` (no config file needed).
 #[derive(Debug, Clone, clap::Args)]
-pub struct ClassifyArgs {
+pub(super) struct ClassifyArgs {
     /// The Sieve script.
     #[arg(long, value_name = "FILE")]
     pub rules: PathBuf,
@@ -54,11 +52,8 @@ pub struct ClassifyArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// Folders `mailboxexists` finds when the input is plain files (the differential harness uses the same).
-pub const DEFAULT_MAILBOXES: &[&str] = &["INBOX", "Archive", "Junk", "Support/Disputes"];
-
 /// Runs `classify`; prints load errors as `FILE:LINE:COLUMN: message` and returns exit code 2 for them.
-pub fn run(args: &ClassifyArgs) -> Result<ExitCode> {
+pub(super) fn run(args: &ClassifyArgs) -> Result<ExitCode> {
     let cfg = RulesConfig {
         script: args.rules.clone(),
         include_dir: args.include_dir.clone().unwrap_or_else(|| {
@@ -77,17 +72,19 @@ pub fn run(args: &ClassifyArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let default: BTreeSet<String> = DEFAULT_MAILBOXES.iter().map(|s| s.to_string()).collect();
-    let jobs = inputs::enumerate(&args.paths, &Arc::new(default))?;
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, jobs.len().max(1));
-    let results = classify_all(&rules, &jobs, args, threads);
-    let errors = print(&jobs, &results, args)?;
+    let opts = FileOptions {
+        max_message_size: args.max_message_size,
+        explain: args.explain,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        now: Clock::system().now(),
+    };
+    let results = classify_files(&rules, &args.paths, &opts)?;
+    let errors = print(&results, args)?;
     eprintln!(
         "classified {} messages, {errors} with an error verdict",
-        jobs.len()
+        results.len()
     );
     Ok(if args.strict && errors > 0 {
         ExitCode::from(1)
@@ -96,64 +93,19 @@ pub fn run(args: &ClassifyArgs) -> Result<ExitCode> {
     })
 }
 
-/// Classifies every job on `threads` threads; results come back in job order.
-fn classify_all(rules: &Rules, jobs: &[Job], args: &ClassifyArgs, threads: usize) -> Vec<Verdict> {
-    let next = AtomicUsize::new(0);
-    let mut results: Vec<(usize, Verdict)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(job) = jobs.get(i) else { break };
-                        done.push((i, classify_one(rules, job, args)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, v)| v).collect()
-}
-
-fn classify_one(rules: &Rules, job: &Job, args: &ClassifyArgs) -> Verdict {
-    let raw = match job.read() {
-        Ok(raw) => raw,
-        Err(e) => return Verdict::error("unreadable", format!("{e:#}")),
-    };
-    match Message::parse(&raw, args.max_message_size) {
-        Ok(msg) => {
-            let ctx = Context {
-                mailboxes: &job.mailboxes,
-                source_folder: &job.folder,
-                envelope: Envelope::derive(&msg),
-                explain: args.explain,
-            };
-            rules.classify(msg, &ctx)
-        }
-        Err(e) => Verdict::error(e.reason(), e.to_string()),
-    }
-}
-
 /// Writes the verdicts to stdout and the error verdicts to stderr; returns how many errors there were.
-fn print(jobs: &[Job], results: &[Verdict], args: &ClassifyArgs) -> Result<usize> {
+fn print(results: &[FileVerdict], args: &ClassifyArgs) -> Result<usize> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut errors = 0;
-    for (job, verdict) in jobs.iter().zip(results) {
+    for FileVerdict { display, verdict } in results {
         if let Some(e) = &verdict.error {
             errors += 1;
-            eprintln!("{}: error:{}: {}", job.display, e.reason, e.detail);
+            eprintln!("{}: error:{}: {}", display, e.reason, e.detail);
         }
         match args.format {
             Format::Tsv => {
-                writeln!(out, "{}", verdict.tsv_line(&job.display)).context("write stdout")?;
+                writeln!(out, "{}", verdict.tsv_line(display)).context("write stdout")?;
                 if args.explain {
                     for step in &verdict.trace {
                         writeln!(out, "#\t{}:{}\t{}", step.line, step.column, step.what)
@@ -162,21 +114,10 @@ fn print(jobs: &[Job], results: &[Verdict], args: &ClassifyArgs) -> Result<usize
                 }
             }
             Format::Json => {
-                writeln!(out, "{}", verdict.json_line(&job.display)).context("write stdout")?;
+                writeln!(out, "{}", verdict.json_line(display)).context("write stdout")?;
             }
         }
     }
     out.flush().context("write stdout")?;
     Ok(errors)
-}
-
-impl Job {
-    fn read(&self) -> Result<Vec<u8>> {
-        match &self.source {
-            Source::File(path) => {
-                std::fs::read(path).with_context(|| format!("read {}", path.display()))
-            }
-            Source::Mbox(data, range) => Ok(inputs::unescape_mbox(&data[range.clone()])),
-        }
-    }
 }

@@ -1,0 +1,218 @@
+//! Watching one mailbox: connect, sort what is pending, then wait for the next change (IMAP IDLE, or a
+//! poll on servers without it; inotify on a Maildir) and sort again, reconnecting with backoff when the
+//! connection dies. `once` is the single pass of `run --once`. The sorting itself is the pipeline's.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio_util::sync::CancellationToken;
+
+use super::backoff::Backoff;
+use super::pipeline::{Pipeline, Summary};
+use crate::clock::Clock;
+use crate::config::{Config, MailboxSource};
+use crate::mailbox::Source;
+use crate::mailbox::imap::{Imap, Wake};
+use crate::mailbox::maildir::Maildir;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// IDLE is renewed at least this often (RFC 2177 asks for under 29 minutes; NATs forget sooner).
+pub const IDLE_RENEW_MAX: Duration = Duration::from_secs(5 * 60);
+
+/// The watcher of one mailbox.
+pub(super) struct Watcher {
+    pipeline: Pipeline,
+    config: Arc<Config>,
+    store: Store,
+    metrics: Arc<Metrics>,
+    clock: Clock,
+}
+
+impl Watcher {
+    pub(super) fn new(
+        pipeline: Pipeline,
+        config: Arc<Config>,
+        store: Store,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+    ) -> Watcher {
+        Watcher {
+            pipeline,
+            config,
+            store,
+            metrics,
+            clock,
+        }
+    }
+
+    /// The mailbox's identity in the store.
+    pub(super) fn mailbox(&self) -> &str {
+        self.pipeline.mailbox()
+    }
+
+    /// How long one IDLE lasts before it is renewed: often enough that a healthy server answers well
+    /// within the liveness limit, and at least every five minutes.
+    fn renew(&self) -> Duration {
+        IDLE_RENEW_MAX
+            .min(self.config.mailbox.liveness_limit / 3)
+            .max(Duration::from_millis(500))
+    }
+
+    /// Opens the source once and processes everything pending (`run --once`).
+    pub(super) async fn once(&self, cancel: &CancellationToken) -> Result<Summary> {
+        match &self.config.mailbox.source {
+            MailboxSource::Imap { .. } => {
+                let (imap, selected) =
+                    Imap::connect(&self.config.mailbox, self.metrics.last_read.clone()).await?;
+                let mut state = self.pipeline.attach(Some(selected)).await?;
+                let mut source = Source::Imap(Box::new(imap));
+                let summary = self.pipeline.pass(&mut source, &mut state, cancel).await;
+                if let Source::Imap(imap) = source {
+                    imap.logout().await;
+                }
+                summary
+            }
+            MailboxSource::Maildir { path } => {
+                let mut source = Source::Maildir(Maildir::open(path)?);
+                let mut state = self.pipeline.attach(None).await?;
+                self.pipeline.pass(&mut source, &mut state, cancel).await
+            }
+        }
+    }
+
+    /// Watches the mailbox until `cancel` fires.
+    pub(super) async fn watch(&self, cancel: &CancellationToken) -> Result<()> {
+        match &self.config.mailbox.source {
+            MailboxSource::Imap { .. } => {
+                self.imap_loop(cancel).await;
+                Ok(())
+            }
+            MailboxSource::Maildir { path } => self.maildir_loop(path, cancel).await,
+        }
+    }
+
+    async fn imap_loop(&self, cancel: &CancellationToken) {
+        let mut backoff = Backoff::default();
+        let mut first = true;
+        while !cancel.is_cancelled() {
+            if !first {
+                self.metrics.reconnected();
+            }
+            first = false;
+            let Err(e) = self.imap_session(cancel, &mut backoff).await else {
+                break;
+            };
+            self.metrics.set_connected(false);
+            self.metrics.error();
+            let error = format!("{e:#}");
+            tracing::warn!(error = %error, "mailbox session ended");
+            if let Err(e) = self
+                .store
+                .set_sync_error(self.mailbox(), &error, self.clock.now_ms())
+                .await
+            {
+                tracing::warn!(error = %format!("{e:#}"), "record sync error");
+            }
+            let delay = backoff.next_delay();
+            tracing::info!(delay_ms = delay.as_millis() as u64, "reconnecting");
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = cancel.cancelled() => break,
+            }
+        }
+        self.metrics.set_connected(false);
+    }
+
+    /// One connection: sort what is pending, then IDLE (or poll) and sort again on every change.
+    async fn imap_session(&self, cancel: &CancellationToken, backoff: &mut Backoff) -> Result<()> {
+        let (mut imap, selected) =
+            Imap::connect(&self.config.mailbox, self.metrics.last_read.clone()).await?;
+        tracing::info!(mailbox = %self.mailbox(), uidvalidity = selected.uidvalidity, exists = selected.exists, "connected");
+        self.metrics.set_connected(true);
+        let mut state = self.pipeline.attach(Some(selected)).await?;
+        let renew = if imap.caps.idle {
+            self.renew()
+        } else {
+            self.config.mailbox.poll_interval
+        };
+        loop {
+            let mut source = Source::Imap(Box::new(imap));
+            let summary = self.pipeline.pass(&mut source, &mut state, cancel).await?;
+            log_summary(&summary);
+            self.refresh_outbox_depth().await;
+            backoff.reset();
+            let Source::Imap(back) = source else {
+                anyhow::bail!("source changed kind")
+            };
+            if cancel.is_cancelled() {
+                back.logout().await;
+                return Ok(());
+            }
+            let (mut next, wake) = (*back).idle(renew, cancel).await?;
+            if wake == Wake::Cancelled {
+                next.logout().await;
+                return Ok(());
+            }
+            let selected = next.select().await?;
+            if selected.uidvalidity != state.uidvalidity {
+                state = self.pipeline.attach(Some(selected)).await?;
+            }
+            imap = next;
+        }
+    }
+
+    async fn maildir_loop(&self, path: &Path, cancel: &CancellationToken) -> Result<()> {
+        let maildir = Maildir::open(path)?;
+        let (_watcher, mut changes) = maildir.watch()?;
+        let mut source = Source::Maildir(maildir);
+        let mut state = self.pipeline.attach(None).await?;
+        self.metrics.set_connected(true);
+        loop {
+            match self.pipeline.pass(&mut source, &mut state, cancel).await {
+                Ok(summary) => {
+                    log_summary(&summary);
+                    self.refresh_outbox_depth().await;
+                }
+                Err(e) => {
+                    self.metrics.error();
+                    tracing::warn!(error = %format!("{e:#}"), "maildir pass failed");
+                }
+            }
+            tokio::select! {
+                _ = changes.recv() => {
+                    // Files arrive in bursts (tmp/ → new/, flag renames): let the burst settle.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    while changes.try_recv().is_ok() {}
+                }
+                () = tokio::time::sleep(self.config.mailbox.poll_interval) => {}
+                () = cancel.cancelled() => break,
+            }
+        }
+        self.metrics.set_connected(false);
+        Ok(())
+    }
+
+    /// Refreshes the outbox depth gauge after a pass.
+    async fn refresh_outbox_depth(&self) {
+        match self.store.outbox_depth().await {
+            Ok(n) => self.metrics.set_outbox_depth(n),
+            Err(e) => tracing::debug!(error = %format!("{e:#}"), "outbox depth"),
+        }
+    }
+}
+
+fn log_summary(summary: &Summary) {
+    if summary.sorted() > 0 || summary.recovered > 0 {
+        tracing::info!(
+            sorted = summary.sorted(),
+            errors = summary.errors,
+            recovered = summary.recovered,
+            released = summary.released,
+            known = summary.known,
+            "pass done"
+        );
+    }
+}
