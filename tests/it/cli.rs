@@ -5,6 +5,8 @@ use std::process::{Command, Output};
 
 use anyhow::{Context, Result};
 
+use super::support::ConfigBuilder;
+
 fn triaged(args: &[&str], dir: &Path) -> Result<Output> {
     Command::new(env!("CARGO_BIN_EXE_triaged"))
         .args(args)
@@ -99,15 +101,10 @@ fn help_lists_the_commands() -> Result<()> {
 /// Writes a config whose store is `store_url` and runs `migrate` twice: the second run applies nothing.
 fn migrate_twice(store_url: &str) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    std::fs::create_dir_all(dir.path().join("rules"))?;
-    std::fs::write(dir.path().join("rules/support.sieve"), "keep;\n")?;
-    std::fs::write(
-        dir.path().join("triaged.toml"),
-        format!(
-            "[mailbox]\nurl = \"maildir:mail\"\n[store]\nurl = \"{store_url}\"\n\
-             [outbox]\nfrom = \"support@example.org\"\n"
-        ),
-    )?;
+    ConfigBuilder::new()
+        .store(store_url)
+        .from("support@example.org")
+        .write(dir.path(), None)?;
     let first = triaged(&["migrate"], dir.path())?;
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
     assert!(text(&first).contains("applied"), "{}", text(&first));
@@ -189,13 +186,9 @@ fn a_reader_that_goes_away_stops_the_output_not_the_work() -> Result<()> {
     }
     let unsorted = count(&mail.join("new"))?;
     assert!(unsorted > 0);
-    let config = format!(
-        "[mailbox]\nurl = \"maildir:mail\"\n[store]\nurl = \"sqlite:triaged.db\"\n\
-         [rules]\nscript = \"{rules}/support.sieve\"\ninclude_dir = \"{rules}\"\n\
-         [outbox]\ntransport = \"file:outbox\"\nfrom = \"Support <support@example.org>\"\n",
-        rules = root.join("rules").display()
-    );
-    std::fs::write(dir.path().join("triaged.toml"), config)?;
+    ConfigBuilder::new()
+        .from("Support <support@example.org>")
+        .write(dir.path(), None)?;
     let out = with_closed_stdout(&["run", "--once", "--config", "triaged.toml"], dir.path())?;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "run --once: {:?} {err}", out.status);

@@ -15,7 +15,7 @@ use anyhow::{Context as _, Result};
 use mail_parser::MimeHeaders as _;
 use triaged::store::{OutboxRecipient, Store};
 
-use super::support::mailserver;
+use super::support::{ConfigBuilder, mailserver};
 
 /// One test's private triaged: a temp dir with a config and a migrated SQLite store.
 pub struct Env {
@@ -35,21 +35,16 @@ pub struct Setup<'a> {
 impl Env {
     pub async fn new(setup: &Setup<'_>) -> Result<Env> {
         let dir = tempfile::tempdir().context("temp dir")?;
-        let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/support.sieve");
-        let text = format!(
-            "[mailbox]\nurl = \"maildir:mail\"\n\n[store]\nurl = \"sqlite:triaged.db\"\n\n\
-             [rules]\nscript = \"{rules}\"\n\n\
-             [outbox]\n{transport}\n\
-             from = \"Support <support@example.org>\"\nretry = [\"1m\"]\n\n\
-             [ack]\nperiod = \"1d\"\n\n\
-             [disputes]\naddress = \"{address}\"\nclaimant = \"{claimant}\"\n\n{extra}\n",
-            transport = setup.transport,
-            address = setup.disputes_address,
-            claimant = setup.claimant,
-            extra = setup.extra,
-        );
-        let config = dir.path().join("triaged.toml");
-        std::fs::write(&config, text).context("write test config")?;
+        let config = ConfigBuilder::new()
+            .outbox(&format!("{}\nretry = [\"1m\"]\n", setup.transport))
+            .from("Support <support@example.org>")
+            .section("[ack]\nperiod = \"1d\"\n")
+            .section(&format!(
+                "[disputes]\naddress = \"{}\"\nclaimant = \"{}\"\n",
+                setup.disputes_address, setup.claimant
+            ))
+            .section(setup.extra)
+            .write(dir.path(), None)?;
         let env = Env { dir, config };
         let out = env.run(&["migrate"]).await?;
         anyhow::ensure!(out.status.success(), "migrate failed: {}", text_of(&out));

@@ -2,18 +2,21 @@
 //! process (`scripts/mailserver up`), creates a fresh mail user per test, and re-exports the LMTP, IMAP and
 //! SMTP helpers. It never skips: a server that cannot be started is an error carrying the script's output.
 
+mod config;
 mod imap;
 mod lmtp;
 mod private;
 mod smtp;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use tokio::sync::OnceCell;
 
 // The helper set every test module draws from; a given build need not use each one.
+#[allow(unused_imports)]
+pub use config::ConfigBuilder;
 #[allow(unused_imports)]
 pub use imap::{
     ImapSession, append, fetch_all, imap_connect_tls, imap_login, list_folders, message_ids,
@@ -29,7 +32,7 @@ pub use smtp::{smtp_send, smtp_transport};
 /// The domain every test address lives in; Postfix accepts it and hands it to Dovecot.
 pub const DOMAIN: &str = "test.example";
 
-/// Where the running test servers are, as `scripts/mailserver env` reports them.
+/// Where a running set of test servers is, as `scripts/mailserver env` reports it.
 #[derive(Debug, Clone)]
 pub struct MailServer {
     /// State and config root (`TRIAGED_MAILSERVER_DIR`).
@@ -48,6 +51,26 @@ pub struct MailServer {
     pub sieve_conf: PathBuf,
     /// Dovecot's passwd-files, one per user; `new_user` adds one.
     pub users: PathBuf,
+    /// The environment `scripts/mailserver` runs with for this instance (its directory and ports).
+    env: Vec<(String, String)>,
+}
+
+/// The ports one instance listens on.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub imap: u16,
+    pub imaps: u16,
+    pub lmtp: u16,
+    pub smtp: u16,
+}
+
+/// Which servers an instance runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Servers {
+    /// Dovecot and Postfix (`scripts/mailserver up`), installing what is missing.
+    All,
+    /// Dovecot alone (`start-dovecot`): for a test that stops or restarts its server.
+    Dovecot,
 }
 
 /// One mail account, unique to the test that made it.
@@ -63,28 +86,120 @@ pub struct TestUser {
 static SERVER: OnceCell<std::result::Result<MailServer, String>> = OnceCell::const_new();
 static USER_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// Starts the test servers once per process and says where they are. A failure is remembered, so every
-/// test reports the same clear message instead of retrying the install.
+impl MailServer {
+    /// Starts the `servers` of the instance in `dir` on `ports` (a running one is left running) and
+    /// says where it is. This is the one start-up every test instance goes through.
+    pub async fn start(dir: &Path, ports: Ports, servers: Servers) -> Result<MailServer> {
+        let env = vec![
+            (
+                "TRIAGED_MAILSERVER_DIR".to_owned(),
+                dir.display().to_string(),
+            ),
+            ("TRIAGED_IMAP_PORT".to_owned(), ports.imap.to_string()),
+            ("TRIAGED_IMAPS_PORT".to_owned(), ports.imaps.to_string()),
+            ("TRIAGED_LMTP_PORT".to_owned(), ports.lmtp.to_string()),
+            ("TRIAGED_SMTP_PORT".to_owned(), ports.smtp.to_string()),
+        ];
+        let command = match servers {
+            Servers::All => "up",
+            Servers::Dovecot => "start-dovecot",
+        };
+        run_ctl(&env, command).await?;
+        let mut server = parse_env(&run_ctl(&env, "env").await?).with_context(|| {
+            format!("read the environment of the instance in {}", dir.display())
+        })?;
+        server.env = env;
+        Ok(server)
+    }
+
+    /// Runs `scripts/mailserver COMMAND` (`status`, `flush-postfix`, `stop-dovecot`, ...) against this
+    /// instance and returns its standard output; a failure carries its standard error. Stopping a
+    /// server affects every test using the instance, so a test that does so runs a private one.
+    pub async fn ctl(&self, command: &str) -> Result<String> {
+        run_ctl(&self.env, command).await
+    }
+
+    /// Creates a mail account nobody else uses: `prefix-PID-N`, usable at once for IMAP and LMTP. Its
+    /// passwd-file is written aside and renamed into place, so Dovecot never reads half of it; its
+    /// mailbox appears on first login or delivery.
+    pub fn new_user(&self, prefix: &str) -> Result<TestUser> {
+        let clean: String = prefix
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let n = USER_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{clean}-{}-{n}", std::process::id());
+        let password = format!("pw-{}", rand::random::<u64>());
+        let file = self.users.join(&name);
+        let staged = self.users.join(format!(".{name}.new"));
+        std::fs::write(&staged, format!("{name}:{{PLAIN}}{password}::::::\n"))
+            .and_then(|()| std::fs::rename(&staged, &file))
+            .with_context(|| format!("add user {name} as {}", file.display()))?;
+        Ok(TestUser {
+            address: format!("{name}@{DOMAIN}"),
+            name,
+            password,
+        })
+    }
+}
+
+/// The shared instance: its directory and ports from the environment (so that two checkouts testing
+/// at once can keep apart), else `scripts/mailserver`'s defaults.
+fn shared_instance() -> Result<(PathBuf, Ports)> {
+    let var = |k: &str, default: &str| std::env::var(k).unwrap_or_else(|_| default.to_owned());
+    let port = |k: &str, default: u16| -> Result<u16> {
+        var(k, &default.to_string())
+            .parse()
+            .with_context(|| format!("{k} is not a port"))
+    };
+    Ok((
+        var("TRIAGED_MAILSERVER_DIR", "/tmp/triaged-mailserver").into(),
+        Ports {
+            imap: port("TRIAGED_IMAP_PORT", 10143)?,
+            imaps: port("TRIAGED_IMAPS_PORT", 10993)?,
+            lmtp: port("TRIAGED_LMTP_PORT", 10024)?,
+            smtp: port("TRIAGED_SMTP_PORT", 10025)?,
+        },
+    ))
+}
+
+/// Starts the shared test servers once per process and says where they are. A failure is
+/// remembered, so every test reports the same clear message instead of retrying the install.
 pub async fn mailserver() -> Result<&'static MailServer> {
     SERVER
-        .get_or_init(|| async { start().await.map_err(|e| format!("{e:#}")) })
+        .get_or_init(|| async {
+            let start = async {
+                let (dir, ports) = shared_instance()?;
+                MailServer::start(&dir, ports, Servers::All).await
+            };
+            start.await.map_err(|e| format!("{e:#}"))
+        })
         .await
         .as_ref()
         .map_err(|e| anyhow!("test mail servers are not available: {e}"))
 }
 
-async fn start() -> Result<MailServer> {
-    let out = mailserver_ctl("up").await?;
-    parse_env(&out).context("read the output of scripts/mailserver up")
+/// `scripts/mailserver COMMAND` against the shared instance.
+pub async fn mailserver_ctl(command: &str) -> Result<String> {
+    mailserver().await?.ctl(command).await
 }
 
-/// Runs `scripts/mailserver COMMAND` (`status`, `flush-postfix`, `stop-postfix`, ...) and returns its
-/// standard output; a failure carries its standard error. Stopping a server affects every test running in
-/// this process, so a test that does so must not share the instance with tests running beside it.
-pub async fn mailserver_ctl(command: &str) -> Result<String> {
+/// A mail account of the shared instance nobody else uses.
+pub async fn new_user(prefix: &str) -> Result<TestUser> {
+    mailserver().await?.new_user(prefix)
+}
+
+async fn run_ctl(env: &[(String, String)], command: &str) -> Result<String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mailserver");
     let out = tokio::process::Command::new(script)
         .arg(command)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(std::process::Stdio::null())
         .output()
         .await
@@ -117,36 +232,7 @@ fn parse_env(text: &str) -> Result<MailServer> {
         smtp_port: port("TRIAGED_SMTP_PORT")?,
         sieve_conf: get("TRIAGED_SIEVE_CONF")?.into(),
         users: get("TRIAGED_MAILSERVER_USERS")?.into(),
-    })
-}
-
-/// Creates a mail account nobody else uses: `prefix-PID-N`, usable at once for IMAP and LMTP. Its
-/// passwd-file is written aside and renamed into place, so Dovecot never reads half of it; its mailbox
-/// appears on first login or delivery.
-pub async fn new_user(prefix: &str) -> Result<TestUser> {
-    let server = mailserver().await?;
-    let clean: String = prefix
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let n = USER_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = format!("{clean}-{}-{n}", std::process::id());
-    let password = format!("pw-{}", rand::random::<u64>());
-    let file = server.users.join(&name);
-    let staged = server.users.join(format!(".{name}.new"));
-    std::fs::write(&staged, format!("{name}:{{PLAIN}}{password}::::::\n"))
-        .and_then(|()| std::fs::rename(&staged, &file))
-        .with_context(|| format!("add user {name} as {}", file.display()))?;
-    Ok(TestUser {
-        address: format!("{name}@{DOMAIN}"),
-        name,
-        password,
+        env: Vec::new(),
     })
 }
 

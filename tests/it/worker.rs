@@ -7,6 +7,7 @@ mod connection;
 mod harness;
 mod keywords;
 mod quarantine;
+mod scheduler;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -132,7 +133,7 @@ async fn a_recreated_folder_is_resynced_without_reprocessing() -> Result<()> {
     let world = World::imap(
         "uidvalidity",
         Opts {
-            url: Some("imap://USER@localhost:10143/Incoming"),
+            url: Some("imap://USER@localhost:PORT/Incoming"),
             ..Opts::default()
         },
     )

@@ -10,14 +10,12 @@ use anyhow::{Context as _, Result, bail};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 
-use super::{DOMAIN, ImapSession, MailServer, TestUser, imap::ImapStream, mailserver, parse_env};
+use super::{ImapSession, MailServer, Ports, Servers, TestUser, imap::ImapStream, mailserver};
 
 /// A Dovecot of one test's own.
 #[derive(Debug, Clone)]
 pub struct PrivateServer {
     pub server: MailServer,
-    /// The environment `scripts/mailserver` runs with for this instance.
-    env: Vec<(String, String)>,
 }
 
 /// Starts (or reuses) the private Dovecot `name` and says where it is. Installing the packages is left
@@ -28,67 +26,27 @@ pub async fn private_mailserver(name: &str) -> Result<PrivateServer> {
     env!("CARGO_MANIFEST_DIR").hash(&mut h);
     name.hash(&mut h);
     let key = h.finish();
-    let base = 20_000 + (key % 2_000) * 4;
+    let base = 20_000 + u16::try_from(key % 2_000).unwrap_or(0) * 4;
     let dir: PathBuf = format!("/tmp/triaged-private-{name}-{:08x}", key & 0xffff_ffff).into();
-    let env = vec![
-        (
-            "TRIAGED_MAILSERVER_DIR".to_owned(),
-            dir.display().to_string(),
-        ),
-        ("TRIAGED_IMAP_PORT".to_owned(), base.to_string()),
-        ("TRIAGED_IMAPS_PORT".to_owned(), (base + 1).to_string()),
-        ("TRIAGED_LMTP_PORT".to_owned(), (base + 2).to_string()),
-        ("TRIAGED_SMTP_PORT".to_owned(), (base + 3).to_string()),
-    ];
-    let mut private = PrivateServer {
-        server: mailserver().await?.clone(),
-        env,
+    let ports = Ports {
+        imap: base,
+        imaps: base + 1,
+        lmtp: base + 2,
+        smtp: base + 3,
     };
-    private.ctl("start-dovecot").await?;
-    private.server =
-        parse_env(&private.ctl("env").await?).context("read the private instance's environment")?;
-    Ok(private)
+    let server = MailServer::start(&dir, ports, Servers::Dovecot).await?;
+    Ok(PrivateServer { server })
 }
 
 impl PrivateServer {
     /// Runs `scripts/mailserver COMMAND` against this instance; returns its standard output.
     pub async fn ctl(&self, command: &str) -> Result<String> {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mailserver");
-        let out = tokio::process::Command::new(script)
-            .arg(command)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .with_context(|| format!("run {script} {command}"))?;
-        if !out.status.success() {
-            bail!(
-                "{script} {command} (private) failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        self.server.ctl(command).await
     }
 
     /// A mail account of this instance nobody else uses.
     pub fn new_user(&self, prefix: &str) -> Result<TestUser> {
-        let name = format!(
-            "{prefix}-{}-{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        );
-        let password = format!("pw-{}", rand::random::<u64>());
-        let file = self.server.users.join(&name);
-        let staged = self.server.users.join(format!(".{name}.new"));
-        std::fs::write(&staged, format!("{name}:{{PLAIN}}{password}::::::\n"))
-            .and_then(|()| std::fs::rename(&staged, &file))
-            .with_context(|| format!("add user {name} as {}", file.display()))?;
-        Ok(TestUser {
-            address: format!("{name}@{DOMAIN}"),
-            name,
-            password,
-        })
+        self.server.new_user(prefix)
     }
 
     /// Restarts Dovecot the way a service manager does: the master and every process it started go.

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail, ensure};
 
 use super::super::support::{
-    ImapSession, MailServer, TestUser, imap_login, list_folders, mailserver, message_ids, new_user,
+    ConfigBuilder, ImapSession, MailServer, TestUser, imap_login, list_folders, mailserver,
+    message_ids, new_user,
 };
 
 pub const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
@@ -22,7 +23,8 @@ pub struct World {
     pub config: PathBuf,
 }
 
-/// Extra `[mailbox]` lines and the IMAP address a config points at.
+/// Extra `[mailbox]` lines and the IMAP address a config points at (`USER` and `PORT` in it are
+/// replaced by the test user and the server's IMAP port).
 #[derive(Default)]
 pub struct Opts<'a> {
     pub url: Option<&'a str>,
@@ -45,21 +47,27 @@ impl World {
     /// A config watching `user`'s INBOX on `server` (a private instance) over STARTTLS.
     pub fn imap_at(server: &MailServer, user: TestUser, opts: Opts<'_>) -> Result<World> {
         let dir = tempfile::tempdir().context("temp dir")?;
-        std::fs::write(dir.path().join("password"), &user.password)?;
-        let url = match opts.url {
-            Some(u) => u.replace("USER", &user.name),
-            None => format!("imap://{}@localhost:{}/INBOX", user.name, server.imap_port),
-        };
-        let ca = if opts.no_ca {
-            String::new()
-        } else {
-            format!("ca_file = \"{}\"\n", server.ca.display())
-        };
-        let mailbox = format!(
-            "url = \"{url}\"\npassword_file = \"password\"\n{ca}{}",
-            opts.mailbox_extra
-        );
-        let config = write_config(dir.path(), &mailbox, &opts)?;
+        let mut builder = ConfigBuilder::new().imap(server, &user);
+        if opts.url.is_some() || opts.no_ca {
+            let url = opts.url.map_or_else(
+                || format!("imap://{}@localhost:{}/INBOX", user.name, server.imap_port),
+                |u| {
+                    u.replace("USER", &user.name)
+                        .replace("PORT", &server.imap_port.to_string())
+                },
+            );
+            let ca = if opts.no_ca {
+                String::new()
+            } else {
+                format!("ca_file = \"{}\"\n", server.ca.display())
+            };
+            builder = builder.mailbox(&format!(
+                "url = \"{url}\"\npassword_file = \"password\"\n{ca}"
+            ));
+        }
+        let config = opts
+            .apply(builder.mailbox_extra(opts.mailbox_extra))
+            .write(dir.path(), Some(&user))?;
         Ok(World {
             user: Some(user),
             dir,
@@ -74,8 +82,10 @@ impl World {
             std::fs::create_dir_all(dir.path().join("mail").join(sub))?;
         }
         let url = opts.url.unwrap_or("maildir:mail");
-        let mailbox = format!("url = \"{url}\"\n{}", opts.mailbox_extra);
-        let config = write_config(dir.path(), &mailbox, &opts)?;
+        let builder = ConfigBuilder::new()
+            .mailbox(&format!("url = \"{url}\"\n"))
+            .mailbox_extra(opts.mailbox_extra);
+        let config = opts.apply(builder).write(dir.path(), None)?;
         Ok(World {
             user: None,
             dir,
@@ -144,22 +154,17 @@ impl World {
     }
 }
 
-fn write_config(dir: &Path, mailbox: &str, opts: &Opts<'_>) -> Result<PathBuf> {
-    let metrics = opts
-        .metrics
-        .map(|p| format!("[metrics]\nlisten = \"127.0.0.1:{p}\"\n"))
-        .unwrap_or_default();
-    let script = opts.script.map_or_else(
-        || format!("{MANIFEST}/rules/support.sieve"),
-        |p| p.display().to_string(),
-    );
-    let text = format!(
-        "[mailbox]\n{mailbox}\n[store]\nurl = \"sqlite:triaged.db\"\n\n[rules]\nscript = \"{script}\"\n\
-         include_dir = \"{MANIFEST}/rules\"\n\n[outbox]\ntransport = \"file:outbox\"\nfrom = \"Support <support@test.example>\"\n\n{metrics}"
-    );
-    let path = dir.join("triaged.toml");
-    std::fs::write(&path, text).context("write config")?;
-    Ok(path)
+impl Opts<'_> {
+    /// The parts of the config the options set besides the mailbox: the script and the metrics.
+    fn apply(&self, mut builder: ConfigBuilder) -> ConfigBuilder {
+        if let Some(script) = self.script {
+            builder = builder.script(script);
+        }
+        if let Some(port) = self.metrics {
+            builder = builder.section(&format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n"));
+        }
+        builder
+    }
 }
 
 /// `n` messages made from the corpus (cycled), each with a unique Message-ID `<PREFIX-N@test.example>`
