@@ -96,6 +96,15 @@ mod tests {
         Ok(DisputesConfig {
             address: "Support <support@example.org>".parse()?,
             claimant: "Team Leader <stl@example.org>".parse()?,
+            buckets: Vec::new(),
+            list: None,
+            forward: false,
+            arbitration_addresses: Vec::new(),
+            escalate_after: crate::config::EscalateAfter {
+                received: std::time::Duration::from_secs(7 * 86_400),
+                forwarded: std::time::Duration::from_secs(86_400),
+                on_list: std::time::Duration::from_secs(7 * 86_400),
+            },
         })
     }
 
