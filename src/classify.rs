@@ -30,6 +30,7 @@ pub mod cli;
 mod envelope;
 mod evaluate;
 mod fixes;
+mod folders;
 mod inputs;
 pub(crate) mod normalise;
 mod pmatch;
@@ -38,6 +39,7 @@ mod vacation;
 mod verdict;
 
 pub use envelope::{DEFAULT_RECIPIENT, Envelope};
+pub use folders::fileinto_targets;
 pub use verdict::{
     Folder, Redirect, Reject, Store, TraceStep, Vacation, Verdict, VerdictError, canonical_flag,
 };
