@@ -18,6 +18,7 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 
 pub use self::hours::BusinessHours;
+pub(crate) use self::records::key_part;
 pub use self::records::{DisputesConfig, EscalateAfter, RetentionConfig, SlaConfig};
 pub use self::url::{ImapSecurity, MailboxSource, SmtpSecurity, Transport};
 use self::value::Table;

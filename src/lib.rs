@@ -20,6 +20,8 @@
 //! - `templates`: the team's mail templates (minijinja, front matter, typed contexts) rendered to mail.
 //! - `outbox`: the durable outgoing queue: compose, OpenPGP, RFC 3834 guard, SMTP or file delivery.
 //! - `disputes`: dispute filings (the ABC request) checked part by part before they are sent.
+//! - `records`: the team leader's records: business hours and the response target, dispute stages,
+//!   the bucket names the config may use, and the annual team report with its SVG charts.
 
 pub mod actions;
 pub mod classify;
@@ -32,6 +34,7 @@ pub mod mailbox;
 pub mod message;
 pub mod metrics;
 pub mod outbox;
+pub mod records;
 pub mod store;
 pub mod templates;
 pub mod worker;
