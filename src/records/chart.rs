@@ -59,10 +59,11 @@ pub const PALETTE: [Rgb; MAX_BUCKETS] = [
     Rgb(0xF0, 0xE4, 0x42),
     Rgb(0x66, 0x66, 0x66),
 ];
-/// The response chart's series.
-pub const MEDIAN: Rgb = Rgb(0x00, 0x72, 0xB2);
-pub const P90: Rgb = Rgb(0xD5, 0x5E, 0x00);
-pub const TARGET: Rgb = Rgb(0x00, 0x9E, 0x73);
+/// The response chart's series: Paul Tol's high-contrast scheme (also safe for colour vision
+/// deficiencies), apart from the bucket colours so each series can be told from the others on one page.
+pub const MEDIAN: Rgb = Rgb(0x00, 0x44, 0x88);
+pub const P90: Rgb = Rgb(0xBB, 0x55, 0x66);
+pub const TARGET: Rgb = Rgb(0xDD, 0xAA, 0x33);
 
 /// Both charts of a report, as SVG documents.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -122,6 +122,18 @@ fn shaped_mail() -> Result<MailFigures> {
 }
 
 #[test]
+fn every_series_has_its_own_colour() {
+    let mut all: Vec<String> = PALETTE
+        .iter()
+        .chain([&MEDIAN, &P90, &TARGET])
+        .map(|c| c.hex())
+        .collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), MAX_BUCKETS + 3);
+}
+
+#[test]
 fn bar_heights_follow_the_mail() -> Result<()> {
     let svg = mail_chart(&shaped_mail()?)?;
     // Triage has the largest total, so it is drawn first (at the bottom) in the first colour.
