@@ -179,6 +179,7 @@ pub fn init_logging(format: LogFormat) {
 async fn check(args: &ConfigArg) -> Result<ExitCode> {
     let config = args.load()?;
     init_logging(config.log.format);
+    crate::records::buckets::check(&config)?;
     let templates = check_templates(&config)?;
     crate::outln!(
         "ok: {}: {}, {templates} templates rendered",

@@ -57,6 +57,6 @@ keep;
         let err = fileinto_targets(b"fileinto \"Junk;\n")
             .err()
             .unwrap_or_default();
-        assert!(err.starts_with("line 1"), "{err}");
+        assert!(err.starts_with("line 2, column 1: unterminated string"), "{err}");
     }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
-use crate::config::{Config, ConfigError, key_part};
+use crate::config::{Config, ConfigError, ConfigErrors, key_part};
 
 /// The folder kept mail stays in, as `actions::Plan::bucket` names it.
 const KEPT: &str = "INBOX";
@@ -144,6 +144,22 @@ pub fn unknown_buckets(config: &Config, known: &KnownBuckets) -> Vec<ConfigError
         check("disputes.buckets".to_owned(), name);
     }
     errors
+}
+
+/// What `triaged check` asks: every bucket name the config gives is one the scripts file into. A script
+/// that cannot be read is reported under `rules.script`.
+pub fn check(config: &Config) -> Result<(), ConfigErrors> {
+    let errors = match KnownBuckets::from_config(config) {
+        Ok(known) => unknown_buckets(config, &known),
+        Err(e) => vec![ConfigError::new("rules.script", format!("{e:#}"))],
+    };
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(ConfigErrors {
+        file: config.file.clone(),
+        errors,
+    })
 }
 
 #[cfg(test)]
