@@ -57,6 +57,9 @@ keep;
         let err = fileinto_targets(b"fileinto \"Junk;\n")
             .err()
             .unwrap_or_default();
-        assert!(err.starts_with("line 2, column 1: unterminated string"), "{err}");
+        assert!(
+            err.starts_with("line 2, column 1: unterminated string"),
+            "{err}"
+        );
     }
 }

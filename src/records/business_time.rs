@@ -56,14 +56,17 @@ fn skipped(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     DateTime::from_timestamp(hi, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-/// The open windows, as instants, of every open day from the local date of `from` on (the first may lie
-/// wholly before `from`; callers clip). Never ends: every week has an open day.
+/// The open windows, as instants, of every open day from the day before the local date of `from` on
+/// (early ones may lie wholly before `from`; callers clip). The day before is there for zones whose clocks
+/// change at midnight, where yesterday's `24:00` can fall after today's start. Never ends: every week
+/// has an open day.
 fn windows(
     hours: &BusinessHours,
     from: DateTime<Utc>,
 ) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
     let tz = hours.tz();
-    let first: NaiveDate = from.with_timezone(&tz).date_naive();
+    let today: NaiveDate = from.with_timezone(&tz).date_naive();
+    let first = today.pred_opt().unwrap_or(today);
     (0u64..)
         .map_while(move |n| first.checked_add_days(Days::new(n)))
         .filter_map(move |date| {

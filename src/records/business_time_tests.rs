@@ -128,6 +128,29 @@ fn office_hours_follow_the_zone_across_a_change() -> Result<()> {
 }
 
 #[test]
+fn zones_that_change_at_midnight_lose_and_gain_no_time() -> Result<()> {
+    // Santiago skips from Saturday 24:00 to Sunday 01:00 in September and repeats Saturday's last hour
+    // in April: midnight itself moves, and around the clock business time must still be wall-clock time.
+    let always = hours("Mon-Sun 00:00-24:00 America/Santiago")?;
+    let santiago = chrono_tz::America::Santiago;
+    for (a, b) in [
+        (
+            at(santiago, 2026, 9, 3, 10, 0)?,
+            at(santiago, 2026, 9, 9, 10, 0)?,
+        ),
+        (
+            at(santiago, 2026, 4, 2, 10, 0)?,
+            at(santiago, 2026, 4, 8, 10, 0)?,
+        ),
+    ] {
+        let wall = (b - a).to_std().context("forward")?;
+        assert_eq!(business_duration(&always, a, b), wall, "{a} to {b}");
+        assert_eq!(add_business_time(&always, a, wall), b);
+    }
+    Ok(())
+}
+
+#[test]
 fn a_window_through_the_changing_hour_counts_real_time() -> Result<()> {
     let night = hours("Sun 02:00-04:00 Europe/Berlin")?;
     // Spring: 02:00 does not exist; the window opens when the clocks jump (03:00 CEST) and lasts 1 h.

@@ -332,8 +332,8 @@ fn note(plot: &Plot<'_>, text: &str, y_max: f64) -> Result<()> {
         .into_font()
         .color(&RGBColor(0x55, 0x55, 0x55))
         .pos(Pos::new(HPos::Center, VPos::Center));
-    let (x_range, _) = (plot.x_range(), ());
-    let centre = ((x_range.start + x_range.end) / 2.0, y_max / 2.0);
+    let x = plot.x_range();
+    let centre = ((x.start + x.end) / 2.0, y_max / 2.0);
     plot.plotting_area()
         .draw(&Text::new(text.to_owned(), centre, style))
         .map_err(drawing("empty"))
