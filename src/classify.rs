@@ -31,6 +31,7 @@ mod evaluate;
 mod event_loop;
 pub mod files;
 mod fixes;
+mod folders;
 mod inputs;
 mod lexer;
 mod pmatch;
@@ -39,6 +40,7 @@ mod vacation;
 mod verdict;
 
 pub use envelope::{DEFAULT_RECIPIENT, Envelope};
+pub use folders::fileinto_targets;
 pub use verdict::{
     Folder, Redirect, Reject, StoreAction, TraceStep, Vacation, Verdict, VerdictError,
     canonical_flag,

@@ -5,6 +5,8 @@
 //! `*_env` keys and are wrapped in [`Secret`], whose `Debug` is redacted. This module reads files and
 //! environment variables named by the config and does no other I/O.
 
+mod hours;
+mod records;
 mod url;
 mod value;
 
@@ -15,6 +17,9 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 
+pub use self::hours::BusinessHours;
+pub(crate) use self::records::key_part;
+pub use self::records::{DisputesConfig, EscalateAfter, RetentionConfig, SlaConfig};
 pub use self::url::{ImapSecurity, MailboxSource, SmtpSecurity, Transport};
 use self::value::Table;
 pub use self::value::{parse_duration, parse_mailbox, parse_size};
@@ -99,6 +104,8 @@ pub struct Config {
     pub openpgp: Option<OpenPgpConfig>,
     pub ack: AckConfig,
     pub disputes: DisputesConfig,
+    pub sla: SlaConfig,
+    pub retention: RetentionConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
 }
@@ -183,14 +190,6 @@ pub struct AckConfig {
     pub period: Duration,
 }
 
-#[derive(Debug, Clone)]
-pub struct DisputesConfig {
-    /// Where dispute filings are sent.
-    pub address: Mailbox,
-    /// The default Claimant of a filing.
-    pub claimant: Mailbox,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -250,7 +249,17 @@ fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
 }
 
 const TABLES: &[&str] = &[
-    "mailbox", "store", "rules", "outbox", "openpgp", "ack", "disputes", "log", "metrics",
+    "mailbox",
+    "store",
+    "rules",
+    "outbox",
+    "openpgp",
+    "ack",
+    "disputes",
+    "sla",
+    "retention",
+    "log",
+    "metrics",
 ];
 
 fn read(
@@ -270,7 +279,9 @@ fn read(
     let outbox = read_outbox(Table::new(root, "outbox", base, errors));
     let openpgp = read_openpgp(Table::new(root, "openpgp", base, errors));
     let ack = read_ack(Table::new(root, "ack", base, errors));
-    let disputes = read_disputes(Table::new(root, "disputes", base, errors));
+    let disputes = records::read_disputes(Table::new(root, "disputes", base, errors));
+    let sla = records::read_sla(Table::new(root, "sla", base, errors));
+    let retention = records::read_retention(Table::new(root, "retention", base, errors));
     let log = read_log(Table::new(root, "log", base, errors));
     let metrics = read_metrics(Table::new(root, "metrics", base, errors));
     Some(Config {
@@ -282,6 +293,8 @@ fn read(
         openpgp,
         ack,
         disputes: disputes?,
+        sla,
+        retention,
         log,
         metrics,
     })
@@ -424,16 +437,6 @@ fn read_ack(mut t: Table<'_>) -> AckConfig {
     let period = t.duration_or("period", "1d");
     t.finish();
     AckConfig { buckets, period }
-}
-
-fn read_disputes(mut t: Table<'_>) -> Option<DisputesConfig> {
-    let address = t.mailbox("address", Some("support@example.org"));
-    let claimant = t.mailbox("claimant", Some("Team Leader <stl@example.org>"));
-    t.finish();
-    Some(DisputesConfig {
-        address: address?,
-        claimant: claimant?,
-    })
 }
 
 fn read_log(mut t: Table<'_>) -> LogConfig {

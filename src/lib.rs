@@ -10,7 +10,8 @@
 //! this), and only `store` writes SQL.
 //! - `cli`: every subcommand: arguments, what it prints, exit codes, logging set-up; no domain rules.
 //! - `worker`: `triaged run`: the one scheduler and its loops (watch, sort, send), `check`, `status`.
-//! - `records`: the team leader's records: dispute filings.
+//! - `records`: the team leader's records: dispute filings and stages, business hours and the response
+//!   target, the bucket names the config may use, the annual team report with its SVG charts.
 //! - `actions`: what a verdict causes: the plan for the message (lowered to mailbox steps) and the mail
 //!   it causes (acknowledgements, redirects, vacation replies).
 //! - `mailbox`: the watched mailbox over IMAP or Maildir: fetch, grouped operations, IDLE/watch.

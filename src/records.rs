@@ -1,5 +1,21 @@
-//! The team leader's records: what triaged keeps about the team's work beyond single messages. Today
-//! that is the dispute filings (`disputes`: the Arbitrated Background Check request checked part by
-//! part before it is sent). It changes mail only through `mailbox` and sends only through `outbox`.
+//! The team leader's records: response times against the target, the disputes bridge, retention, and the
+//! annual team report with its charts.
+//!
+//! Owns the rules of these records and how they are shown. It must not change mail except through
+//! `mailbox`, nor write SQL (that is `store`), nor spawn loops (that is the worker's scheduler).
+//!
+//! # Layout
+//! - `business_time`: business hours counted between instants (DST-correct), and the response target.
+//! - `stats`: median and 90th percentile of a set of durations.
+//! - `disputes`: the ABC filing checked part by part, and the stages a dispute goes through on its way to
+//!   Arbitration.
+//! - `report`: the annual team report: its figures, built from plain rows, and rendered as text, markdown,
+//!   JSON or one self-contained HTML file, with its charts as SVG (`report::chart`, plotters): mail per
+//!   bucket per month, response time per month.
+//! - `buckets`: the bucket names the config may use, learnt from the Sieve script.
 
+pub mod buckets;
+pub mod business_time;
 pub mod disputes;
+pub mod report;
+pub mod stats;

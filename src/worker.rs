@@ -198,6 +198,7 @@ fn exit_on_second_signal() {
 /// others under the key they come from.
 pub fn check(config: &Config) -> Result<Checked> {
     Rules::load(&config.rules)?;
+    crate::records::buckets::check(config)?;
     let fail = |key: &str, e: anyhow::Error| ConfigErrors {
         file: config.file.clone(),
         errors: vec![ConfigError::new(key, format!("{e:#}"))],

@@ -8,6 +8,7 @@ mod it {
     mod cli;
     mod mailserver;
     mod outbox;
+    mod records;
     mod sieve_diff;
     mod support;
     mod worker;

@@ -73,6 +73,19 @@ impl<'a> Table<'a> {
         self.table.and_then(|t| t.get(key))
     }
 
+    /// A nested table (`[retention.buckets]`, `escalate_after = { ... }`), read by the caller entry by
+    /// entry; anything else under the key is an error.
+    pub(crate) fn subtable(&mut self, key: &'static str) -> Option<&'a toml::Table> {
+        match self.raw(key)? {
+            toml::Value::Table(t) => Some(t),
+            other => {
+                let found = other.type_str();
+                self.error(key, format!("expected a table, found {found}"));
+                None
+            }
+        }
+    }
+
     pub(crate) fn string(&mut self, key: &'static str) -> Option<String> {
         match self.raw(key)? {
             toml::Value::String(s) => Some(s.clone()),
@@ -278,9 +291,10 @@ pub(crate) fn resolve(base: &Path, path: &str) -> PathBuf {
     out
 }
 
-/// Parses `500ms`, `30s`, `6m`, `1h`, `2d` (and combinations like `1h30m`).
+/// Parses `500ms`, `30s`, `6m`, `1h`, `2d`, `2w`, `2y` (and combinations like `1h30m`); a year is 365
+/// days, which is what a retention limit means.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("{text:?} is not a duration (use e.g. 30s, 6m, 1h, 2d)");
+    let bad = || format!("{text:?} is not a duration (use e.g. 30s, 6m, 1h, 2d, 2y)");
     let mut total = Duration::ZERO;
     let mut rest = text.trim();
     if rest.is_empty() {
@@ -293,15 +307,18 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit())
             .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            "d" => Duration::from_secs(n * 86_400),
+        let millis: u64 = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            "y" => 365 * 86_400_000,
             _ => return Err(bad()),
         };
-        total += unit;
+        let unit = Duration::from_millis(n.checked_mul(millis).ok_or_else(bad)?);
+        total = total.checked_add(unit).ok_or_else(bad)?;
         rest = &rest[unit_len..];
     }
     Ok(total)

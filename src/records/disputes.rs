@@ -1,8 +1,13 @@
-//! Dispute filings: the Arbitrated Background Check (ABC) request in the Dispute Resolution Policy's form
-//! (§1.4: Claimant, Respondent, Complaint, Relief), checked part by part before it is rendered.
+//! Disputes: the filing of an Arbitrated Background Check (ABC) request in the Dispute Resolution
+//! Policy's form (§1.4: Claimant, Respondent, Complaint, Relief), checked part by part before it is
+//! rendered, and the stages a dispute then goes through on its way to Arbitration (`stage`).
 //!
 //! Owns the rules of a complete filing; rendering is `templates`, sending is `outbox`. A filing with a
 //! part missing is refused with that part named, and nothing is queued.
+
+mod stage;
+
+pub use self::stage::Stage;
 
 use lettre::message::Mailbox;
 
@@ -96,6 +101,15 @@ mod tests {
         Ok(DisputesConfig {
             address: "Support <support@example.org>".parse()?,
             claimant: "Team Leader <stl@example.org>".parse()?,
+            buckets: Vec::new(),
+            list: None,
+            forward: false,
+            arbitration_addresses: Vec::new(),
+            escalate_after: crate::config::EscalateAfter {
+                received: std::time::Duration::from_secs(7 * 86_400),
+                forwarded: std::time::Duration::from_secs(86_400),
+                on_list: std::time::Duration::from_secs(7 * 86_400),
+            },
         })
     }
 

@@ -72,6 +72,43 @@ tranport = "file:var/outbox"
 }
 
 #[test]
+fn check_names_buckets_the_rules_never_file_into() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir_all(dir.path().join("rules"))?;
+    std::fs::write(
+        dir.path().join("rules/support.sieve"),
+        "require \"fileinto\";\nif header :contains \"subject\" \"spam\" { fileinto \"Junk\"; }\n",
+    )?;
+    std::fs::write(
+        dir.path().join("triaged.toml"),
+        r#"
+[mailbox]
+url = "maildir:mail"
+[outbox]
+from = "Support <support@example.org>"
+[sla]
+buckets = ["INBOX"]
+[retention.buckets]
+Junk = "30d"
+Spam = "7d"
+default = "2y"
+"#,
+    )?;
+    let out = triaged(&["check"], dir.path())?;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("retention.buckets.Spam: \"Spam\" is not a bucket"),
+        "{all}"
+    );
+    assert!(
+        all.contains("1 problem"),
+        "Junk, INBOX and default are fine: {all}"
+    );
+    Ok(())
+}
+
+#[test]
 fn usage_errors_exit_2() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let out = triaged(&["no-such-command"], dir.path())?;
