@@ -188,15 +188,26 @@ async fn check(args: &ConfigArg) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Loads the OpenPGP keys and renders and composes every template with sample data; a problem is a
-/// config error (exit 2) under the key it comes from.
+/// Loads the OpenPGP keys and the S/MIME identity (reporting its problems), and renders and composes
+/// every template with sample data; a problem is a config error (exit 2) under the key it comes from.
 fn check_templates(config: &Config) -> Result<usize> {
     use crate::config::ConfigError;
     let fail = |key: &str, e: anyhow::Error| ConfigErrors {
         file: config.file.clone(),
         errors: vec![ConfigError::new(key, format!("{e:#}"))],
     };
-    let outbox = crate::outbox::Outbox::new(config).map_err(|e| fail("openpgp.key_file", e))?;
+    let outbox = crate::outbox::Outbox::new(config).map_err(|e| match e.downcast() {
+        Ok(errors @ ConfigErrors { .. }) => errors,
+        Err(e) => fail("openpgp.key_file", e),
+    })?;
+    let problems = outbox.problems(crate::clock::Clock::system().now());
+    if !problems.is_empty() {
+        return Err(ConfigErrors {
+            file: config.file.clone(),
+            errors: problems,
+        }
+        .into());
+    }
     let templates = crate::templates::Templates::load(config.outbox.templates_dir.as_deref())
         .map_err(|e| fail("outbox.templates_dir", e))?;
     let samples = templates
