@@ -334,7 +334,9 @@ fn smime_takes_pem_files_or_one_pkcs12_file() -> Result<()> {
              ca_file = \"ca.crt\"\ncerts_dir = \"certs\"\n"
         ),
     )?;
-    let smime = Config::load(&file)?.smime.ok_or_else(|| anyhow::anyhow!("no smime"))?;
+    let smime = Config::load(&file)?
+        .smime
+        .ok_or_else(|| anyhow::anyhow!("no smime"))?;
     let base = std::path::absolute(dir.path())?;
     assert_eq!(
         smime.identity,
@@ -344,8 +346,13 @@ fn smime_takes_pem_files_or_one_pkcs12_file() -> Result<()> {
         }
     );
     assert_eq!(smime.certs_dir, Some(base.join("certs")));
-    std::fs::write(&file, format!("{MINIMAL}[smime]\npkcs12_file = \"team.p12\"\n"))?;
-    let smime = Config::load(&file)?.smime.ok_or_else(|| anyhow::anyhow!("no smime"))?;
+    std::fs::write(
+        &file,
+        format!("{MINIMAL}[smime]\npkcs12_file = \"team.p12\"\n"),
+    )?;
+    let smime = Config::load(&file)?
+        .smime
+        .ok_or_else(|| anyhow::anyhow!("no smime"))?;
     assert_eq!(
         smime.identity,
         super::SmimeIdentity::Pkcs12 {
@@ -365,7 +372,10 @@ fn an_smime_identity_given_halfway_or_twice_is_reported_under_its_key() -> Resul
             "cert_file = \"team.crt\"\nkey_file = \"team.key\"\npkcs12_file = \"team.p12\"",
             "smime.pkcs12_file",
         ),
-        ("pkcs12_file = \"team.p12\"\ncolour = \"blue\"", "smime.colour"),
+        (
+            "pkcs12_file = \"team.p12\"\ncolour = \"blue\"",
+            "smime.colour",
+        ),
     ];
     for (lines, key) in cases {
         let dir = tempfile::tempdir()?;
@@ -393,17 +403,15 @@ fn schemes_default_to_smime_then_openpgp_and_are_checked() -> Result<()> {
         [super::Scheme::Smime, super::Scheme::OpenPgp]
     );
     assert!(config.smime.is_none());
-    let (_dir, config) = load(&MINIMAL.replace(
-        "[outbox]\n",
-        "[outbox]\nschemes = [\"openpgp\"]\n",
-    ))?;
+    let (_dir, config) =
+        load(&MINIMAL.replace("[outbox]\n", "[outbox]\nschemes = [\"openpgp\"]\n"))?;
     assert_eq!(config?.outbox.schemes, [super::Scheme::OpenPgp]);
     for bad in ["[\"x509\"]", "[\"smime\", \"smime\"]", "[]", "\"smime\""] {
-        let (_dir, config) = load(&MINIMAL.replace(
-            "[outbox]\n",
-            &format!("[outbox]\nschemes = {bad}\n"),
-        ))?;
-        let errors = config.err().ok_or_else(|| anyhow::anyhow!("{bad} loaded"))?;
+        let (_dir, config) =
+            load(&MINIMAL.replace("[outbox]\n", &format!("[outbox]\nschemes = {bad}\n")))?;
+        let errors = config
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("{bad} loaded"))?;
         assert_eq!(keys(&errors), ["outbox.schemes"], "{bad}: {errors}");
     }
     Ok(())

@@ -99,6 +99,14 @@ impl Harvester {
         Harvester { ca: ca.to_vec() }
     }
 
+    /// Trusting the PEM certificates in `pem` (the contents of a `ca_file`).
+    pub fn from_ca_pem(pem: &[u8]) -> anyhow::Result<Harvester> {
+        use anyhow::Context as _;
+        let ca = X509::stack_from_pem(pem).context("read the trust roots")?;
+        anyhow::ensure!(!ca.is_empty(), "the trust roots hold no certificate");
+        Ok(Harvester { ca })
+    }
+
     /// What `raw`, a received message exactly as it arrived, teaches at `now`.
     pub fn harvest(&self, raw: &[u8], now: DateTime<Utc>) -> Harvest {
         match self.try_harvest(raw, now) {

@@ -15,6 +15,7 @@ use openssl::x509::{X509, X509PurposeId, X509Ref, X509StoreContext};
 use super::{Harvested, Rejected, crlf};
 use crate::config::Scheme;
 use crate::outbox::smime::Certificate;
+use crate::outbox::smime::cert::reason;
 
 /// Verifies `der` (a detached signature over `content`, or opaque signed-data when `content` is
 /// `None`) from `from`, chaining to `ca` at `now`.
@@ -131,15 +132,5 @@ fn shown_addresses(cert: &Certificate) -> String {
         "no address".to_owned()
     } else {
         cert.addresses().join(", ")
-    }
-}
-
-/// OpenSSL's reasons, without its file and line noise.
-fn reason(e: &openssl::error::ErrorStack) -> String {
-    let reasons: Vec<&str> = e.errors().iter().filter_map(|e| e.reason()).collect();
-    if reasons.is_empty() {
-        "unknown OpenSSL error".to_owned()
-    } else {
-        reasons.join("; ")
     }
 }

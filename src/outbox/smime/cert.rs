@@ -71,9 +71,13 @@ impl Certificate {
     /// Every certificate in `bytes`: one or more PEM blocks, or one DER certificate.
     pub fn parse_all(bytes: &[u8]) -> Result<Vec<Certificate>> {
         let x509s = if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-            X509::stack_from_pem(bytes).context("read PEM certificates")?
+            X509::stack_from_pem(bytes)
+                .map_err(|e| anyhow::anyhow!("bad PEM certificate: {}", reason(&e)))?
         } else {
-            vec![X509::from_der(bytes).context("read a DER certificate")?]
+            let der = X509::from_der(bytes).map_err(|e| {
+                anyhow::anyhow!("neither PEM nor a DER certificate: {}", reason(&e))
+            })?;
+            vec![der]
         };
         anyhow::ensure!(!x509s.is_empty(), "holds no certificate");
         x509s.into_iter().map(Certificate::from_x509).collect()
@@ -185,6 +189,16 @@ pub(crate) fn to_utc(time: &Asn1TimeRef) -> Result<DateTime<Utc>> {
     let diff = epoch.diff(time).context("compare with the epoch")?;
     let secs = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
     DateTime::from_timestamp(secs, 0).context("time out of range")
+}
+
+/// OpenSSL's reasons, without its codes, file names and line numbers.
+pub(crate) fn reason(e: &openssl::error::ErrorStack) -> String {
+    let reasons: Vec<&str> = e.errors().iter().filter_map(|e| e.reason()).collect();
+    if reasons.is_empty() {
+        "unknown OpenSSL error".to_owned()
+    } else {
+        reasons.join("; ")
+    }
 }
 
 /// A time in the form messages show it.
