@@ -14,8 +14,12 @@ mod openpgp;
 mod smime;
 
 use chrono::{DateTime, Utc};
+use openssl::stack::Stack;
 use openssl::x509::X509;
 
+use super::Outbox;
+use super::smime::cert::reason;
+use super::smime::{Certificate, Usage};
 use crate::config::Scheme;
 
 /// What a received message teaches.
@@ -116,6 +120,30 @@ impl Harvester {
         }
     }
 
+    /// Whether `cert` may be recorded for `address` at `now` (as `team record NAME smime-cert FILE`
+    /// does): for that address, chaining to the trust roots, valid then, fit for `usage`.
+    pub fn verify_certificate(
+        &self,
+        cert: &Certificate,
+        address: &str,
+        now: DateTime<Utc>,
+        usage: Usage,
+    ) -> Result<(), Rejected> {
+        if !cert.has_address(address) {
+            let certificate = if cert.addresses().is_empty() {
+                "no address".to_owned()
+            } else {
+                cert.addresses().join(", ")
+            };
+            return Err(Rejected::WrongAddress {
+                from: address.to_ascii_lowercase(),
+                certificate,
+            });
+        }
+        let none = Stack::new().map_err(|e| Rejected::Malformed(reason(&e)))?;
+        smime::check_chain(cert.x509(), &none, &self.ca, now, usage)
+    }
+
     fn try_harvest(&self, raw: &[u8], now: DateTime<Utc>) -> Result<Option<Harvested>, Rejected> {
         let Some(signed) = mime::find(raw)? else {
             return Ok(None);
@@ -136,6 +164,14 @@ impl Harvester {
                 openpgp::verify(&content, &signature, &keys, &from, now).map(Some)
             }
         }
+    }
+}
+
+impl Outbox {
+    /// A harvester trusting `[smime] ca_file` (none without `[smime]`: S/MIME signatures are then
+    /// rejected, OpenPGP keys still learnt).
+    pub fn harvester(&self) -> Harvester {
+        Harvester::new(self.smime().map(super::Smime::ca).unwrap_or_default())
     }
 }
 

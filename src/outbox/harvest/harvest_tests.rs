@@ -133,6 +133,34 @@ fn each_failure_is_rejected_with_its_own_reason() -> Result<()> {
 }
 
 #[test]
+fn a_certificate_to_record_is_checked_for_its_address_chain_time_and_usage() -> Result<()> {
+    use crate::outbox::smime::{Certificate, Usage};
+    let ca = Ca::new("Members CA")?;
+    let harvester = Harvester::new(std::slice::from_ref(&ca.cert));
+    let santa = Certificate::from_x509(ca.issue(&Spec::mail("santa@example.org"))?.0)?;
+    harvester.verify_certificate(&santa, "Santa@example.org", now(), Usage::Encrypt)?;
+    let r = harvester.verify_certificate(&santa, "elf@example.org", now(), Usage::Encrypt);
+    assert_eq!(r.err().map(|e| e.reason()), Some("wrong-address"));
+    let later = now() + Duration::days(400);
+    let r = harvester.verify_certificate(&santa, "santa@example.org", later, Usage::Encrypt);
+    assert_eq!(r.err().map(|e| e.reason()), Some("untrusted"));
+    let mut spec = Spec::mail("signer@example.org");
+    spec.key_usage = Some(vec!["digitalSignature"]);
+    let signer = Certificate::from_x509(ca.issue(&spec)?.0)?;
+    let r = harvester.verify_certificate(&signer, "signer@example.org", now(), Usage::Encrypt);
+    assert_eq!(
+        r.err().map(|e| e.reason()),
+        Some("untrusted"),
+        "cannot encrypt"
+    );
+    harvester.verify_certificate(&signer, "signer@example.org", now(), Usage::Sign)?;
+    let stranger = Harvester::new(std::slice::from_ref(&Ca::new("Other CA")?.cert));
+    let r = stranger.verify_certificate(&santa, "santa@example.org", now(), Usage::Encrypt);
+    assert_eq!(r.err().map(|e| e.reason()), Some("untrusted"));
+    Ok(())
+}
+
+#[test]
 fn a_signing_certificate_without_email_protection_is_untrusted() -> Result<()> {
     let ca = Ca::new("Members CA")?;
     let mut spec = Spec::mail("santa@example.org");

@@ -14,8 +14,8 @@ use openssl::x509::{X509, X509PurposeId, X509Ref, X509StoreContext};
 
 use super::{Harvested, Rejected, crlf};
 use crate::config::Scheme;
-use crate::outbox::smime::Certificate;
 use crate::outbox::smime::cert::reason;
+use crate::outbox::smime::{Certificate, Usage};
 
 /// Verifies `der` (a detached signature over `content`, or opaque signed-data when `content` is
 /// `None`) from `from`, chaining to `ca` at `now`.
@@ -57,7 +57,7 @@ pub(super) fn verify(
             certificate: shown_addresses(first),
         });
     };
-    check_chain(signer.x509(), &carried, ca, now)?;
+    check_chain(signer.x509(), &carried, ca, now, Usage::Sign)?;
     let certificate = signer
         .to_der()
         .map_err(|e| Rejected::Malformed(format!("{e:#}")))?;
@@ -91,19 +91,25 @@ fn check_signature(p7: &Pkcs7, content: Option<&[u8]>) -> Result<(), Rejected> {
     Err(Rejected::BadSignature(reason(&e)))
 }
 
-/// The signer's chain to `ca`, for S/MIME signing, at `now`.
-fn check_chain(
-    signer: &X509Ref,
+/// The chain of `cert` to `ca` at `now`, for S/MIME signing or encryption (which also checks the
+/// certificate's key usage and extended key usage for that purpose).
+pub(super) fn check_chain(
+    cert: &X509Ref,
     carried: &Stack<X509>,
     ca: &[X509],
     now: DateTime<Utc>,
+    usage: Usage,
 ) -> Result<(), Rejected> {
     if ca.is_empty() {
         return Err(Rejected::NoTrustRoots);
     }
-    let store = trust_store(ca, now).map_err(|e| Rejected::Untrusted(reason(&e)))?;
+    let purpose = match usage {
+        Usage::Sign => X509PurposeId::SMIME_SIGN,
+        Usage::Encrypt => X509PurposeId::SMIME_ENCRYPT,
+    };
+    let store = trust_store(ca, now, purpose).map_err(|e| Rejected::Untrusted(reason(&e)))?;
     let mut ctx = X509StoreContext::new().map_err(|e| Rejected::Untrusted(reason(&e)))?;
-    let outcome = ctx.init(&store, signer, carried, |c| {
+    let outcome = ctx.init(&store, cert, carried, |c| {
         let ok = c.verify_cert()?;
         Ok((ok, c.error().error_string().to_owned()))
     });
@@ -114,15 +120,19 @@ fn check_chain(
     }
 }
 
-/// A store trusting `ca`, checking validity at `now` (not the system clock) for S/MIME signing.
-fn trust_store(ca: &[X509], now: DateTime<Utc>) -> Result<X509Store, openssl::error::ErrorStack> {
+/// A store trusting `ca`, checking validity at `now` (not the system clock) for `purpose`.
+fn trust_store(
+    ca: &[X509],
+    now: DateTime<Utc>,
+    purpose: X509PurposeId,
+) -> Result<X509Store, openssl::error::ErrorStack> {
     let mut builder = X509StoreBuilder::new()?;
     for cert in ca {
         builder.add_cert(cert.clone())?;
     }
     let mut param = X509VerifyParam::new()?;
     param.set_time(now.timestamp());
-    param.set_purpose(X509PurposeId::SMIME_SIGN)?;
+    param.set_purpose(purpose)?;
     builder.set_param(&param)?;
     Ok(builder.build())
 }
