@@ -18,7 +18,8 @@
 //! - `failpoint`: test-only crash points, compiled out of normal builds.
 //! - `store`: every SQL statement, SQLite and PostgreSQL, with embedded migrations.
 //! - `templates`: the team's mail templates (minijinja, front matter, typed contexts) rendered to mail.
-//! - `outbox`: the durable outgoing queue: compose, OpenPGP, RFC 3834 guard, SMTP or file delivery.
+//! - `outbox`: the durable outgoing queue: compose, S/MIME and OpenPGP (and learning members'
+//!   certificates from their signed mail), RFC 3834 guard, SMTP or file delivery.
 //! - `disputes`: dispute filings (the ABC request) checked part by part before they are sent.
 
 pub mod actions;
