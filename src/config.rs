@@ -7,6 +7,7 @@
 
 mod hours;
 mod records;
+mod smime;
 mod url;
 mod value;
 
@@ -102,6 +103,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// Present only when `[openpgp]` is configured: mail is then signed/encrypted as templates ask.
     pub openpgp: Option<OpenPgpConfig>,
+    /// Present only when `[smime]` is configured: the team's X.509 identity and the trust roots.
+    pub smime: Option<SmimeConfig>,
     pub ack: AckConfig,
     pub disputes: DisputesConfig,
     pub sla: SlaConfig,
@@ -171,6 +174,32 @@ pub struct OutboxConfig {
     pub retry: Vec<Duration>,
     /// A mail still undelivered this long after it was queued is marked failed.
     pub give_up_after: Duration,
+    /// The order `scheme = "auto"` prefers the configured schemes in (TOML keeps no table order).
+    pub schemes: Vec<Scheme>,
+}
+
+/// A way of signing and encrypting mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scheme {
+    /// X.509 certificates and CMS (RFC 8551), `[smime]`.
+    Smime,
+    /// OpenPGP keys (RFC 3156 PGP/MIME), `[openpgp]`.
+    OpenPgp,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Smime => "smime",
+            Scheme::OpenPgp => "openpgp",
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -180,6 +209,32 @@ pub struct OpenPgpConfig {
     pub passphrase: Option<Secret>,
     /// Recipients' certificates, for encryption.
     pub keyring: Option<PathBuf>,
+}
+
+/// Where the team's X.509 identity comes from: PEM files, or one PKCS#12 file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmimeIdentity {
+    Pem {
+        cert_file: PathBuf,
+        key_file: PathBuf,
+    },
+    Pkcs12 {
+        pkcs12_file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct SmimeConfig {
+    /// The team's certificate and private key (signing, and decrypting what it sent itself).
+    pub identity: SmimeIdentity,
+    /// Passphrase of the PKCS#12 file or of an encrypted PEM key.
+    pub passphrase: Option<Secret>,
+    /// Intermediate certificates sent with every signature.
+    pub chain_file: Option<PathBuf>,
+    /// Trust roots a member's certificate must chain to before it is learnt from signed mail.
+    pub ca_file: Option<PathBuf>,
+    /// Members' certificates, for encryption.
+    pub certs_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -254,6 +309,7 @@ const TABLES: &[&str] = &[
     "rules",
     "outbox",
     "openpgp",
+    "smime",
     "ack",
     "disputes",
     "sla",
@@ -278,6 +334,7 @@ fn read(
     let rules = read_rules(Table::new(root, "rules", base, errors));
     let outbox = read_outbox(Table::new(root, "outbox", base, errors));
     let openpgp = read_openpgp(Table::new(root, "openpgp", base, errors));
+    let smime = smime::read(Table::new(root, "smime", base, errors));
     let ack = read_ack(Table::new(root, "ack", base, errors));
     let disputes = records::read_disputes(Table::new(root, "disputes", base, errors));
     let sla = records::read_sla(Table::new(root, "sla", base, errors));
@@ -291,6 +348,7 @@ fn read(
         rules,
         outbox: outbox?,
         openpgp,
+        smime,
         ack,
         disputes: disputes?,
         sla,
@@ -401,6 +459,7 @@ fn read_outbox(mut t: Table<'_>) -> Option<OutboxConfig> {
         t.error("retry", "needs at least one delay");
     }
     let give_up_after = t.duration_or("give_up_after", "2d");
+    let schemes = read_schemes(&mut t);
     t.finish();
     Some(OutboxConfig {
         transport: transport?,
@@ -411,7 +470,34 @@ fn read_outbox(mut t: Table<'_>) -> Option<OutboxConfig> {
         templates_dir,
         retry,
         give_up_after,
+        schemes,
     })
+}
+
+fn read_schemes(t: &mut Table<'_>) -> Vec<Scheme> {
+    let mut schemes = Vec::new();
+    for name in t.strings_or("schemes", &["smime", "openpgp"]) {
+        let scheme = match name.as_str() {
+            "smime" => Scheme::Smime,
+            "openpgp" => Scheme::OpenPgp,
+            other => {
+                t.error(
+                    "schemes",
+                    format!("{other:?} is neither \"smime\" nor \"openpgp\""),
+                );
+                continue;
+            }
+        };
+        if schemes.contains(&scheme) {
+            t.error("schemes", format!("{scheme} is listed twice"));
+        } else {
+            schemes.push(scheme);
+        }
+    }
+    if schemes.is_empty() && !t.errors.iter().any(|e| e.key == "outbox.schemes") {
+        t.error("schemes", "needs at least one scheme");
+    }
+    schemes
 }
 
 fn read_openpgp(mut t: Table<'_>) -> Option<OpenPgpConfig> {

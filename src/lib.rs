@@ -15,7 +15,8 @@
 //! - `actions`: what a verdict causes: the plan for the message (lowered to mailbox steps) and the mail
 //!   it causes (acknowledgements, redirects, vacation replies).
 //! - `mailbox`: the watched mailbox over IMAP or Maildir: fetch, grouped operations, IDLE/watch.
-//! - `outbox`: the durable outgoing queue: compose, OpenPGP, RFC 3834 guard, SMTP or file delivery.
+//! - `outbox`: the durable outgoing queue: compose, S/MIME and OpenPGP (and learning members'
+//!   certificates from their signed mail), RFC 3834 guard, SMTP or file delivery.
 //! - `classify`: Sieve compile (with limits) and evaluation of a raw message into a `Verdict`.
 //! - `message`: raw bytes to the parsed message: validation, header repair as Pigeonhole reads it,
 //!   digest, the header values the worker acts on.

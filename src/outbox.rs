@@ -4,15 +4,20 @@
 //! that recipient at once.
 //!
 //! Owns the enqueue API (usable inside a caller's transaction), automatic replies under the RFC 3834
-//! guard, and the sender (`flush` for one pass, `run_sender` for the loop). It never renders templates
-//! (that is `templates`) and writes no SQL itself (that is `store::outbox`).
+//! guard, the sender (`flush` for one pass, `run_sender` for the loop), the signing and encryption
+//! schemes (OpenPGP, S/MIME) and the verification of signed mail that teaches the team a member's
+//! certificate (`harvest`). It never renders templates (that is `templates`) and writes no SQL itself
+//! (that is `store::outbox`).
 
 mod admin;
 pub mod compose;
 pub mod guard;
+pub mod harvest;
 pub mod openpgp;
 mod reply;
+pub mod scheme;
 mod sender;
+pub mod smime;
 pub mod transport;
 
 use std::sync::Arc;
@@ -23,7 +28,7 @@ use chrono::{DateTime, Utc};
 use lettre::Address;
 
 use crate::clock::Clock;
-use crate::config::{Config, OutboxConfig};
+use crate::config::{Config, ConfigError, ConfigErrors, OutboxConfig};
 use crate::store::{NewEvent, NewOutboxMail, Store, Tx};
 use crate::templates::{AutoSubmitted, RenderedMail};
 
@@ -31,14 +36,18 @@ pub use self::admin::{Retried, cancel, list};
 pub use self::compose::Composed;
 pub use self::guard::Decline;
 pub use self::openpgp::Pgp;
+pub use self::scheme::{CertLookup, KnownCerts};
 pub use self::sender::{FlushReport, flush, run_sender};
+pub use self::smime::Smime;
 
-/// What composing and queueing mail needs, loaded once: the outbox settings and the unlocked team key.
+/// What composing and queueing mail needs, loaded once: the outbox settings and the unlocked team keys.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     config: OutboxConfig,
     /// Present when `[openpgp]` is configured.
     pgp: Option<Arc<Pgp>>,
+    /// Present when `[smime]` is configured.
+    smime: Option<Arc<Smime>>,
 }
 
 /// A mail written to the outbox.
@@ -76,29 +85,70 @@ pub enum AutoReply {
 }
 
 impl Outbox {
-    /// Reads the outbox settings and loads the OpenPGP keys when `[openpgp]` is configured.
+    /// Reads the outbox settings and loads the OpenPGP keys and the S/MIME identity that are
+    /// configured. A problem with `[smime]` is a [`ConfigErrors`] naming its keys.
     pub fn new(config: &Config) -> Result<Outbox> {
         let pgp = match &config.openpgp {
             Some(c) => Some(Arc::new(Pgp::load(c)?)),
             None => None,
         };
+        let smime = match &config.smime {
+            Some(c) => Some(Arc::new(Smime::load(c).map_err(|e| ConfigErrors {
+                file: config.file.clone(),
+                errors: e.0,
+            })?)),
+            None => None,
+        };
         Ok(Outbox {
             config: config.outbox.clone(),
             pgp,
+            smime,
         })
+    }
+
+    /// The S/MIME identity, when `[smime]` is configured (its trust roots serve harvesting).
+    pub fn smime(&self) -> Option<&Smime> {
+        self.smime.as_deref()
+    }
+
+    /// What `triaged check` reports about the loaded keys at `now`: the S/MIME certificate expired or
+    /// not yet valid, or its key usage not allowing e-mail protection, each under its key.
+    pub fn problems(&self, now: DateTime<Utc>) -> Vec<ConfigError> {
+        let from = self.config.from.email.to_string();
+        self.smime
+            .as_ref()
+            .map(|s| s.problems(now, &from))
+            .unwrap_or_default()
     }
 
     pub fn config(&self) -> &OutboxConfig {
         &self.config
     }
 
-    /// Composes `mail` as it would be stored, without queueing it.
+    /// Composes `mail` as it would be stored, without queueing it; recipients' certificates come from
+    /// the config (`[openpgp] keyring`, `[smime] certs_dir`).
     pub fn compose(
         &self,
         mail: &RenderedMail,
         message_id: &str,
         at: DateTime<Utc>,
     ) -> Result<Composed> {
+        self.compose_with(mail, message_id, at, &scheme::NoCerts)
+    }
+
+    /// [`Outbox::compose`], looking in `known` (certificates recorded on the roster, say) before the
+    /// config's certificates.
+    pub fn compose_with(
+        &self,
+        mail: &RenderedMail,
+        message_id: &str,
+        at: DateTime<Utc>,
+        known: &dyn CertLookup,
+    ) -> Result<Composed> {
+        let configured = scheme::Configured {
+            pgp: self.pgp.as_deref(),
+            smime: self.smime.as_deref(),
+        };
         compose::compose(
             mail,
             &compose::Envelope {
@@ -106,6 +156,9 @@ impl Outbox {
                 message_id,
                 date: SystemTime::from(at),
                 pgp: self.pgp.as_deref(),
+                smime: self.smime.as_deref(),
+                schemes: &self.config.schemes,
+                certs: &scheme::Chain(known, &configured),
             },
         )
     }

@@ -21,7 +21,7 @@ pub use self::contexts::{
     AbcFiling, Ack, HandoverNotice, MailContext, Role, Welcome, first_name, sample_contexts,
 };
 use self::front_matter::FrontMatter;
-pub use self::front_matter::{AutoSubmitted, Encrypt};
+pub use self::front_matter::{AutoSubmitted, Encrypt, SchemeChoice};
 
 /// The shipped templates, by name; each file is `templates/NAME.txt`.
 const SHIPPED: &[(&str, &str)] = &[
@@ -92,9 +92,12 @@ pub struct RenderedMail {
     /// Threading, set by callers that answer a message (`<id@host>` forms).
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
-    /// Sign with the team key when OpenPGP is configured.
+    /// Sign with the team's key or certificate when a scheme is configured.
     pub sign: bool,
     pub encrypt: Encrypt,
+    /// Which scheme signs and encrypts (`auto` when absent, as in mail queued before templates chose).
+    #[serde(default)]
+    pub scheme: SchemeChoice,
     pub auto_submitted: AutoSubmitted,
     /// The text body, LF line endings, no trailing spaces, ending in one newline.
     pub body: String,
@@ -123,6 +126,9 @@ impl RenderedMail {
             self.encrypt.as_str(),
             self.auto_submitted.as_str(),
         );
+        if self.scheme != SchemeChoice::Auto {
+            out.push_str(&format!("Scheme: {}\n", self.scheme.as_str()));
+        }
         for (name, value) in &self.headers {
             out.push_str(&format!("Header {name}: {value}\n"));
         }

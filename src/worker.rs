@@ -193,8 +193,8 @@ fn exit_on_second_signal() {
 }
 
 /// Loads everything `run` loads, without running anything: the rules (every script compiled with the
-/// configured limits), the outbox settings and OpenPGP keys, and every template rendered with sample
-/// data and composed. A problem is a config error (exit 2): a Sieve error as `FILE:LINE:COLUMN`, the
+/// configured limits), the outbox settings with the OpenPGP keys and the S/MIME identity (expired or
+/// unusable certificates reported), and every template rendered with sample data and composed. A problem is a config error (exit 2): a Sieve error as `FILE:LINE:COLUMN`, the
 /// others under the key they come from.
 pub fn check(config: &Config) -> Result<Checked> {
     Rules::load(&config.rules)?;
@@ -203,13 +203,24 @@ pub fn check(config: &Config) -> Result<Checked> {
         file: config.file.clone(),
         errors: vec![ConfigError::new(key, format!("{e:#}"))],
     };
-    let outbox = Outbox::new(config).map_err(|e| fail("openpgp.key_file", e))?;
+    let outbox = Outbox::new(config).map_err(|e| match e.downcast() {
+        Ok(errors @ ConfigErrors { .. }) => errors,
+        Err(e) => fail("openpgp.key_file", e),
+    })?;
+    let now = Clock::system().now();
+    let problems = outbox.problems(now);
+    if !problems.is_empty() {
+        return Err(ConfigErrors {
+            file: config.file.clone(),
+            errors: problems,
+        }
+        .into());
+    }
     let templates = Templates::load(config.outbox.templates_dir.as_deref())
         .map_err(|e| fail("outbox.templates_dir", e))?;
     let samples = templates
         .render_samples()
         .map_err(|e| fail("outbox.templates_dir", e))?;
-    let now = Clock::system().now();
     for mail in &samples {
         outbox
             .compose(mail, &outbox.new_message_id(now), now)

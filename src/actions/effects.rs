@@ -284,6 +284,7 @@ pub fn vacation_mail(v: &Vacation) -> RenderedMail {
         references: Vec::new(),
         sign: true,
         encrypt: Encrypt::Never,
+        scheme: Default::default(),
         auto_submitted: AutoSubmitted::AutoReplied,
         body: tidy_body(&text),
     }

@@ -302,3 +302,117 @@ fn example_config_is_valid() -> Result<()> {
     ));
     Ok(())
 }
+
+#[test]
+fn smime_takes_pem_files_or_one_pkcs12_file() -> Result<()> {
+    let (dir, config) = load(&format!(
+        "{MINIMAL}[smime]\ncert_file = \"team.crt\"\nkey_file = \"team.key\"\n\
+         passphrase_env = \"TRIAGED_TEST_SMIME_UNSET_{}\"\nca_file = \"ca.crt\"\ncerts_dir = \"certs\"\n",
+        std::process::id()
+    ))?;
+    let errors = config.err().ok_or_else(|| anyhow::anyhow!("loaded"))?;
+    assert_eq!(
+        keys(&errors),
+        [
+            "smime.cert_file",
+            "smime.key_file",
+            "smime.passphrase_env",
+            "smime.ca_file",
+            "smime.certs_dir"
+        ],
+        "{errors}"
+    );
+    for file in ["team.crt", "team.key", "team.p12", "ca.crt"] {
+        std::fs::write(dir.path().join(file), "x")?;
+    }
+    std::fs::create_dir(dir.path().join("certs"))?;
+    let file = dir.path().join("triaged.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "{MINIMAL}[smime]\ncert_file = \"team.crt\"\nkey_file = \"team.key\"\n\
+             ca_file = \"ca.crt\"\ncerts_dir = \"certs\"\n"
+        ),
+    )?;
+    let smime = Config::load(&file)?
+        .smime
+        .ok_or_else(|| anyhow::anyhow!("no smime"))?;
+    let base = std::path::absolute(dir.path())?;
+    assert_eq!(
+        smime.identity,
+        super::SmimeIdentity::Pem {
+            cert_file: base.join("team.crt"),
+            key_file: base.join("team.key")
+        }
+    );
+    assert_eq!(smime.certs_dir, Some(base.join("certs")));
+    std::fs::write(
+        &file,
+        format!("{MINIMAL}[smime]\npkcs12_file = \"team.p12\"\n"),
+    )?;
+    let smime = Config::load(&file)?
+        .smime
+        .ok_or_else(|| anyhow::anyhow!("no smime"))?;
+    assert_eq!(
+        smime.identity,
+        super::SmimeIdentity::Pkcs12 {
+            pkcs12_file: base.join("team.p12")
+        }
+    );
+    Ok(())
+}
+
+#[test]
+fn an_smime_identity_given_halfway_or_twice_is_reported_under_its_key() -> Result<()> {
+    let cases = [
+        ("cert_file = \"team.crt\"", "smime.key_file"),
+        ("key_file = \"team.key\"", "smime.cert_file"),
+        ("ca_file = \"team.crt\"", "smime.cert_file"),
+        (
+            "cert_file = \"team.crt\"\nkey_file = \"team.key\"\npkcs12_file = \"team.p12\"",
+            "smime.pkcs12_file",
+        ),
+        (
+            "pkcs12_file = \"team.p12\"\ncolour = \"blue\"",
+            "smime.colour",
+        ),
+    ];
+    for (lines, key) in cases {
+        let dir = tempfile::tempdir()?;
+        std::fs::create_dir_all(dir.path().join("rules"))?;
+        std::fs::write(dir.path().join("rules/support.sieve"), "keep;\n")?;
+        for file in ["team.crt", "team.key", "team.p12"] {
+            std::fs::write(dir.path().join(file), "x")?;
+        }
+        let file = dir.path().join("triaged.toml");
+        std::fs::write(&file, format!("{MINIMAL}[smime]\n{lines}\n"))?;
+        let errors = Config::load(&file)
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("{lines} loaded"))?;
+        assert_eq!(keys(&errors), [key], "{lines}: {errors}");
+    }
+    Ok(())
+}
+
+#[test]
+fn schemes_default_to_smime_then_openpgp_and_are_checked() -> Result<()> {
+    let (_dir, config) = load(MINIMAL)?;
+    let config = config?;
+    assert_eq!(
+        config.outbox.schemes,
+        [super::Scheme::Smime, super::Scheme::OpenPgp]
+    );
+    assert!(config.smime.is_none());
+    let (_dir, config) =
+        load(&MINIMAL.replace("[outbox]\n", "[outbox]\nschemes = [\"openpgp\"]\n"))?;
+    assert_eq!(config?.outbox.schemes, [super::Scheme::OpenPgp]);
+    for bad in ["[\"x509\"]", "[\"smime\", \"smime\"]", "[]", "\"smime\""] {
+        let (_dir, config) =
+            load(&MINIMAL.replace("[outbox]\n", &format!("[outbox]\nschemes = {bad}\n")))?;
+        let errors = config
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("{bad} loaded"))?;
+        assert_eq!(keys(&errors), ["outbox.schemes"], "{bad}: {errors}");
+    }
+    Ok(())
+}

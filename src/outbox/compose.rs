@@ -1,5 +1,6 @@
 //! Composes a rendered mail into the exact bytes the outbox stores and sends: headers through lettre's
-//! builder (addresses as parsed mailboxes, subjects encoded), PGP/MIME signing and encryption (RFC 3156).
+//! builder (addresses as parsed mailboxes, subjects encoded), PGP/MIME signing and encryption (RFC 3156)
+//! or S/MIME (RFC 8551), as `scheme::choose` decides.
 //!
 //! Owns the MIME structure and the header checks that guard against injection; it never renders
 //! templates and never talks to a server or the store.
@@ -7,12 +8,16 @@
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MessageBuilder, MultiPart, SinglePart};
 use lettre::{Address, Message};
 
 use super::openpgp::{MICALG, Pgp};
-use crate::templates::{AutoSubmitted, Encrypt, RenderedMail, UnsafeValue, check_header_value};
+use super::scheme::{self, Ask, CertLookup, Protection};
+use super::smime::{self, Smime};
+use crate::config::Scheme;
+use crate::templates::{AutoSubmitted, RenderedMail, UnsafeValue, check_header_value};
 
 /// A composed mail.
 #[derive(Debug, Clone)]
@@ -25,6 +30,8 @@ pub struct Composed {
     pub hold_error: Option<String>,
     pub signed: bool,
     pub encrypted: bool,
+    /// The scheme that signed or encrypted it, if any did.
+    pub scheme: Option<Scheme>,
 }
 
 /// What composing needs beyond the mail itself.
@@ -33,6 +40,11 @@ pub struct Envelope<'a> {
     pub message_id: &'a str,
     pub date: SystemTime,
     pub pgp: Option<&'a Pgp>,
+    pub smime: Option<&'a Smime>,
+    /// `[outbox] schemes`: the preference under `scheme = "auto"`.
+    pub schemes: &'a [Scheme],
+    /// Where recipients' certificates are found.
+    pub certs: &'a dyn CertLookup,
 }
 
 /// Checks every value of `mail` that reaches a header, whoever built it.
@@ -78,58 +90,113 @@ pub fn compose(mail: &RenderedMail, env: &Envelope<'_>) -> Result<Composed> {
     let body = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
         .body(mail.body.clone());
-    let sign = mail.sign && env.pgp.is_some();
-    let certs = match (mail.encrypt, env.pgp) {
-        (Encrypt::Never, _) => None,
-        (_, Some(pgp)) => pgp.certs_for(&recipients),
-        (_, None) => None,
+    let configured: Vec<Scheme> = [
+        env.smime.map(|_| Scheme::Smime),
+        env.pgp.map(|_| Scheme::OpenPgp),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let ask = Ask {
+        sign: mail.sign,
+        encrypt: mail.encrypt,
+        scheme: mail.scheme,
+        preference: env.schemes,
+        configured: &configured,
+        recipients: &recipients,
+        at: DateTime::<Utc>::from(env.date),
     };
-    if mail.encrypt == Encrypt::Always && certs.is_none() {
-        let why = match env.pgp {
-            None => "encryption is required but [openpgp] is not configured".to_owned(),
-            Some(_) => format!(
-                "encryption is required but the keyring lacks a certificate for one of {}",
-                list(&recipients)
-            ),
-        };
+    let protection = scheme::choose(&ask, env.certs);
+    if let Protection::Held(why) = protection {
         return Ok(Composed {
             raw: Vec::new(),
             recipients,
             hold_error: Some(why),
             signed: false,
             encrypted: false,
+            scheme: None,
         });
     }
     let builder = headers(mail, env)?;
-    let is_encrypted = certs.is_some() && env.pgp.is_some();
-    let message = match (sign, env.pgp, certs) {
-        (true, Some(pgp), None) => builder.multipart(signed(pgp, body)?),
-        (_, Some(pgp), Some(certs)) => {
+    let (message, how) = protect(builder, body, protection, env)?;
+    Ok(Composed {
+        raw: message.formatted(),
+        recipients,
+        hold_error: None,
+        signed: how.signed,
+        encrypted: how.encrypted,
+        scheme: how.scheme,
+    })
+}
+
+/// How the body went out.
+struct How {
+    signed: bool,
+    encrypted: bool,
+    scheme: Option<Scheme>,
+}
+
+impl How {
+    fn new(signed: bool, encrypted: bool, scheme: Option<Scheme>) -> How {
+        How {
+            signed,
+            encrypted,
+            scheme,
+        }
+    }
+}
+
+/// The message with its body protected as chosen, and how it was.
+fn protect(
+    builder: MessageBuilder,
+    body: SinglePart,
+    protection: Protection,
+    env: &Envelope<'_>,
+) -> Result<(Message, How)> {
+    let pgp = || env.pgp.context("OpenPGP chosen without [openpgp]");
+    let smime = || env.smime.context("S/MIME chosen without [smime]");
+    let (message, how) = match protection {
+        Protection::Plain | Protection::Held(_) => {
+            (builder.singlepart(body), How::new(false, false, None))
+        }
+        Protection::Signed(Scheme::OpenPgp) => (
+            builder.multipart(signed(pgp()?, body)?),
+            How::new(true, false, Some(Scheme::OpenPgp)),
+        ),
+        Protection::Signed(Scheme::Smime) => (
+            builder.multipart(smime::mime::signed(smime()?, body)?),
+            How::new(true, false, Some(Scheme::Smime)),
+        ),
+        Protection::OpenPgp { sign, to } => {
+            let pgp = pgp()?;
             let inner = if sign {
                 signed(pgp, body)?.formatted()
             } else {
                 body.formatted()
             };
-            builder.multipart(encrypted(pgp, &inner, &certs)?)
+            let to: Vec<&sequoia_openpgp::Cert> = to.iter().collect();
+            let part = encrypted(pgp, &inner, &to)?;
+            (
+                builder.multipart(part),
+                How::new(sign, true, Some(Scheme::OpenPgp)),
+            )
         }
-        _ => builder.singlepart(body),
-    }
-    .context("build the message")?;
-    Ok(Composed {
-        raw: message.formatted(),
-        recipients,
-        hold_error: None,
-        signed: sign,
-        encrypted: is_encrypted,
-    })
-}
-
-fn list(addresses: &[Address]) -> String {
-    addresses
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+        Protection::Smime { sign, to } => {
+            let smime = smime()?;
+            let inner = if sign {
+                smime::mime::signed(smime, body)?.formatted()
+            } else {
+                body.formatted()
+            };
+            let to: Vec<&smime::Certificate> = to.iter().collect();
+            let part = smime::mime::enveloped(smime, &inner, &to)?;
+            (
+                builder.singlepart(part),
+                How::new(sign, true, Some(Scheme::Smime)),
+            )
+        }
+    };
+    Ok((message.context("build the message")?, how))
 }
 
 fn recipients(mail: &RenderedMail) -> Vec<Address> {

@@ -85,10 +85,12 @@ impl Pgp {
 
     /// The certificates of every recipient, or `None` when any one of them has none in the keyring.
     pub fn certs_for(&self, recipients: &[Address]) -> Option<Vec<&Cert>> {
-        recipients
-            .iter()
-            .map(|a| self.keyring.iter().find(|c| cert_has_address(c, a)))
-            .collect()
+        recipients.iter().map(|a| self.cert_for(a)).collect()
+    }
+
+    /// The keyring's certificate for `address`.
+    pub fn cert_for(&self, address: &Address) -> Option<&Cert> {
+        self.keyring.iter().find(|c| cert_has_address(c, address))
     }
 
     /// Encrypts `data` to `certs` and to the team, as an armored OpenPGP message.
@@ -158,7 +160,8 @@ fn read_keyring(path: &Path) -> Result<Vec<Cert>> {
         .with_context(|| format!("parse the keyring {}", path.display()))
 }
 
-fn cert_has_address(cert: &Cert, address: &Address) -> bool {
+/// Whether a user ID of `cert` has `address` (normalised, as sequoia compares addresses).
+pub(crate) fn cert_has_address(cert: &Cert, address: &Address) -> bool {
     let want = address.to_string().to_ascii_lowercase();
     cert.userids().any(|u| {
         u.userid()

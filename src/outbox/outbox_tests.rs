@@ -35,6 +35,7 @@ fn config(transport: Transport) -> Result<OutboxConfig> {
         templates_dir: None,
         retry: vec![Duration::from_secs(60), Duration::from_secs(300)],
         give_up_after: Duration::from_secs(3600),
+        schemes: vec![crate::config::Scheme::Smime, crate::config::Scheme::OpenPgp],
     })
 }
 
@@ -71,6 +72,7 @@ fn outbox(transport: Transport, pgp: Option<&OpenPgpConfig>) -> Result<Outbox> {
     Ok(Outbox {
         config: config(transport)?,
         pgp: pgp.map(Pgp::load).transpose()?.map(Arc::new),
+        smime: None,
     })
 }
 

@@ -32,6 +32,29 @@ impl Encrypt {
     }
 }
 
+/// Which scheme signs and encrypts a mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchemeChoice {
+    /// Whatever the recipients have: see `outbox::scheme` and the README's "Choosing the scheme".
+    #[default]
+    Auto,
+    /// OpenPGP only (`[openpgp]`).
+    Openpgp,
+    /// S/MIME only (`[smime]`).
+    Smime,
+}
+
+impl SchemeChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchemeChoice::Auto => "auto",
+            SchemeChoice::Openpgp => "openpgp",
+            SchemeChoice::Smime => "smime",
+        }
+    }
+}
+
 /// The `Auto-Submitted` header (RFC 3834) a mail carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -95,6 +118,8 @@ pub(super) struct FrontMatter {
     sign: bool,
     #[serde(default)]
     encrypt: Encrypt,
+    #[serde(default)]
+    scheme: SchemeChoice,
     #[serde(default)]
     auto_submitted: AutoSubmitted,
 }
@@ -164,6 +189,7 @@ impl FrontMatter {
             references: Vec::new(),
             sign: self.sign,
             encrypt: self.encrypt,
+            scheme: self.scheme,
             auto_submitted: self.auto_submitted,
             body,
         })

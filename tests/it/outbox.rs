@@ -5,8 +5,11 @@
 mod ack;
 mod delivery;
 mod durability;
+mod harvest;
 mod pgp;
+mod pki;
 mod queue;
+mod smime;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -14,10 +14,10 @@ use super::{Env, parse, part_body, split_parts, text_of};
 const PASSPHRASE: &str = "correct horse battery staple";
 
 /// A temp GNUPGHOME; its gpg-agent is stopped on drop.
-struct GpgHome(tempfile::TempDir);
+pub(super) struct GpgHome(tempfile::TempDir);
 
 impl GpgHome {
-    fn new() -> Result<GpgHome> {
+    pub(super) fn new() -> Result<GpgHome> {
         let dir = tempfile::Builder::new()
             .prefix("gpg")
             .tempdir_in("/tmp")
@@ -25,7 +25,7 @@ impl GpgHome {
         Ok(GpgHome(dir))
     }
 
-    fn gpg(&self, args: &[&str]) -> Result<std::process::Output> {
+    pub(super) fn gpg(&self, args: &[&str]) -> Result<std::process::Output> {
         std::process::Command::new("gpg")
             .env("GNUPGHOME", self.0.path())
             .args(["--batch", "--yes", "--pinentry-mode", "loopback"])
@@ -36,7 +36,7 @@ impl GpgHome {
             })
     }
 
-    fn ok(&self, args: &[&str]) -> Result<Vec<u8>> {
+    pub(super) fn ok(&self, args: &[&str]) -> Result<Vec<u8>> {
         let out = self.gpg(args)?;
         anyhow::ensure!(
             out.status.success(),
@@ -46,7 +46,7 @@ impl GpgHome {
         Ok(out.stdout)
     }
 
-    fn generate(&self, uid: &str, passphrase: &str) -> Result<()> {
+    pub(super) fn generate(&self, uid: &str, passphrase: &str) -> Result<()> {
         self.ok(&[
             "--passphrase",
             passphrase,
