@@ -4,6 +4,7 @@
 //! Postfix that `scripts/mailserver` starts.
 
 mod it {
+    mod acl;
     mod classify;
     mod cli;
     mod mailserver;

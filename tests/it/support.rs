@@ -16,8 +16,8 @@ use tokio::sync::OnceCell;
 // The helper set every test module draws from; a given build need not use each one.
 #[allow(unused_imports)]
 pub use imap::{
-    ImapSession, append, fetch_all, imap_connect_tls, imap_login, list_folders, message_ids,
-    test_ca_roots, wait_for_messages,
+    ImapSession, append, fetch_all, getacl, imap_connect_tls, imap_login, list_folders,
+    message_ids, test_ca_roots, wait_for_messages,
 };
 #[allow(unused_imports)]
 pub use lmtp::{deliver_lmtp, deliver_lmtp_from};
