@@ -5,6 +5,7 @@
 //! `*_env` keys and are wrapped in [`Secret`], whose `Debug` is redacted. This module reads files and
 //! environment variables named by the config and does no other I/O.
 
+mod mailman;
 mod url;
 mod value;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 
+pub use self::mailman::MailmanConfig;
 pub use self::url::{ImapSecurity, MailboxSource, SmtpSecurity, Transport};
 use self::value::Table;
 pub use self::value::{parse_duration, parse_mailbox, parse_size};
@@ -101,6 +103,8 @@ pub struct Config {
     pub disputes: DisputesConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
+    /// Present only when `[mailman]` is configured: mailing lists are then reached through its REST API.
+    pub mailman: Option<MailmanConfig>,
 }
 
 /// What to do with mail already in the watched folder the first time it is attached.
@@ -251,6 +255,7 @@ fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
 
 const TABLES: &[&str] = &[
     "mailbox", "store", "rules", "outbox", "openpgp", "ack", "disputes", "log", "metrics",
+    "mailman",
 ];
 
 fn read(
@@ -273,6 +278,7 @@ fn read(
     let disputes = read_disputes(Table::new(root, "disputes", base, errors));
     let log = read_log(Table::new(root, "log", base, errors));
     let metrics = read_metrics(Table::new(root, "metrics", base, errors));
+    let mailman = mailman::read_mailman(Table::new(root, "mailman", base, errors));
     Some(Config {
         file: file.to_owned(),
         mailbox: mailbox?,
@@ -284,6 +290,7 @@ fn read(
         disputes: disputes?,
         log,
         metrics,
+        mailman,
     })
 }
 

@@ -20,6 +20,7 @@
 //! - `templates`: the team's mail templates (minijinja, front matter, typed contexts) rendered to mail.
 //! - `outbox`: the durable outgoing queue: compose, OpenPGP, RFC 3834 guard, SMTP or file delivery.
 //! - `disputes`: dispute filings (the ABC request) checked part by part before they are sent.
+//! - `lists`: mailing-list memberships and posting rights through Mailman 3's REST API.
 
 pub mod actions;
 pub mod classify;
@@ -28,6 +29,7 @@ pub mod clock;
 pub mod config;
 pub mod disputes;
 pub mod failpoint;
+pub mod lists;
 pub mod mailbox;
 pub mod message;
 pub mod metrics;

@@ -1,9 +1,11 @@
 //! Test support shared by every integration test: starts the private Dovecot and Postfix once per test
-//! process (`scripts/mailserver up`), creates a fresh mail user per test, and re-exports the LMTP, IMAP and
-//! SMTP helpers. It never skips: a server that cannot be started is an error carrying the script's output.
+//! process (`scripts/mailserver up`), creates a fresh mail user per test, and re-exports the LMTP, IMAP,
+//! SMTP and Mailman helpers. It never skips: a server that cannot be started is an error carrying the
+//! script's output.
 
 mod imap;
 mod lmtp;
+mod mailman;
 mod private;
 mod smtp;
 
@@ -21,6 +23,8 @@ pub use imap::{
 };
 #[allow(unused_imports)]
 pub use lmtp::{deliver_lmtp, deliver_lmtp_from};
+#[allow(unused_imports)]
+pub use mailman::{MailmanServer, list_id, mailman};
 #[allow(unused_imports)]
 pub use private::{PrivateServer, private_mailserver};
 #[allow(unused_imports)]
