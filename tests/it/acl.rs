@@ -1,7 +1,8 @@
 //! IMAP access control lists against the test Dovecot: triaged's ACL commands grant a fresh user rights on
 //! another fresh user's folders, and the test's own IMAP client proves what the grantee can do through
 //! the shared namespace (`shared/OWNER/FOLDER`), before and after DELETEACL. Also what Dovecot does to
-//! rights on folders created later, and to a session that is already open when rights are revoked.
+//! rights on folders created later, to a session that is already open when rights are revoked, and to
+//! an owner who takes its own rights away.
 
 use anyhow::{Context as _, Result, ensure};
 use futures::TryStreamExt as _;
@@ -207,6 +208,32 @@ async fn refusals_name_the_command_and_folder_and_leave_the_session_usable() -> 
     let mut session = imap_login(&other, false).await?;
     assert_eq!(fetch_all(&mut session, "Private").await?.len(), 1);
     session.logout().await?;
+    acl.logout().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_owner_keeps_the_right_to_administer_its_own_folders() -> Result<()> {
+    let owner = new_user("acl-self").await?;
+    append(&owner, "Bucket", &message("self"), &[]).await?;
+    let (_dir, cfg) = mailbox_config(&owner).await?;
+    let mut acl = AclSession::connect(&cfg).await?;
+    // Dovecot 2.3 adds `a` back to whatever the owner gives itself.
+    acl.set_acl("Bucket", &owner.name, &rights("lr")?).await?;
+    let mut own = imap_login(&owner, false).await?;
+    assert_eq!(
+        held(&mut own, "Bucket", &owner.name).await?,
+        Some(rights("lra")?)
+    );
+    assert_eq!(acl.my_rights("Bucket").await?, rights("lra")?);
+    // So it can always put things right again.
+    acl.set_acl("Bucket", &owner.name, &rights("lrswipkxtea")?)
+        .await?;
+    assert_eq!(
+        held(&mut own, "Bucket", &owner.name).await?,
+        Some(rights("lrswipkxtea")?)
+    );
+    own.logout().await?;
     acl.logout().await;
     Ok(())
 }
