@@ -152,10 +152,16 @@ impl MailmanServer {
         Ok(value)
     }
 
-    /// Creates a list nobody else uses, `prefix-PID-N@DOMAIN`, and returns its posting address.
+    /// Creates a list nobody else uses, `prefix-PID-RANDOM-N@DOMAIN`, and returns its posting address.
+    /// Mailman keeps its lists from run to run and process ids come round again, hence the random part.
     pub async fn new_list(&self, prefix: &str) -> Result<String> {
         let n = LIST_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let address = format!("{prefix}-{}-{n}@{}", std::process::id(), self.domain);
+        let address = format!(
+            "{prefix}-{}-{:08x}-{n}@{}",
+            std::process::id(),
+            rand::random::<u32>(),
+            self.domain
+        );
         self.expect(
             "POST",
             "lists",
