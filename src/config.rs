@@ -6,6 +6,7 @@
 //! environment variables named by the config and does no other I/O.
 
 mod hours;
+mod mailman;
 mod records;
 mod smime;
 mod url;
@@ -19,8 +20,9 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 
 pub use self::hours::BusinessHours;
-pub(crate) use self::records::key_part;
+pub use self::mailman::MailmanConfig;
 pub use self::records::{DisputesConfig, EscalateAfter, RetentionConfig, SlaConfig};
+pub(crate) use self::records::key_part;
 pub use self::url::{ImapSecurity, MailboxSource, SmtpSecurity, Transport};
 use self::value::Table;
 pub use self::value::{parse_duration, parse_mailbox, parse_size};
@@ -111,6 +113,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
+    /// Present only when `[mailman]` is configured: mailing lists are then reached through its REST API.
+    pub mailman: Option<MailmanConfig>,
 }
 
 /// What to do with mail already in the watched folder the first time it is attached.
@@ -316,6 +320,7 @@ const TABLES: &[&str] = &[
     "retention",
     "log",
     "metrics",
+    "mailman",
 ];
 
 fn read(
@@ -341,6 +346,7 @@ fn read(
     let retention = records::read_retention(Table::new(root, "retention", base, errors));
     let log = read_log(Table::new(root, "log", base, errors));
     let metrics = read_metrics(Table::new(root, "metrics", base, errors));
+    let mailman = mailman::read_mailman(Table::new(root, "mailman", base, errors));
     Some(Config {
         file: file.to_owned(),
         mailbox: mailbox?,
@@ -355,6 +361,7 @@ fn read(
         retention,
         log,
         metrics,
+        mailman,
     })
 }
 

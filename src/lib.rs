@@ -10,6 +10,7 @@
 //! this), and only `store` writes SQL.
 //! - `cli`: every subcommand: arguments, what it prints, exit codes, logging set-up; no domain rules.
 //! - `worker`: `triaged run`: the one scheduler and its loops (watch, sort, send), `check`, `status`.
+//! - `lists`: mailing-list memberships and posting rights through Mailman 3's REST API; no roles.
 //! - `records`: the team leader's records: dispute filings and stages, business hours and the response
 //!   target, the bucket names the config may use, the annual team report with its SVG charts.
 //! - `actions`: what a verdict causes: the plan for the message (lowered to mailbox steps) and the mail
@@ -33,6 +34,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod failpoint;
+pub mod lists;
 pub mod mailbox;
 pub mod message;
 pub mod metrics;

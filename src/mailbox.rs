@@ -1,7 +1,8 @@
 //! The watched mailbox, over IMAP or a local Maildir: find new messages, fetch them, carry out the
 //! grouped operations of a batch of plans, and answer "is it still here / is it already there" when
 //! unapplied verdicts are re-applied after a restart. Maildir file work runs on the blocking pool.
-//! It decides nothing about content.
+//! IMAP access control lists (RFC 4314) are read and changed in `imap::acl`. It decides nothing about
+//! content, nor about who should hold which rights.
 
 pub mod imap;
 pub mod maildir;

@@ -229,6 +229,10 @@ recipient_delimiter = +
 virtual_mailbox_domains = test.example
 virtual_mailbox_maps = regexp:$d/etc/virtual_mailbox
 virtual_transport = lmtp:inet:127.0.0.1:$TRIAGED_LMTP_PORT
+# Mailing lists: the list domain goes to the private Mailman's LMTP runner (scripts/mailman), which sends
+# list mail back through this Postfix. Mailman refuses unknown lists at RCPT; while it is down, mail waits.
+relay_domains = $MS_LIST_DOMAIN
+transport_maps = inline:{ $MS_LIST_DOMAIN=lmtp:inet:127.0.0.1:$TRIAGED_MAILMAN_LMTP_PORT }
 # No relaying anywhere else, not even from mynetworks.
 smtpd_relay_restrictions = reject_unauth_destination
 smtpd_recipient_restrictions = reject_unauth_destination

@@ -2,9 +2,11 @@
 //! `BODY.PEEK[]` (nothing is marked seen), carry out grouped operations (UID MOVE, or UID COPY +
 //! \Deleted + UID EXPUNGE without MOVE; UID STORE for flags; UID COPY for extra folders), create and
 //! subscribe missing folders, and IDLE. Every wait on the server is bounded by the liveness limit.
-//! It decides nothing about content.
+//! Access control lists (RFC 4314) live in `acl`. It decides nothing about content.
 
+pub mod acl;
 pub mod conn;
+mod namespace;
 mod utf7;
 
 use std::collections::BTreeSet;
@@ -102,41 +104,10 @@ impl Imap {
         cfg: &MailboxConfig,
         last_read: Arc<AtomicI64>,
     ) -> Result<(Imap, Selected)> {
-        let MailboxSource::Imap {
-            security,
-            host,
-            port,
-            user,
-            folder,
-        } = &cfg.source
-        else {
+        let MailboxSource::Imap { folder, .. } = &cfg.source else {
             bail!("not an IMAP mailbox");
         };
-        let password = cfg
-            .password
-            .as_ref()
-            .ok_or_else(|| anyhow!("no IMAP password configured"))?;
-        let ep = Endpoint {
-            host,
-            port: *port,
-            security: *security,
-            ca_file: cfg.ca_file.as_deref(),
-        };
-        let limit = cfg.liveness_limit.min(conn::CONNECT_TIMEOUT);
-        let session = bounded(&last_read, limit, async {
-            let (stream, greeting) = conn::connect(&ep, last_read.clone()).await?;
-            let mut client = async_imap::Client::new(stream);
-            if greeting {
-                client
-                    .read_response()
-                    .await
-                    .context("read IMAP greeting")?
-                    .ok_or_else(|| anyhow!("server closed the connection before its greeting"))?;
-            }
-            login(client, user, password.expose()).await
-        })
-        .await
-        .with_context(|| format!("log in to {host}:{port} as {user}"))?;
+        let session = open(cfg, &last_read).await?;
         let mut imap = Imap {
             session,
             folder: folder.clone(),
@@ -503,6 +474,45 @@ impl Imap {
             tracing::debug!(error = %format!("{e:#}"), "logout");
         }
     }
+}
+
+/// Connects and logs in with the configured account, bounded by the liveness limit; selects nothing.
+async fn open(cfg: &MailboxConfig, last_read: &Arc<AtomicI64>) -> Result<Session<Conn>> {
+    let MailboxSource::Imap {
+        security,
+        host,
+        port,
+        user,
+        ..
+    } = &cfg.source
+    else {
+        bail!("not an IMAP mailbox");
+    };
+    let password = cfg
+        .password
+        .as_ref()
+        .ok_or_else(|| anyhow!("no IMAP password configured"))?;
+    let ep = Endpoint {
+        host,
+        port: *port,
+        security: *security,
+        ca_file: cfg.ca_file.as_deref(),
+    };
+    let limit = cfg.liveness_limit.min(conn::CONNECT_TIMEOUT);
+    bounded(last_read, limit, async {
+        let (stream, greeting) = conn::connect(&ep, last_read.clone()).await?;
+        let mut client = async_imap::Client::new(stream);
+        if greeting {
+            client
+                .read_response()
+                .await
+                .context("read IMAP greeting")?
+                .ok_or_else(|| anyhow!("server closed the connection before its greeting"))?;
+        }
+        login(client, user, password.expose()).await
+    })
+    .await
+    .with_context(|| format!("log in to {host}:{port} as {user}"))
 }
 
 /// Runs `fut` with the liveness watchdog.

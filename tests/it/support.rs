@@ -1,10 +1,12 @@
 //! Test support shared by every integration test: starts the private Dovecot and Postfix once per test
-//! process (`scripts/mailserver up`), creates a fresh mail user per test, and re-exports the LMTP, IMAP and
-//! SMTP helpers. It never skips: a server that cannot be started is an error carrying the script's output.
+//! process (`scripts/mailserver up`), creates a fresh mail user per test, and re-exports the LMTP, IMAP,
+//! SMTP and Mailman helpers. It never skips: a server that cannot be started is an error carrying the
+//! script's output.
 
 mod config;
 mod imap;
 mod lmtp;
+mod mailman;
 mod private;
 mod smtp;
 
@@ -19,11 +21,13 @@ use tokio::sync::OnceCell;
 pub use config::ConfigBuilder;
 #[allow(unused_imports)]
 pub use imap::{
-    ImapSession, append, fetch_all, imap_connect_tls, imap_login, list_folders, message_ids,
-    test_ca_roots, wait_for_messages,
+    ImapSession, append, fetch_all, getacl, imap_connect_tls, imap_login, list_folders,
+    message_ids, test_ca_roots, wait_for_messages,
 };
 #[allow(unused_imports)]
 pub use lmtp::{deliver_lmtp, deliver_lmtp_from};
+#[allow(unused_imports)]
+pub use mailman::{MailmanServer, list_id, mailman};
 #[allow(unused_imports)]
 pub use private::{PrivateServer, private_mailserver};
 #[allow(unused_imports)]

@@ -233,3 +233,38 @@ pub async fn wait_for_messages(
         }
     }
 }
+
+/// GETACL with the test's own client: each identifier and its rights as the server spells them. Sent with
+/// `run_command` and read up to the tagged completion, because async-imap has no ACL command.
+pub async fn getacl(session: &mut ImapSession, folder: &str) -> Result<Vec<(String, String)>> {
+    use async_imap::imap_proto::{Response, Status};
+    let id = session
+        .run_command(format!("GETACL \"{folder}\""))
+        .await
+        .with_context(|| format!("send GETACL {folder:?}"))?;
+    let mut entries = Vec::new();
+    loop {
+        let reply = session
+            .read_response()
+            .await?
+            .with_context(|| format!("connection closed during GETACL {folder:?}"))?;
+        match reply.parsed() {
+            Response::Acl(acl) => entries.extend(acl.acls.iter().map(|e| {
+                let rights: String = e.rights.iter().map(|r| char::from(*r)).collect();
+                (e.identifier.to_string(), rights)
+            })),
+            Response::Done {
+                tag,
+                status,
+                information,
+                ..
+            } if *tag == id => {
+                if *status != Status::Ok {
+                    bail!("GETACL {folder:?}: {status:?} {information:?}");
+                }
+                return Ok(entries);
+            }
+            _ => {}
+        }
+    }
+}
