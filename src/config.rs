@@ -21,8 +21,8 @@ use lettre::message::Mailbox;
 
 pub use self::hours::BusinessHours;
 pub use self::mailman::MailmanConfig;
-pub use self::records::{DisputesConfig, EscalateAfter, RetentionConfig, SlaConfig};
 pub(crate) use self::records::key_part;
+pub use self::records::{DisputesConfig, EscalateAfter, RetentionConfig, SlaConfig};
 pub use self::url::{ImapSecurity, MailboxSource, SmtpSecurity, Transport};
 use self::value::Table;
 pub use self::value::{parse_duration, parse_mailbox, parse_size};

@@ -20,6 +20,7 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use serde::{Serialize, Serializer};
 
+use self::chart::Charts;
 pub use self::document::duration as duration_text;
 pub use self::example::example;
 pub use self::figures::{
@@ -28,7 +29,6 @@ pub use self::figures::{
     RetentionFigures, RosterChange, RosterFigures, TicketTiming,
 };
 use super::business_time::Target;
-use self::chart::Charts;
 
 /// A calendar month, shown as `2026-01`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

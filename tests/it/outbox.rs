@@ -18,12 +18,14 @@ use anyhow::{Context as _, Result};
 use mail_parser::MimeHeaders as _;
 use triaged::store::{OutboxRecipient, Store};
 
-use super::support::{ConfigBuilder, mailserver};
+use super::support::{Backend, ConfigBuilder, TestStore, mailserver};
 
-/// One test's private triaged: a temp dir with a config and a migrated SQLite store.
+/// One test's private triaged: a temp dir with a config, and a migrated store on the backend the test
+/// asked for.
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
+    pub test_store: TestStore,
 }
 
 /// What goes into a test config besides the defaults: the transport, the disputes addresses, extra TOML.
@@ -33,12 +35,16 @@ pub struct Setup<'a> {
     pub disputes_address: &'a str,
     pub claimant: &'a str,
     pub extra: &'a str,
+    /// The store's backend.
+    pub backend: Backend,
 }
 
 impl Env {
     pub async fn new(setup: &Setup<'_>) -> Result<Env> {
         let dir = tempfile::tempdir().context("temp dir")?;
+        let test_store = TestStore::new(setup.backend, dir.path()).await?;
         let config = ConfigBuilder::new()
+            .store(test_store.url())
             .outbox(&format!("{}\nretry = [\"1m\"]\n", setup.transport))
             .from("Support <support@example.org>")
             .section("[ack]\nperiod = \"1d\"\n")
@@ -48,7 +54,11 @@ impl Env {
             ))
             .section(setup.extra)
             .write(dir.path(), None)?;
-        let env = Env { dir, config };
+        let env = Env {
+            dir,
+            config,
+            test_store,
+        };
         let out = env.run(&["migrate"]).await?;
         anyhow::ensure!(out.status.success(), "migrate failed: {}", text_of(&out));
         Ok(env)
@@ -62,6 +72,7 @@ impl Env {
             disputes_address,
             claimant,
             extra,
+            backend: Backend::Sqlite,
         })
         .await
     }
@@ -88,11 +99,7 @@ impl Env {
     }
 
     pub async fn store(&self) -> Result<Store> {
-        Store::open(&format!("sqlite://{}", self.db().display())).await
-    }
-
-    pub fn db(&self) -> PathBuf {
-        self.dir.path().join("triaged.db")
+        self.test_store.open().await
     }
 
     /// Every recipient of every queued mail, oldest mail first.

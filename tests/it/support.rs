@@ -9,6 +9,7 @@ mod lmtp;
 mod mailman;
 mod private;
 mod smtp;
+mod store;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -32,6 +33,8 @@ pub use mailman::{MailmanServer, list_id, mailman};
 pub use private::{PrivateServer, private_mailserver};
 #[allow(unused_imports)]
 pub use smtp::{smtp_send, smtp_transport};
+#[allow(unused_imports)]
+pub use store::{Backend, TestStore, pg_url};
 
 /// The domain every test address lives in; Postfix accepts it and hands it to Dovecot.
 pub const DOMAIN: &str = "test.example";

@@ -17,13 +17,23 @@ use anyhow::{Context as _, Result, ensure};
 use self::harness::{
     Opts, World, append_all, assert_placed, bulk, imap_placement, predict, verdict_rows, wait_until,
 };
-use super::support::deliver_lmtp;
+use super::support::{Backend, deliver_lmtp};
+
+crate::both_stores!(backlog_is_sorted_as_classify_predicts_and_a_second_run_changes_nothing);
 
 /// Guards against: a backlog sorted differently from what the rules say, or a second run that moves or
-/// re-records anything.
-#[tokio::test]
-async fn backlog_is_sorted_as_classify_predicts_and_a_second_run_changes_nothing() -> Result<()> {
-    let world = World::imap("backlog", Opts::default()).await?;
+/// re-records anything; on both stores.
+async fn backlog_is_sorted_as_classify_predicts_and_a_second_run_changes_nothing(
+    backend: Backend,
+) -> Result<()> {
+    let world = World::imap(
+        "backlog",
+        Opts {
+            backend,
+            ..Opts::default()
+        },
+    )
+    .await?;
     let user = world.user()?;
     let messages = bulk("backlog", 2000)?;
     let expected = predict(&messages).await?;
@@ -38,6 +48,7 @@ async fn backlog_is_sorted_as_classify_predicts_and_a_second_run_changes_nothing
     ensure!(out.contains("sorted 2000 message(s)"), "summary: {out}");
     let placed = imap_placement(user).await?;
     assert_placed(&placed, &expected)?;
+    world.assert_backend().await?;
     let rows = verdict_rows(&world).await?;
     ensure!(
         rows.len() == 2000,
@@ -224,7 +235,7 @@ async fn sigterm_mid_backlog_exits_cleanly_and_a_restart_finishes_exactly_once()
 /// Guards against: the Maildir source losing or duplicating mail across a crash.
 #[tokio::test]
 async fn maildir_backlog_is_sorted_and_survives_kill_at_the_fail_point() -> Result<()> {
-    let world = World::maildir(Opts::default())?;
+    let world = World::maildir(Opts::default()).await?;
     let messages = bulk("maildir", 1500)?;
     let expected = predict(&messages).await?;
     for (i, (_, raw)) in messages.iter().enumerate() {

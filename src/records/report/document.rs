@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use super::TeamReport;
-use super::figures::{MailFigures, ResponseRow, RosterChange};
 use super::chart::{self, MAX_BUCKETS};
+use super::figures::{MailFigures, ResponseRow, RosterChange};
 use crate::records::stats::Summary;
 
 /// One piece of the report.

@@ -4,8 +4,8 @@
 //! Owns layout only; the content comes from `document`, the charts from `chart`. The page's own colours
 //! are greys, so the charts' series colours appear nowhere else on it.
 
-use super::document::{Block, Chart, Table};
 use super::chart::Charts;
+use super::document::{Block, Chart, Table};
 
 const STYLE: &str = "body{font-family:'DejaVu Sans',sans-serif;color:#222;background:#fff;\
 max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.4}\

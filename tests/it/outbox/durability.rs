@@ -2,6 +2,7 @@
 //! `kill -9` of `triaged outbox flush` in between loses nothing, and once Postfix is back the mail is
 //! delivered exactly once, with the Message-ID fixed at enqueue.
 
+use crate::it::support::Backend;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -76,6 +77,7 @@ async fn a_queued_mail_survives_postfix_down_and_kill_9_and_arrives_exactly_once
         disputes_address: "Arbitration <arbitration@test.example>",
         claimant: "Team Leader <stl@test.example>",
         extra: "",
+        backend: Backend::Sqlite,
     })
     .await?;
     postfix.script("stop-postfix")?;

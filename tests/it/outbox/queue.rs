@@ -2,6 +2,7 @@
 //! held, listed, retried (still held) and cancelled; STARTTLS is required and checked against the
 //! configured trust root, and a TLS failure is retried, never answered by sending in clear.
 
+use crate::it::support::Backend;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -28,6 +29,7 @@ async fn a_mail_that_must_be_encrypted_without_a_key_is_held_listed_retried_and_
         disputes_address: "Arbitration <arbitration@example.org>",
         claimant: "Team Leader <stl@example.org>",
         extra: &extra,
+        backend: Backend::Sqlite,
     })
     .await?;
     let out = env
@@ -104,6 +106,7 @@ async fn starttls_is_required_and_checked_against_the_configured_ca() -> Result<
         disputes_address: "a@example.org",
         claimant: "T L <stl@example.org>",
         extra: "",
+        backend: Backend::Sqlite,
     })
     .await?;
     let out = env
@@ -124,6 +127,7 @@ async fn starttls_is_required_and_checked_against_the_configured_ca() -> Result<
         disputes_address: "a@example.org",
         claimant: "T L <stl@example.org>",
         extra: "",
+        backend: Backend::Sqlite,
     })
     .await?;
     let out = env

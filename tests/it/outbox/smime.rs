@@ -5,6 +5,7 @@
 //! verifies. `check` reports an expired team certificate under its key, and an always-encrypted mail
 //! is held until the member's certificate is there, then composed again by `outbox retry`.
 
+use crate::it::support::Backend;
 use std::path::Path;
 use std::time::Duration;
 
@@ -276,6 +277,7 @@ async fn check_reports_an_expired_team_certificate_under_its_key() -> Result<()>
         disputes_address: "Arbitration <arbitration@example.org>",
         claimant: "Team Leader <stl@example.org>",
         extra: &extra,
+        backend: Backend::Sqlite,
     })
     .await?;
     let check = env.run(&["check"]).await?;
@@ -350,6 +352,7 @@ async fn always_encrypted_mail_is_held_until_the_certificate_is_there_then_retri
         disputes_address: "Arbitration <arbitration@test.example>",
         claimant: "Team Leader <stl@test.example>",
         extra: &smime_table(keys.path(), &ca, &team, &certs)?,
+        backend: Backend::Sqlite,
     })
     .await?;
     let to = format!("Member <{}>", member.address);

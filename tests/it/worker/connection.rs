@@ -39,7 +39,8 @@ async fn dovecot_restarted_while_idling_then_a_delivered_message_is_sorted() -> 
             metrics: Some(metrics),
             ..Opts::default()
         },
-    )?;
+    )
+    .await?;
     let mut child = world.command(&["run"]).spawn().context("start triaged")?;
     let warm = bulk("restart-warm", 1)?.remove(0);
     ps.deliver(&user, &warm.1).await?;
@@ -183,7 +184,8 @@ async fn a_silent_connection_fails_healthz_and_triaged_reconnects_within_the_liv
             metrics: Some(metrics),
             ..Opts::default()
         },
-    )?;
+    )
+    .await?;
     let mut child = world.command(&["run"]).spawn().context("start triaged")?;
     let warm = bulk("proxy-warm", 1)?;
     append_all(&user, "INBOX", &warm).await?;

@@ -10,17 +10,19 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail, ensure};
 
 use super::super::support::{
-    ConfigBuilder, ImapSession, MailServer, TestUser, imap_login, list_folders, mailserver,
-    message_ids, new_user,
+    Backend, ConfigBuilder, ImapSession, MailServer, TestStore, TestUser, imap_login, list_folders,
+    mailserver, message_ids, new_user,
 };
 
 pub const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 
-/// One test's world: a mail user (IMAP tests), a temp dir with the config, the store and the outbox.
+/// One test's world: a mail user (IMAP tests), a temp dir with the config and the outbox, and the
+/// store on the backend the test asked for.
 pub struct World {
     pub user: Option<TestUser>,
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
+    pub store: TestStore,
 }
 
 /// Extra `[mailbox]` lines and the IMAP address a config points at (`USER` and `PORT` in it are
@@ -34,6 +36,8 @@ pub struct Opts<'a> {
     pub script: Option<&'a Path>,
     /// Leave `ca_file` out: only the system's roots are trusted.
     pub no_ca: bool,
+    /// The store's backend (SQLite unless a test asks for PostgreSQL).
+    pub backend: Backend,
 }
 
 impl World {
@@ -41,12 +45,13 @@ impl World {
     pub async fn imap(prefix: &str, opts: Opts<'_>) -> Result<World> {
         let server = mailserver().await?;
         let user = new_user(prefix).await?;
-        World::imap_at(server, user, opts)
+        World::imap_at(server, user, opts).await
     }
 
     /// A config watching `user`'s INBOX on `server` (a private instance) over STARTTLS.
-    pub fn imap_at(server: &MailServer, user: TestUser, opts: Opts<'_>) -> Result<World> {
+    pub async fn imap_at(server: &MailServer, user: TestUser, opts: Opts<'_>) -> Result<World> {
         let dir = tempfile::tempdir().context("temp dir")?;
+        let store = TestStore::new(opts.backend, dir.path()).await?;
         let mut builder = ConfigBuilder::new().imap(server, &user);
         if opts.url.is_some() || opts.no_ca {
             let url = opts.url.map_or_else(
@@ -66,31 +71,57 @@ impl World {
             ));
         }
         let config = opts
-            .apply(builder.mailbox_extra(opts.mailbox_extra))
+            .apply(builder.mailbox_extra(opts.mailbox_extra).store(store.url()))
             .write(dir.path(), Some(&user))?;
         Ok(World {
             user: Some(user),
             dir,
             config,
+            store,
         })
     }
 
     /// A config watching a Maildir in the temp dir (or the one `opts.url` names).
-    pub fn maildir(opts: Opts<'_>) -> Result<World> {
+    pub async fn maildir(opts: Opts<'_>) -> Result<World> {
         let dir = tempfile::tempdir().context("temp dir")?;
+        let store = TestStore::new(opts.backend, dir.path()).await?;
         for sub in ["cur", "new", "tmp"] {
             std::fs::create_dir_all(dir.path().join("mail").join(sub))?;
         }
         let url = opts.url.unwrap_or("maildir:mail");
         let builder = ConfigBuilder::new()
             .mailbox(&format!("url = \"{url}\"\n"))
-            .mailbox_extra(opts.mailbox_extra);
+            .mailbox_extra(opts.mailbox_extra)
+            .store(store.url());
         let config = opts.apply(builder).write(dir.path(), None)?;
         Ok(World {
             user: None,
             dir,
             config,
+            store,
         })
+    }
+
+    /// Fails unless triaged kept its records on the backend the test asked for: a PostgreSQL run
+    /// leaves no SQLite file behind, and its schema holds the verdicts.
+    pub async fn assert_backend(&self) -> Result<()> {
+        let sqlite_file = self.dir.path().join("triaged.db").exists();
+        ensure!(
+            sqlite_file == (self.store.backend == Backend::Sqlite),
+            "{:?} run, but a SQLite file exists: {sqlite_file}",
+            self.store.backend
+        );
+        if let Some(schema) = &self.store.schema {
+            let found: Vec<(String,)> = self
+                .store
+                .rows(&format!(
+                    "SELECT table_schema::text FROM information_schema.tables \
+                     WHERE table_schema = '{schema}' AND table_name = 'verdicts'"
+                ))
+                .await?;
+            ensure!(found.len() == 1, "no verdicts table in schema {schema}");
+        }
+        Ok(())
     }
 
     pub fn user(&self) -> Result<&TestUser> {
@@ -146,11 +177,6 @@ impl World {
             out.status
         );
         Ok(())
-    }
-
-    /// The store's verdicts: (uid or name, message-id) per row, via SQLite directly.
-    pub fn store_path(&self) -> PathBuf {
-        self.dir.path().join("triaged.db")
     }
 }
 
@@ -378,21 +404,15 @@ where
     }
 }
 
-/// Runs `sql` against the test's SQLite store, each row read as `T` (a tuple of its columns).
+/// Runs `sql` against the test's store (either backend), each row read as `T` (a tuple of its columns).
 pub async fn store_rows<T>(world: &World, sql: &str) -> Result<Vec<T>>
 where
-    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
 {
-    let url = format!("sqlite://{}", world.store_path().display());
-    let pool = sqlx::SqlitePool::connect(&url)
-        .await
-        .context("open test store")?;
-    let rows = sqlx::query_as::<_, T>(sql).fetch_all(&pool).await;
-    pool.close().await;
-    rows.with_context(|| format!("query the test store: {sql}"))
+    world.store.rows(sql).await
 }
 
-/// Verdict rows per message key in the test's SQLite store: (uidvalidity, uid, name, message_id).
+/// Verdict rows per message key in the test's store: (uidvalidity, uid, name, message_id).
 pub async fn verdict_rows(world: &World) -> Result<Vec<(i64, i64, String, String)>> {
     store_rows(
         world,

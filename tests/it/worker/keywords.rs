@@ -55,7 +55,8 @@ async fn keywords_set_on_a_maildir_are_the_keywords_dovecot_reports() -> Result<
     let world = World::maildir(Opts {
         url: Some(&url),
         ..Opts::default()
-    })?;
+    })
+    .await?;
     world.run_once().await?;
     let owner = std::process::Command::new("chown")
         .args(["-R", "triaged-vmail:triaged-vmail"])

@@ -15,7 +15,8 @@ async fn a_task_that_dies_stops_the_whole_worker_with_exit_1() -> Result<()> {
     let world = World::maildir(Opts {
         metrics: Some(port),
         ..Opts::default()
-    })?;
+    })
+    .await?;
     let child = world
         .command(&["run"])
         .env("TRIAGED_FAILPOINT", "outbox-sender-panic")
