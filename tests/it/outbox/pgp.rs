@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use mail_parser::MimeHeaders as _;
 
-use super::super::support::{new_user, wait_for_messages};
+use super::super::support::{Backend, new_user, wait_for_messages};
 use super::{Env, parse, part_body, split_parts, text_of};
 
 const PASSPHRASE: &str = "correct horse battery staple";
@@ -73,8 +73,9 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("write {}", path.display()))
 }
 
-#[tokio::test]
-async fn signed_mail_verifies_with_gpg_and_encrypted_mail_decrypts() -> Result<()> {
+crate::both_stores!(signed_mail_verifies_with_gpg_and_encrypted_mail_decrypts);
+
+async fn signed_mail_verifies_with_gpg_and_encrypted_mail_decrypts(backend: Backend) -> Result<()> {
     let plain = new_user("pgp-plain").await?;
     let secret = new_user("pgp-secret").await?;
     let team = GpgHome::new()?;
@@ -116,6 +117,7 @@ async fn signed_mail_verifies_with_gpg_and_encrypted_mail_decrypts() -> Result<(
         "Arbitration <arbitration@test.example>",
         "Team Leader <stl@test.example>",
         &extra,
+        backend,
     )
     .await?;
     let check = env.run(&["check"]).await?;
@@ -198,5 +200,6 @@ async fn signed_mail_verifies_with_gpg_and_encrypted_mail_decrypts() -> Result<(
     );
     let body = inner_msg.body_text(0).context("inner body")?;
     assert!(body.contains("Triage-1"), "{body}");
+    env.assert_backend().await?;
     Ok(())
 }
