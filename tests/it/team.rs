@@ -287,12 +287,12 @@ crate::both_stores!(
     wiki_tables_match_their_golden_files,
     dispute_abc_records_an_abc_pending,
     bad_names_are_usage_errors_listing_the_valid_ones,
+    bad_team_files_are_check_errors_with_file_and_line,
 );
 
 /// A roles or checklists file that does not parse, or names an unknown fact or role, is a `check`
 /// error with FILE:LINE (exit 2), every problem at once.
-#[tokio::test]
-async fn bad_team_files_are_check_errors_with_file_and_line() -> Result<()> {
+async fn bad_team_files_are_check_errors_with_file_and_line(backend: Backend) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let roles = dir.path().join("roles.toml");
     std::fs::write(
@@ -305,7 +305,7 @@ async fn bad_team_files_are_check_errors_with_file_and_line() -> Result<()> {
         "[[checklist]]\nid = \"w\"\ntitle = \"W\"\nrole = \"janitor\"\n",
     )?;
     let env = Env::maildir(
-        Backend::Sqlite,
+        backend,
         &[&format!(
             "[team]\nroles_file = \"{}\"\nchecklists_file = \"{}\"\ncritical_roles = [\"se\", \"boss\"]\n",
             roles.display(),
