@@ -1,6 +1,6 @@
-//! Observability: counters the worker updates, and a tiny HTTP/1.1 listener serving them as Prometheus
-//! text on `/metrics` and the watcher's liveness on `/healthz` (200 live, 503 not). It reads the store
-//! only for the outbox depth and never blocks the worker.
+//! Observability: counters and gauges the worker updates (the team gauges among them), and a tiny
+//! HTTP/1.1 listener serving them as Prometheus text on `/metrics` and the watcher's liveness on
+//! `/healthz` (200 live, 503 not). It reads no store and never blocks the worker.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -214,13 +214,6 @@ fn render_team(out: &mut String, team: &TeamGauges) {
     ];
     for (name, help, v) in totals {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-    }
-}
-
-impl Metrics {
-    /// The team gauges last set, if any.
-    pub fn team(&self) -> Option<TeamGauges> {
-        self.team.lock().ok().and_then(|t| t.clone())
     }
 }
 
