@@ -9,6 +9,7 @@ mod events;
 mod outbox;
 mod quarantine;
 mod sync;
+mod team;
 mod verdicts;
 
 use std::str::FromStr;
@@ -27,6 +28,10 @@ pub use self::quarantine::{
     GIVEN_UP, GONE, HELD, QuarantineFailure, QuarantineRow, RELEASED, RELEASING,
 };
 pub use self::sync::SyncState;
+pub use self::team::{
+    AddressRow, FactRow, ItemRow, NewFact, NewItem, NewPerson, NewPing, PersonRow, PingMatch,
+    PingRow, RoleRow, RosterRows,
+};
 pub use self::verdicts::{APPLIED, NewVerdict, RECORDED, VerdictRow};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

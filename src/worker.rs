@@ -6,6 +6,7 @@
 //! arguments.
 
 mod backoff;
+mod gauges;
 mod pipeline;
 mod progress;
 mod quarantine;
@@ -60,6 +61,8 @@ pub struct Report {
 pub struct Checked {
     /// Templates rendered with sample data and composed.
     pub templates: usize,
+    /// The team's roles and checklists files, read and checked.
+    pub team: crate::team::Checked,
 }
 
 /// Runs the worker until `shutdown` resolves (`Mode::Watch`), or makes one pass (`Mode::Once`, which
@@ -150,6 +153,12 @@ async fn watch(
         "outbox sender",
         crate::outbox::run_sender(s, o, Clock::system(), c),
     );
+    let (s, m, c) = (store.clone(), metrics.clone(), group.token());
+    let settings = crate::team::Settings::new(config)?;
+    group.spawn(
+        "team gauges",
+        gauges::run(s, settings, m, Clock::system(), c),
+    );
     if let Some(listener) = listener {
         let (c, t) = (group.token(), group.tracker());
         group.spawn(
@@ -199,6 +208,7 @@ fn exit_on_second_signal() {
 pub fn check(config: &Config) -> Result<Checked> {
     Rules::load(&config.rules)?;
     crate::records::buckets::check(config)?;
+    let team = crate::team::check(config)?;
     let fail = |key: &str, e: anyhow::Error| ConfigErrors {
         file: config.file.clone(),
         errors: vec![ConfigError::new(key, format!("{e:#}"))],
@@ -229,5 +239,6 @@ pub fn check(config: &Config) -> Result<Checked> {
     }
     Ok(Checked {
         templates: samples.len(),
+        team,
     })
 }

@@ -13,5 +13,6 @@ mod it {
     mod records;
     mod sieve_diff;
     mod support;
+    mod team;
     mod worker;
 }
