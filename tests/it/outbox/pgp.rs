@@ -22,6 +22,11 @@ impl GpgHome {
             .prefix("gpg")
             .tempdir_in("/tmp")
             .context("gpg home")?;
+        // gpg-agent protects exported secret keys with 65,011,712 bytes of S2K hashing by default,
+        // which triaged's unoptimised test build spends about ten seconds on at every start: the tests
+        // are about OpenPGP, not about a slow passphrase, so the agent hashes 65,536 bytes.
+        std::fs::write(dir.path().join("gpg-agent.conf"), "s2k-count 1024\n")
+            .context("write gpg-agent.conf")?;
         Ok(GpgHome(dir))
     }
 

@@ -35,7 +35,8 @@ crate::both_stores!(dovecot_restarted_while_idling_then_a_delivered_message_is_s
 async fn dovecot_restarted_while_idling_then_a_delivered_message_is_sorted(
     backend: Backend,
 ) -> Result<()> {
-    let ps = private_mailserver("restart").await?;
+    // One instance per backend: the two runs of this test each restart their server.
+    let ps = private_mailserver(&format!("restart-{backend:?}").to_ascii_lowercase()).await?;
     let user = ps.new_user("restart")?;
     let metrics = free_port()?;
     let world = World::imap_at(

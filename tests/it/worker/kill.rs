@@ -8,13 +8,11 @@
 //! move in steps of 40 rather than all at once. An applied count is read only between two groups, so
 //! the kills inside a group come from the fail points, `mid-apply` among them.
 
-use std::time::Duration;
-
-use anyhow::{Context as _, Result, bail, ensure};
+use anyhow::{Context as _, Result, ensure};
 use rand::{Rng as _, SeedableRng as _};
 
 use super::harness::{Opts, World, append_all, bulk};
-use super::plans::{Settled, check_world, ensure_varied};
+use super::plans::{Settled, check_world, ensure_varied, wait_for_count};
 use crate::it::support::{Backend, imap_login};
 
 /// The backlog.
@@ -135,55 +133,27 @@ fn command(world: &World) -> tokio::process::Command {
     cmd
 }
 
+/// Counts messages whose verdict is applied.
+const APPLIED: &str = "SELECT COUNT(*) FROM verdicts WHERE state = 'applied'";
+
 /// Messages whose verdict is applied, read from the store.
 async fn applied(world: &World) -> Result<i64> {
-    let rows: Vec<(i64,)> = world
-        .store
-        .rows("SELECT COUNT(*) FROM verdicts WHERE state = 'applied'")
-        .await?;
+    let rows: Vec<(i64,)> = world.store.rows(APPLIED).await?;
     Ok(rows.first().map_or(0, |r| r.0))
 }
 
 /// Runs the worker and kills it (SIGKILL) as soon as the store shows `offset` applied messages;
 /// returns how many were applied when it died.
 async fn kill_when_applied(world: &World, offset: i64) -> Result<i64> {
-    sqlx::any::install_default_drivers();
     // Logs go to a file: a pipe nobody reads would fill and stall the worker.
     let log = std::fs::File::create(world.dir.path().join("killed.log"))?;
     let mut child = command(world)
         .stderr(log)
         .spawn()
         .context("start triaged")?;
-    // The first run creates the SQLite file: until then there is nothing to read.
-    let mut pool = None;
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        if pool.is_none() {
-            pool = sqlx::AnyPool::connect(world.store.url()).await.ok();
-        }
-        let mut n = 0;
-        if let Some(pool) = &pool {
-            n = sqlx::query_scalar("SELECT COUNT(*) FROM verdicts WHERE state = 'applied'")
-                .fetch_one(pool)
-                .await
-                .unwrap_or(0);
-        }
-        if n >= offset {
-            break;
-        }
-        if let Some(status) = child.try_wait()? {
-            bail!("triaged ended ({status}) with {n} applied, before the offset {offset}");
-        }
-        if std::time::Instant::now() > deadline {
-            bail!("{n} applied after 120 s, waiting for {offset}");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_for_count(world, APPLIED, offset, &mut child).await?;
     child.start_kill().context("kill -9")?;
     child.wait().await?;
-    if let Some(pool) = pool {
-        pool.close().await;
-    }
     applied(world).await
 }
 

@@ -252,3 +252,42 @@ where
         }
     }
 }
+
+/// Polls the store (every 5 ms, over one connection) until `count_sql` (a `SELECT COUNT(*)`) reaches
+/// `n` while `child` runs; returns the count. Fails if the child ends first or after two minutes.
+pub async fn wait_for_count(
+    world: &World,
+    count_sql: &str,
+    n: i64,
+    child: &mut tokio::process::Child,
+) -> Result<i64> {
+    sqlx::any::install_default_drivers();
+    // The first run creates a SQLite file: until then there is nothing to read.
+    let mut pool = None;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        if pool.is_none() {
+            pool = sqlx::AnyPool::connect(world.store.url()).await.ok();
+        }
+        let mut count = 0;
+        if let Some(pool) = &pool {
+            count = sqlx::query_scalar(count_sql)
+                .fetch_one(pool)
+                .await
+                .unwrap_or(0);
+        }
+        if count >= n {
+            if let Some(pool) = pool {
+                pool.close().await;
+            }
+            return Ok(count);
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("triaged ended ({status}) with {count} counted, before {n}: {count_sql}");
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("{count} counted after two minutes, waiting for {n}: {count_sql}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
