@@ -9,6 +9,7 @@ mod check;
 mod classify;
 mod dispute;
 mod outbox;
+mod retention;
 mod run;
 mod send;
 
@@ -78,6 +79,8 @@ enum Command {
     Dispute(dispute::DisputeArgs),
     /// Look at and act on the outgoing mail queue.
     Outbox(outbox::OutboxArgs),
+    /// Apply the data retention practice: list (or purge) mail past its bucket's limit; hold mail.
+    Retention(retention::RetentionArgs),
 }
 
 /// An error the user made on the command line (exit 2), as opposed to a runtime failure (exit 1).
@@ -167,6 +170,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Send(args) => send::send(args).await,
         Command::Dispute(args) => dispute::dispute(args).await,
         Command::Outbox(args) => outbox::outbox(args).await,
+        Command::Retention(args) => retention::retention(args).await,
     }
 }
 

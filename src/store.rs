@@ -7,7 +7,9 @@
 
 mod events;
 mod outbox;
+mod prune;
 mod quarantine;
+mod retention;
 mod sync;
 mod verdicts;
 
@@ -23,9 +25,11 @@ pub use self::events::{Event, NewEvent};
 pub use self::outbox::{
     Delivery, HeldSource, NewOutboxMail, OutboxMail, OutboxRecipient, RecipientState,
 };
+pub use self::prune::{KeptVerdict, PRUNED, Pruned};
 pub use self::quarantine::{
     GIVEN_UP, GONE, HELD, QuarantineFailure, QuarantineRow, RELEASED, RELEASING,
 };
+pub use self::retention::{HoldKind, HoldRow, NewPurge, PurgeRow, RunEnd};
 pub use self::sync::SyncState;
 pub use self::verdicts::{APPLIED, NewVerdict, RECORDED, VerdictRow};
 
