@@ -228,9 +228,17 @@ impl Run<'_> {
                 purged: report.purged(),
                 outcome,
             };
-            self.store
+            let finished = self
+                .store
                 .finish_retention_run(id, &end, self.clock.now_ms())
-                .await?;
+                .await;
+            match (&result, finished) {
+                (Ok(()), Err(e)) => return Err(e),
+                (Err(_), Err(e)) => {
+                    tracing::warn!(error = %format!("{e:#}"), run = id, "record the end of a failed retention run");
+                }
+                (_, Ok(())) => {}
+            }
         }
         result.map(|()| report)
     }
@@ -246,6 +254,10 @@ impl Run<'_> {
         }
         let existing = source.folders()?;
         for rule in rules::folder_rules(self.config, known, &existing) {
+            if self.cancel.is_cancelled() {
+                report.cancelled = true;
+                return Ok(());
+            }
             let folder = self.survey(source, rule).await?;
             report.folders.push(folder);
         }
