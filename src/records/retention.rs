@@ -364,9 +364,9 @@ async fn read(source: &mut Source, aged: &[Aged]) -> Result<Vec<Item>> {
 }
 
 /// The `[retention] schedule` loop of `triaged run`: applies the rules every `every`, counted from the
-/// last applying run (from the command line too), so a restart does not run them again early. A run
-/// that stops at `max_per_run` is logged and purges nothing; a failed run is logged and tried again
-/// after a few minutes. Returns only once `cancel` fires.
+/// last applying run that went through (from the command line too), so a restart does not run them
+/// again early. A run that stops at `max_per_run` is logged and purges nothing; a failed, killed or
+/// shut-down run is tried again within a few minutes. Returns only once `cancel` fires.
 pub async fn scheduled(
     config: Arc<Config>,
     store: Store,

@@ -256,12 +256,16 @@ impl Store {
         Ok(())
     }
 
-    /// When the latest applying run started, if any ran (the schedule counts from it).
+    /// When the latest applying run that went through started (`done`, or stopped at `max_per_run`):
+    /// the schedule counts from it. Runs that failed, were killed or shut down do not count, so the
+    /// next one comes soon.
     pub async fn last_retention_run_ms(&self) -> Result<Option<i64>> {
-        sqlx::query_scalar("SELECT MAX(started_ms) FROM retention_runs")
-            .fetch_one(self.pool())
-            .await
-            .context("read the last retention run")
+        sqlx::query_scalar(
+            "SELECT MAX(started_ms) FROM retention_runs WHERE outcome IN ('done', 'too-many')",
+        )
+        .fetch_one(self.pool())
+        .await
+        .context("read the last retention run")
     }
 
     /// Writes messages about to be expunged to the journal, in one transaction; returns their ids.

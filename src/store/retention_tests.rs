@@ -62,7 +62,13 @@ async fn holds_are_placed_listed_and_released(store: Store) -> Result<()> {
 /// Guards against: a message recorded purged twice when two journal entries name it, and planned
 /// entries lost between runs.
 async fn the_journal_records_each_purge_once(store: Store) -> Result<()> {
+    let killed = store.start_retention_run("cli", false, 50).await?;
     let run = store.start_retention_run("cli", false, 100).await?;
+    assert_eq!(
+        store.last_retention_run_ms().await?,
+        None,
+        "unfinished runs"
+    );
     let ids = store
         .plan_purges(run, &[purge(5, "Junk"), purge(6, "Junk")], 100)
         .await?;
@@ -92,6 +98,20 @@ async fn the_journal_records_each_purge_once(store: Store) -> Result<()> {
         )
         .await?;
     assert_eq!(store.last_retention_run_ms().await?, Some(100));
+    let later = store.start_retention_run("schedule", false, 200).await?;
+    let failed = RunEnd {
+        due: 0,
+        held: 0,
+        purged: 0,
+        outcome: "failed",
+    };
+    store.finish_retention_run(later, &failed, 210).await?;
+    assert_eq!(
+        store.last_retention_run_ms().await?,
+        Some(100),
+        "a failed run"
+    );
+    assert!(killed < run);
     Ok(())
 }
 

@@ -81,12 +81,24 @@ impl Imap {
         Ok(out)
     }
 
-    /// Marks `uids` of the selected folder `\Deleted`.
+    /// Marks `uids` of the selected folder `\Deleted`, for [`Imap::uid_expunge`]: refused, before
+    /// anything is marked, on a server without UIDPLUS.
     pub async fn mark_deleted(&mut self, uids: &[u32]) -> Result<()> {
         if uids.is_empty() {
             return Ok(());
         }
+        self.require_uidplus()?;
         self.store(uids, "+FLAGS.SILENT (\\Deleted)").await
+    }
+
+    fn require_uidplus(&self) -> Result<()> {
+        if !self.caps.uidplus {
+            bail!(
+                "the server lacks UIDPLUS (RFC 4315): retention purges only with UID EXPUNGE, \
+                 since a plain EXPUNGE would also remove other clients' \\Deleted mail"
+            );
+        }
+        Ok(())
     }
 
     /// Takes `\Deleted` off `uids` of the selected folder again.
@@ -103,12 +115,7 @@ impl Imap {
         if uids.is_empty() {
             return Ok(());
         }
-        if !self.caps.uidplus {
-            bail!(
-                "the server lacks UIDPLUS (RFC 4315): retention purges only with UID EXPUNGE, \
-                 since a plain EXPUNGE would also remove other clients' \\Deleted mail"
-            );
-        }
+        self.require_uidplus()?;
         let (lr, limit) = (self.last_read.clone(), self.liveness);
         let set = uid_set(uids);
         let what = format!("UID EXPUNGE {set}");
