@@ -12,6 +12,7 @@ mod outbox;
 mod retention;
 mod run;
 mod send;
+mod team;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,6 +80,8 @@ enum Command {
     Dispute(dispute::DisputeArgs),
     /// Look at and act on the outgoing mail queue.
     Outbox(outbox::OutboxArgs),
+    /// The team's roster, role pipeline, checklists and aliveness pings.
+    Team(team::TeamArgs),
     /// Apply the data retention practice: list (or purge) mail past its bucket's limit; hold mail.
     Retention(retention::RetentionArgs),
 }
@@ -156,6 +159,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || e.is::<crate::templates::UnsafeValue>()
             || e.is::<crate::classify::RulesError>()
             || e.is::<crate::records::disputes::MissingPart>()
+            || e.is::<crate::team::Unknown>()
+            || e.is::<crate::team::Invalid>()
     });
     if usage { 2 } else { 1 }
 }
@@ -170,6 +175,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Send(args) => send::send(args).await,
         Command::Dispute(args) => dispute::dispute(args).await,
         Command::Outbox(args) => outbox::outbox(args).await,
+        Command::Team(args) => team::team(args).await,
         Command::Retention(args) => retention::retention(args).await,
     }
 }
@@ -214,6 +220,21 @@ impl Loaded {
             clock: crate::clock::Clock::system(),
         })
     }
+}
+
+/// Who runs the command, for the audit trail: the OS user (`$USER`, `$LOGNAME`, else the uid).
+pub(crate) fn os_user() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(name) = std::env::var(var)
+            && !name.trim().is_empty()
+        {
+            return name;
+        }
+    }
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self")
+        .map(|m| format!("uid {}", m.uid()))
+        .unwrap_or_else(|_| "unknown user".to_owned())
 }
 
 fn parse_role(s: &str) -> Result<crate::templates::Role, String> {

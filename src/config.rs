@@ -9,6 +9,7 @@ mod hours;
 mod mailman;
 mod records;
 mod smime;
+mod team;
 mod url;
 mod value;
 
@@ -23,6 +24,7 @@ pub use self::hours::BusinessHours;
 pub use self::mailman::MailmanConfig;
 pub(crate) use self::records::key_part;
 pub use self::records::{DisputesConfig, EscalateAfter, RetentionConfig, SlaConfig};
+pub use self::team::TeamConfig;
 pub use self::url::{ImapSecurity, MailboxSource, SmtpSecurity, Transport};
 use self::value::Table;
 pub use self::value::{parse_duration, parse_mailbox, parse_size};
@@ -115,6 +117,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Present only when `[mailman]` is configured: mailing lists are then reached through its REST API.
     pub mailman: Option<MailmanConfig>,
+    /// The roster's settings: roles and checklists files, Triage term, ping grace, critical roles.
+    pub team: TeamConfig,
 }
 
 /// What to do with mail already in the watched folder the first time it is attached.
@@ -321,6 +325,7 @@ const TABLES: &[&str] = &[
     "log",
     "metrics",
     "mailman",
+    "team",
 ];
 
 fn read(
@@ -347,6 +352,7 @@ fn read(
     let log = read_log(Table::new(root, "log", base, errors));
     let metrics = read_metrics(Table::new(root, "metrics", base, errors));
     let mailman = mailman::read_mailman(Table::new(root, "mailman", base, errors));
+    let team = team::read_team(Table::new(root, "team", base, errors));
     Some(Config {
         file: file.to_owned(),
         mailbox: mailbox?,
@@ -362,6 +368,7 @@ fn read(
         log,
         metrics,
         mailman,
+        team,
     })
 }
 

@@ -11,6 +11,8 @@
 //! - `cli`: every subcommand: arguments, what it prints, exit codes, logging set-up; no domain rules.
 //! - `worker`: `triaged run`: the one scheduler and its loops (watch, sort, send), `check`, `status`.
 //! - `lists`: mailing-list memberships and posting rights through Mailman 3's REST API; no roles.
+//! - `team`: the roster, the role pipeline with its preconditions, onboarding checklists, aliveness
+//!   pings; touches neither IMAP nor the lists.
 //! - `records`: the team leader's records: dispute filings and stages, business hours and the response
 //!   target, the bucket names the config may use, the annual team report with its SVG charts.
 //! - `actions`: what a verdict causes: the plan for the message (lowered to mailbox steps) and the mail
@@ -41,5 +43,6 @@ pub mod metrics;
 pub mod outbox;
 pub mod records;
 pub mod store;
+pub mod team;
 pub mod templates;
 pub mod worker;

@@ -1,6 +1,6 @@
-//! Observability: counters the worker updates, and a tiny HTTP/1.1 listener serving them as Prometheus
-//! text on `/metrics` and the watcher's liveness on `/healthz` (200 live, 503 not). It reads the store
-//! only for the outbox depth and never blocks the worker.
+//! Observability: counters and gauges the worker updates (the team gauges among them), and a tiny
+//! HTTP/1.1 listener serving them as Prometheus text on `/metrics` and the watcher's liveness on
+//! `/healthz` (200 live, 503 not). It reads no store and never blocks the worker.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -35,6 +35,28 @@ pub struct Metrics {
     imap: bool,
     /// Outbox mails not yet sent, refreshed by the worker.
     outbox_depth: AtomicI64,
+    /// How the team stands, refreshed by the worker's team loop; `None` until its first pass.
+    team: Mutex<Option<TeamGauges>>,
+}
+
+/// The team's gauges: members per role, the unresponsive, overdue checklist items.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TeamGauges {
+    pub roles: Vec<TeamRoleGauge>,
+    pub unresponsive: i64,
+    pub overdue_items: i64,
+}
+
+/// One role's members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamRoleGauge {
+    pub role: String,
+    pub active: i64,
+    pub responsive: i64,
+    /// A role that needs two available members (`[team] critical_roles`).
+    pub critical: bool,
+    /// Critical, with fewer than two responsive active members.
+    pub thin: bool,
 }
 
 impl Metrics {
@@ -48,6 +70,13 @@ impl Metrics {
             liveness_ms: i64::try_from(liveness.as_millis()).unwrap_or(i64::MAX),
             imap,
             outbox_depth: AtomicI64::new(0),
+            team: Mutex::new(None),
+        }
+    }
+
+    pub fn set_team(&self, gauges: TeamGauges) {
+        if let Ok(mut t) = self.team.lock() {
+            *t = Some(gauges);
         }
     }
 
@@ -136,7 +165,55 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
         }
+        if let Ok(team) = self.team.lock()
+            && let Some(team) = team.as_ref()
+        {
+            render_team(&mut out, team);
+        }
         out
+    }
+}
+
+/// The team gauges in Prometheus text.
+fn render_team(out: &mut String, team: &TeamGauges) {
+    type Per = fn(&TeamRoleGauge) -> Option<i64>;
+    let per_role: [(&str, &str, Per); 3] = [
+        ("triaged_team_members", "Active members per role.", |r| {
+            Some(r.active)
+        }),
+        (
+            "triaged_team_responsive_members",
+            "Active members per role not silent past the ping grace.",
+            |r| Some(r.responsive),
+        ),
+        (
+            "triaged_team_role_thin",
+            "1 when a critical role has fewer than two responsive active members.",
+            |r| r.critical.then_some(i64::from(r.thin)),
+        ),
+    ];
+    for (name, help, value) in per_role {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for r in &team.roles {
+            if let Some(v) = value(r) {
+                let _ = writeln!(out, "{name}{{role=\"{}\"}} {v}", r.role);
+            }
+        }
+    }
+    let totals = [
+        (
+            "triaged_team_unresponsive_members",
+            "Active members whose latest ping is unanswered past the grace.",
+            team.unresponsive,
+        ),
+        (
+            "triaged_team_overdue_items",
+            "Open checklist items of active members past their due time.",
+            team.overdue_items,
+        ),
+    ];
+    for (name, help, v) in totals {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
     }
 }
 
@@ -223,6 +300,41 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("triaged_live 1"));
+        assert!(
+            !text.contains("triaged_team"),
+            "no team gauges before the first refresh"
+        );
         Ok(())
+    }
+
+    #[test]
+    fn renders_the_team_gauges_once_set() {
+        let m = Metrics::new(Duration::from_secs(60), false);
+        let role = |name: &str, active, responsive, critical| super::TeamRoleGauge {
+            role: name.to_owned(),
+            active,
+            responsive,
+            critical,
+            thin: critical && responsive < 2,
+        };
+        m.set_team(super::TeamGauges {
+            roles: vec![role("triage", 2, 1, true), role("cm", 1, 1, false)],
+            unresponsive: 1,
+            overdue_items: 3,
+        });
+        let text = m.render();
+        for line in [
+            "triaged_team_members{role=\"triage\"} 2",
+            "triaged_team_responsive_members{role=\"triage\"} 1",
+            "triaged_team_role_thin{role=\"triage\"} 1",
+            "triaged_team_unresponsive_members 1",
+            "triaged_team_overdue_items 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+        }
+        assert!(
+            !text.contains("triaged_team_role_thin{role=\"cm\"}"),
+            "only critical roles"
+        );
     }
 }

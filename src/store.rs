@@ -11,6 +11,7 @@ mod prune;
 mod quarantine;
 mod retention;
 mod sync;
+mod team;
 mod verdicts;
 
 use std::str::FromStr;
@@ -31,6 +32,10 @@ pub use self::quarantine::{
 };
 pub use self::retention::{HoldKind, HoldRow, NewPurge, PurgeRow, RunEnd};
 pub use self::sync::SyncState;
+pub use self::team::{
+    AddressRow, FactRow, ItemRow, NewFact, NewItem, NewPerson, NewPing, PersonRow, PingMatch,
+    PingRow, RoleRow, RosterRows,
+};
 pub use self::verdicts::{APPLIED, NewVerdict, RECORDED, VerdictRow};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

@@ -1,11 +1,13 @@
 //! The worker: [`run`] is `triaged run` and `run --once`. It loads what the loops need (the rules, the
 //! outbox with its keys, the templates), then either makes one pass and one outbox flush, or starts the
 //! one scheduler (`scheduler.rs`) with a loop per concern (the mailbox watcher, the outbox sender, the
-//! retention schedule when `[retention] schedule` is set, the metrics listener) until shutdown.
+//! team gauges, the retention schedule when `[retention] schedule` is set, the metrics listener) until
+//! shutdown.
 //! [`check`] loads the same things without running anything, for `triaged check`; [`status`] reads
 //! where the mailbox stands. The worker writes no SQL and parses no arguments.
 
 mod backoff;
+mod gauges;
 mod pipeline;
 mod progress;
 mod quarantine;
@@ -60,6 +62,8 @@ pub struct Report {
 pub struct Checked {
     /// Templates rendered with sample data and composed.
     pub templates: usize,
+    /// The team's roles and checklists files, read and checked.
+    pub team: crate::team::Checked,
 }
 
 /// Runs the worker until `shutdown` resolves (`Mode::Watch`), or makes one pass (`Mode::Once`, which
@@ -157,6 +161,12 @@ async fn watch(
             crate::records::retention::scheduled(c, s, Clock::system(), every, t),
         );
     }
+    let (s, m, c) = (store.clone(), metrics.clone(), group.token());
+    let settings = crate::team::Settings::new(config)?;
+    group.spawn(
+        "team gauges",
+        gauges::run(s, settings, m, Clock::system(), c),
+    );
     if let Some(listener) = listener {
         let (c, t) = (group.token(), group.tracker());
         group.spawn(
@@ -206,6 +216,7 @@ fn exit_on_second_signal() {
 pub fn check(config: &Config) -> Result<Checked> {
     Rules::load(&config.rules)?;
     crate::records::buckets::check(config)?;
+    let team = crate::team::check(config)?;
     let fail = |key: &str, e: anyhow::Error| ConfigErrors {
         file: config.file.clone(),
         errors: vec![ConfigError::new(key, format!("{e:#}"))],
@@ -236,5 +247,6 @@ pub fn check(config: &Config) -> Result<Checked> {
     }
     Ok(Checked {
         templates: samples.len(),
+        team,
     })
 }

@@ -14,5 +14,6 @@ mod it {
     mod retention;
     mod sieve_diff;
     mod support;
+    mod team;
     mod worker;
 }

@@ -18,10 +18,12 @@ pub(super) async fn check(args: &ConfigArg) -> Result<ExitCode> {
     init_logging(config.log.format);
     let checked = crate::worker::check(&config)?;
     crate::outln!(
-        "ok: {}: {}, {} templates rendered",
+        "ok: {}: {}, {} templates rendered, {} checklists ({} items)",
         config.file.display(),
         describe(&config),
-        checked.templates
+        checked.templates,
+        checked.team.checklists,
+        checked.team.items
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! `triaged dispute abc`: an Arbitrated Background Check filing, checked part by part by the disputes
-//! records, rendered, and queued to the configured disputes address (or printed with `--dry-run`).
+//! records, rendered, and queued to the configured disputes address (or printed with `--dry-run`). A
+//! candidate on the roster gets an ABC pending recorded with the filing.
 
 use std::process::ExitCode;
 
@@ -7,7 +8,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 use super::{ConfigArg, Loaded, parse_role, report_queued, show};
-use crate::records::disputes::{AbcRequest, DEFAULT_CLAUSE, abc_filing};
+use crate::records::disputes::{AbcRequest, DEFAULT_CLAUSE, MissingPart, abc_filing, queue_filing};
 use crate::templates::{Role, parse_address};
 
 #[derive(Debug, Args)]
@@ -69,9 +70,21 @@ pub(super) async fn dispute(args: DisputeArgs) -> Result<ExitCode> {
     if a.dry_run {
         return show(&ctx.outbox.preview(&mail, ctx.clock.now())?);
     }
-    let queued = ctx
-        .outbox
-        .enqueue(&ctx.store, &mail, "cli:dispute abc", &ctx.clock)
-        .await?;
-    Ok(report_queued(&queued))
+    let candidate = request.candidate.as_ref().ok_or_else(|| MissingPart {
+        part: "Respondent (the candidate)".to_owned(),
+    })?;
+    let filed = queue_filing(
+        &ctx.store,
+        &ctx.outbox,
+        &mail,
+        candidate,
+        &super::os_user(),
+        ctx.clock.now(),
+    )
+    .await?;
+    let code = report_queued(&filed.queued);
+    if let Some(name) = &filed.member {
+        crate::outln!("recorded abc = pending for {name}");
+    }
+    Ok(code)
 }

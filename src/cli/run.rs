@@ -78,6 +78,41 @@ pub(super) async fn status(args: &ConfigArg) -> Result<ExitCode> {
 }
 
 fn print_status(status: &Status) {
+    print_mailbox(status);
+    print_team(&status.team);
+}
+
+/// The team part of `status`: members, thin critical roles, the unresponsive, overdue items.
+fn print_team(team: &crate::team::Health) {
+    use crate::team::date;
+    crate::outln!("team");
+    crate::outln!(
+        "  members       {} active, {} paused",
+        team.active,
+        team.paused
+    );
+    for w in team.warnings() {
+        crate::outln!("  warning       {w}");
+    }
+    for u in &team.unresponsive {
+        crate::outln!(
+            "  unresponsive  {} (pinged {}, no answer)",
+            u.name,
+            date(u.pinged_ms)
+        );
+    }
+    for o in &team.overdue {
+        crate::outln!(
+            "  overdue       {}: {}/{} (due {})",
+            o.name,
+            o.checklist,
+            o.item,
+            date(o.due_ms)
+        );
+    }
+}
+
+fn print_mailbox(status: &Status) {
     crate::outln!("mailbox {}", status.mailbox);
     let Some(state) = &status.state else {
         crate::outln!("  not attached yet: `triaged run` attaches it");

@@ -1,6 +1,6 @@
 //! `triaged send welcome|ack`: the team's templated mail to one person. Each renders the template,
 //! then queues the mail through the outbox, or with `--dry-run` prints what would be queued and stores
-//! nothing.
+//! nothing. A welcome pack to a member on the roster ticks the checklist items it covers.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,11 +74,22 @@ async fn welcome(a: WelcomeArgs) -> Result<ExitCode> {
     if a.dry_run {
         return show(&ctx.outbox.preview(&mail, ctx.clock.now())?);
     }
-    let queued = ctx
-        .outbox
-        .enqueue(&ctx.store, &mail, "cli:send welcome", &ctx.clock)
-        .await?;
-    Ok(report_queued(&queued))
+    let welcomed =
+        crate::team::queue_welcome(&ctx.store, &ctx.outbox, &mail, &to, a.role, ctx.clock.now())
+            .await?;
+    let code = report_queued(&welcomed.queued);
+    match &welcomed.member {
+        Some(name) => {
+            for t in &welcomed.ticked {
+                crate::outln!("ticked {t} for {name}: {}", t.text);
+            }
+        }
+        None => crate::outln!(
+            "note: {} is not on the roster; no checklist ticked",
+            to.email
+        ),
+    }
+    Ok(code)
 }
 
 async fn ack(a: AckArgs) -> Result<ExitCode> {

@@ -93,6 +93,52 @@ pub fn abc_filing(req: &AbcRequest, config: &DisputesConfig) -> Result<AbcFiling
     })
 }
 
+/// A filing queued, and the roster member it is about.
+#[derive(Debug, Clone)]
+pub struct Filed {
+    pub queued: crate::outbox::Queued,
+    /// The candidate's name on the roster, when they are on it: an ABC pending is recorded for them.
+    pub member: Option<String>,
+}
+
+/// Queues the rendered filing `mail` about `candidate` and, when the candidate is on the roster,
+/// records an ABC pending on them (`abc = pending`, noting the filing), in one transaction.
+pub async fn queue_filing(
+    store: &crate::store::Store,
+    outbox: &crate::outbox::Outbox,
+    mail: &crate::templates::RenderedMail,
+    candidate: &Mailbox,
+    actor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Filed> {
+    let mut tx = store.begin().await?;
+    let queued = outbox
+        .enqueue_in(&mut tx, mail, "cli:dispute abc", now)
+        .await?;
+    let person = crate::team::by_address_in(&mut tx, candidate.email.as_ref()).await?;
+    if let Some(p) = &person {
+        let note = format!(
+            "ABC filing queued as outbox {} {}",
+            queued.id, queued.message_id
+        );
+        crate::team::record_fact_in(
+            &mut tx,
+            p,
+            crate::team::Fact::ABC,
+            "pending",
+            &note,
+            actor,
+            now,
+        )
+        .await?;
+    }
+    anyhow::Context::context(tx.commit().await, "commit the filing")?;
+    Ok(Filed {
+        queued,
+        member: person.map(|p| p.name),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

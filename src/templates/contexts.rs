@@ -170,6 +170,30 @@ impl MailContext for HandoverNotice {
     }
 }
 
+/// An individual ping to a member on the roster, asking them to confirm they are still with the team
+/// ("send an individual ping to everyone listed to confirm participation and aliveness"). Their reply,
+/// which names this mail in In-Reply-To or References, marks them alive.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ping {
+    /// The member, `Name <addr>`.
+    pub recipient: String,
+    pub name: String,
+    /// The role they hold, as written for people (`Support Engineer`).
+    pub role: String,
+    /// Who signs the mail (the team leader, `[disputes] claimant`).
+    pub team_leader: String,
+    /// The team's address (`[outbox] from`).
+    pub team_address: String,
+    /// How long a member may stay silent before being listed as unresponsive (`14 days`).
+    pub reply_within: String,
+}
+
+impl MailContext for Ping {
+    fn template(&self) -> &'static str {
+        "ping"
+    }
+}
+
 /// Sample data for every template, by template name, for `triaged check` and the golden files.
 pub fn sample_contexts() -> Vec<(&'static str, serde_json::Value)> {
     let mut out = Vec::new();
@@ -224,5 +248,14 @@ pub fn sample_contexts() -> Vec<(&'static str, serde_json::Value)> {
         effective: "2026-12-01".to_owned(),
     };
     push("handover-notice", serde_json::to_value(&handover));
+    let ping = Ping {
+        recipient: "Santa Claus <presents@example.org>".to_owned(),
+        name: "Santa Claus".to_owned(),
+        role: Role::Triage.title().to_owned(),
+        team_leader: "Team Leader".to_owned(),
+        team_address: "support@example.org".to_owned(),
+        reply_within: "14 days".to_owned(),
+    };
+    push("ping", serde_json::to_value(&ping));
     out
 }

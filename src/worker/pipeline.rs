@@ -240,6 +240,7 @@ impl Pipeline {
             .await?;
             state.last_uid = state.last_uid.max(max_uid);
         }
+        crate::team::note_ping_replies(&mut tx, classified.iter().map(|c| &c.info), now).await?;
         crate::failpoint::hit("before-verdict-commit");
         tx.commit().await.context("commit verdicts")?;
         crate::failpoint::hit("after-verdict-commit");

@@ -1,5 +1,6 @@
 //! Where the watched mailbox stands, for `triaged status`: its sync state, what is pending on the
-//! server, verdicts not yet applied, the quarantine, the outbox, and what was sorted today. Reads only.
+//! server, verdicts not yet applied, the quarantine, the outbox, what was sorted today, and how the team
+//! stands (thin critical roles, unresponsive members, overdue checklist items). Reads only.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct Status {
     pub outbox_depth: i64,
     /// Messages sorted since midnight UTC, per bucket.
     pub today: BTreeMap<String, i64>,
+    /// How the team stands now.
+    pub team: crate::team::Health,
 }
 
 /// Gathers the status of the configured mailbox (connects to the server for the pending count).
@@ -51,6 +54,8 @@ pub async fn status(config: &Config, clock: &Clock) -> Result<Status> {
     let held = store.quarantine_counts(&mailbox).await?;
     let count = |state: &str| held.get(state).copied().unwrap_or(0);
     let now = clock.now();
+    let settings = crate::team::Settings::new(config)?;
+    let team = crate::team::health(&store, &settings, now).await?;
     let midnight = Utc
         .from_utc_datetime(&now.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default())
         .timestamp_millis();
@@ -63,6 +68,7 @@ pub async fn status(config: &Config, clock: &Clock) -> Result<Status> {
         released: count(RELEASED),
         outbox_depth: store.outbox_depth().await?,
         today: store.bucket_counts(&mailbox, midnight).await?,
+        team,
         mailbox,
         state,
     };

@@ -1,0 +1,389 @@
+//! `triaged team ...`: the roster (add, list, show, import, pause, resume, retire), facts (record), the
+//! role pipeline (promote), checklists, and aliveness pings. Each command parses its arguments, loads the
+//! config and the store, calls one function of the `team` room and prints what it did; the OS user who
+//! ran it is the actor of every audit event.
+
+mod show;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Subcommand};
+
+use super::{ConfigArg, Loaded, UsageError, init_logging, os_user};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::outln;
+use crate::store::Store;
+use crate::team::{Filter, Format, NewMember, Role, Settings, Team};
+
+#[derive(Debug, Args)]
+pub(super) struct TeamArgs {
+    #[command(subcommand)]
+    what: TeamWhat,
+}
+
+#[derive(Debug, Subcommand)]
+enum TeamWhat {
+    /// Add a newcomer to the roster; their role opens its checklists.
+    Add(AddArgs),
+    /// The roster, with thin roles, unresponsive members and overdue items (or the wiki table).
+    List(ListArgs),
+    /// Everything about one person: roles, facts, checklists, pings and the audit trail.
+    Show(NameArgs),
+    /// Add the existing roster from a CSV file (one transaction; opens no checklists).
+    Import(ImportArgs),
+    /// Mark a member away for a while: not pinged, not counted for a role.
+    Pause(StateArgs),
+    /// Bring a paused member back.
+    Resume(StateArgs),
+    /// Mark a person retired and close their open checklist items.
+    Retire(RetireArgs),
+    /// Record a fact about a person (Assurer, SP agreed, Triage-2, abc, board-approval, ...).
+    Record(RecordArgs),
+    /// Move a member up the pipeline (or make them team leader) once the role's preconditions hold.
+    Promote(PromoteArgs),
+    /// Show a person's checklists; --done ticks an item.
+    Checklist(ChecklistArgs),
+    /// Queue an individual ping to every active member (or every member in one role).
+    Ping(PingArgs),
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse().map_err(|e: crate::team::Unknown| e.to_string())
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse().map_err(|e: crate::team::Invalid| e.to_string())
+}
+
+#[derive(Debug, Args)]
+struct AddArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The newcomer, "NAME <ADDR>".
+    #[arg(value_name = "NAME <ADDR>")]
+    who: String,
+    /// The role: assurer, triage, se, cm or arbitrator; give `--role leader` as well for the team leader.
+    #[arg(long, required = true, value_parser = parse_role, value_delimiter = ',')]
+    role: Vec<Role>,
+    /// The name they are known by.
+    #[arg(long)]
+    alias: Option<String>,
+    /// Their IANA timezone (Europe/Berlin), so the team sees its coverage.
+    #[arg(long, value_name = "ZONE")]
+    tz: Option<String>,
+    /// Since when they hold the role (an existing member), YYYY-MM-DD; default today.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    since: Option<String>,
+    /// Another address of theirs (repeat for more).
+    #[arg(long = "address", value_name = "ADDR")]
+    addresses: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Only the members holding this role.
+    #[arg(long, value_parser = parse_role)]
+    role: Option<Role>,
+    /// text, json, markdown or moin (the last two: the table for the team's wiki page).
+    #[arg(long, default_value = "text", value_parser = parse_format)]
+    format: Format,
+    /// Retired people too.
+    #[arg(long)]
+    all: bool,
+}
+
+#[derive(Debug, Args)]
+struct NameArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// A name, alias or address.
+    name: String,
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Columns name,address,role and optionally alias,tz,since,addresses, with a header line.
+    #[arg(value_name = "FILE.csv")]
+    file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct StateArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// A name, alias or address.
+    name: String,
+    /// Why, for the audit trail.
+    #[arg(long, default_value = "")]
+    reason: String,
+}
+
+#[derive(Debug, Args)]
+struct RetireArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// A name, alias or address.
+    name: String,
+    /// Why they leave, for the audit trail.
+    #[arg(long, required = true)]
+    reason: String,
+}
+
+#[derive(Debug, Args)]
+struct RecordArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// A name, alias or address.
+    name: String,
+    /// The fact: assurer, recommendation, small-print, cca, sp, drp, client-cert, chat, wiki,
+    /// support-1..4, triage-1..4, abc, board-approval, cm-appointment, arbitrator-appointment,
+    /// imap-user, smime-cert.
+    fact: String,
+    /// Its value, where the fact takes one: `abc a20261201.1 passed`, `board-approval 2026-12-01`.
+    value: Vec<String>,
+    /// A note kept with the fact and in the audit trail.
+    #[arg(long, default_value = "")]
+    note: String,
+}
+
+#[derive(Debug, Args)]
+struct PromoteArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// A name, alias or address.
+    name: String,
+    /// The role to enter: triage, se, cm, arbitrator, or leader (beside the pipeline role).
+    #[arg(long, value_parser = parse_role)]
+    to: Role,
+    /// Promote although preconditions are missing; the reason goes to the audit trail.
+    #[arg(long = "override", value_name = "REASON")]
+    override_reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ChecklistArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// A name, alias or address.
+    name: String,
+    /// Tick this item (ITEM, or CHECKLIST/ITEM).
+    #[arg(long, value_name = "ITEM")]
+    done: Option<String>,
+    /// A note kept with the tick.
+    #[arg(long, default_value = "")]
+    note: String,
+}
+
+#[derive(Debug, Args)]
+struct PingArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Only the members holding this role.
+    #[arg(long, value_parser = parse_role)]
+    role: Option<Role>,
+}
+
+/// The config and the store, for the commands that send no mail.
+async fn open(arg: &ConfigArg) -> Result<(Config, Store)> {
+    let config = arg.load()?;
+    init_logging(config.log.format);
+    let store = Store::open_current(&config.store.url).await?;
+    Ok((config, store))
+}
+
+pub(super) async fn team(args: TeamArgs) -> Result<ExitCode> {
+    let now = Clock::system().now();
+    match args.what {
+        TeamWhat::Add(a) => add(a, now).await,
+        TeamWhat::List(a) => list(a, now).await,
+        TeamWhat::Show(a) => show::show(&a.config, &a.name, now).await,
+        TeamWhat::Import(a) => import(a, now).await,
+        TeamWhat::Pause(a) => pause(a, true, now).await,
+        TeamWhat::Resume(a) => pause(a, false, now).await,
+        TeamWhat::Retire(a) => retire(a, now).await,
+        TeamWhat::Record(a) => record(a, now).await,
+        TeamWhat::Promote(a) => promote(a, now).await,
+        TeamWhat::Checklist(a) => {
+            show::checklist(&a.config, &a.name, a.done.as_deref(), &a.note, now).await
+        }
+        TeamWhat::Ping(a) => ping(a, now).await,
+    }
+}
+
+type Now = chrono::DateTime<chrono::Utc>;
+
+async fn add(a: AddArgs, now: Now) -> Result<ExitCode> {
+    let who = crate::templates::parse_address("NAME <ADDR>", &a.who)?;
+    let name = who.name.clone().unwrap_or_default();
+    if name.trim().is_empty() {
+        return Err(UsageError(format!("{:?}: give the name too, \"NAME <ADDR>\"", a.who)).into());
+    }
+    let since = match &a.since {
+        Some(s) => Some(crate::team::parse_since(s).map_err(UsageError)?),
+        None => None,
+    };
+    let new = NewMember {
+        name,
+        addresses: std::iter::once(who.email.to_string())
+            .chain(a.addresses.iter().cloned())
+            .collect(),
+        roles: a.role.clone(),
+        alias: a.alias.unwrap_or_default(),
+        tz: a.tz.unwrap_or_default(),
+        since,
+    };
+    let (config, store) = open(&a.config).await?;
+    let team = Team::load(&config)?;
+    let added = crate::team::add(&store, &team, &new, &os_user(), now).await?;
+    let p = &added.person;
+    let roles: Vec<&str> = p.roles().iter().map(|r| r.name()).collect();
+    outln!(
+        "added {} <{}> as {} since {}",
+        p.name,
+        p.primary(),
+        roles.join("+"),
+        crate::team::date(p.role_since_ms)
+    );
+    show::opened(&added.opened);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(a: ListArgs, now: Now) -> Result<ExitCode> {
+    let (config, store) = open(&a.config).await?;
+    let settings = Settings::new(&config)?;
+    let (roster, health) = crate::team::roster(&store, &settings, now).await?;
+    let filter = Filter {
+        role: a.role,
+        all: a.all,
+    };
+    crate::out!(
+        "{}",
+        crate::team::render(&roster, &health, &filter, a.format, now)?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import(a: ImportArgs, now: Now) -> Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(&a.file).with_context(|| format!("read {}", a.file.display()))?;
+    let label = a.file.display().to_string();
+    let rows = crate::team::parse_csv(&label, &text)?;
+    let (_, store) = open(&a.config).await?;
+    let added = crate::team::import(&store, &rows, &label, &os_user(), now).await?;
+    for p in &added {
+        outln!("added {} <{}> as {}", p.name, p.primary(), p.role);
+    }
+    outln!("imported {} people from {label}", added.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn pause(a: StateArgs, paused: bool, now: Now) -> Result<ExitCode> {
+    let (_, store) = open(&a.config).await?;
+    let p = crate::team::set_paused(&store, &a.name, paused, &a.reason, &os_user(), now).await?;
+    outln!("{} is {}", p.name, p.state.name());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn retire(a: RetireArgs, now: Now) -> Result<ExitCode> {
+    let (_, store) = open(&a.config).await?;
+    let r = crate::team::retire(&store, &a.name, &a.reason, &os_user(), now).await?;
+    outln!(
+        "{} is retired; {} open checklist item(s) closed",
+        r.person.name,
+        r.closed
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn record(a: RecordArgs, now: Now) -> Result<ExitCode> {
+    let (_, store) = open(&a.config).await?;
+    let value = a.value.join(" ");
+    let r = crate::team::record(&store, &a.name, &a.fact, &value, &a.note, &os_user(), now).await?;
+    if r.value.is_empty() {
+        outln!("recorded {} for {}", r.fact, r.person.name);
+    } else {
+        outln!("recorded {} = {} for {}", r.fact, r.value, r.person.name);
+    }
+    for t in &r.ticked {
+        outln!("ticked {t}: {}", t.text);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn promote(a: PromoteArgs, now: Now) -> Result<ExitCode> {
+    let (config, store) = open(&a.config).await?;
+    let team = Team::load(&config)?;
+    let p = crate::team::promote(
+        &store,
+        &team,
+        &a.name,
+        a.to,
+        a.override_reason.as_deref(),
+        &os_user(),
+        now,
+    )
+    .await?;
+    match p.from {
+        Some(from) => outln!("promoted {} from {from} to {}", p.person.name, p.to),
+        None => outln!(
+            "{} now holds {} beside {}",
+            p.person.name,
+            p.to,
+            p.person.role
+        ),
+    }
+    for missing in &p.overridden {
+        outln!("overridden: {missing}");
+    }
+    show::opened(&p.opened);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn ping(a: PingArgs, now: Now) -> Result<ExitCode> {
+    let ctx = Loaded::load(&a.config).await?;
+    let settings = Settings::new(&ctx.config)?;
+    let pinged = crate::team::ping(
+        &ctx.store,
+        &ctx.outbox,
+        &ctx.templates,
+        &settings,
+        a.role,
+        &ctx.config.disputes.claimant,
+        &os_user(),
+        now,
+    )
+    .await?;
+    let mut code = ExitCode::SUCCESS;
+    for p in &pinged {
+        match &p.held {
+            None => outln!(
+                "pinged {} <{}>: outbox {} {}",
+                p.name,
+                p.address,
+                p.outbox_id,
+                p.message_id
+            ),
+            Some(why) => {
+                outln!("held ping to {} <{}>: {why}", p.name, p.address);
+                code = ExitCode::from(1);
+            }
+        }
+    }
+    if pinged.is_empty() {
+        outln!(
+            "nobody to ping: no active member{}",
+            match a.role {
+                Some(r) => format!(" holds {r}"),
+                None => String::new(),
+            }
+        );
+    }
+    Ok(code)
+}
