@@ -5,7 +5,9 @@
 //! Points: `after-verdict-commit` (verdicts committed, mailbox not yet touched), `after-apply` (mailbox
 //! changed, verdicts not yet marked applied), `before-verdict-commit` (mid-batch: fetched, classified,
 //! nothing recorded), `after-release-commit` (a quarantined message's new verdict committed, the message
-//! not yet moved out of quarantine).
+//! not yet moved out of quarantine), `retention-after-flag` (a purge batch journalled and marked
+//! `\Deleted`, not expunged), `retention-after-expunge` (expunged, not recorded) and
+//! `retention-between-batches` (a purge batch recorded, the next not begun).
 //!
 //! `panic_here(name)` panics instead, inside whatever task reaches it, while the rest of the process
 //! lives on: how a test kills one long-lived task of the worker's scheduler. Point:
