@@ -9,6 +9,7 @@ mod check;
 mod classify;
 mod dispute;
 mod outbox;
+mod retention;
 mod run;
 mod send;
 mod team;
@@ -81,6 +82,8 @@ enum Command {
     Outbox(outbox::OutboxArgs),
     /// The team's roster, role pipeline, checklists and aliveness pings.
     Team(team::TeamArgs),
+    /// Apply the data retention practice: list (or purge) mail past its bucket's limit; hold mail.
+    Retention(retention::RetentionArgs),
 }
 
 /// An error the user made on the command line (exit 2), as opposed to a runtime failure (exit 1).
@@ -173,6 +176,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dispute(args) => dispute::dispute(args).await,
         Command::Outbox(args) => outbox::outbox(args).await,
         Command::Team(args) => team::team(args).await,
+        Command::Retention(args) => retention::retention(args).await,
     }
 }
 

@@ -7,7 +7,9 @@
 //! changed, verdicts not yet marked applied), `before-verdict-commit` (mid-batch: fetched, classified,
 //! nothing recorded), `after-release-commit` (a quarantined message's new verdict committed, the message
 //! not yet moved out of quarantine), `mid-apply` (between two IMAP commands of one apply: part of a
-//! group's flags, copies and moves done).
+//! group's flags, copies and moves done), `retention-after-flag` (a purge batch journalled and marked
+//! `\Deleted`, not expunged), `retention-after-expunge` (expunged, not recorded) and
+//! `retention-between-batches` (a purge batch recorded, the next not begun).
 //!
 //! `batch(default)` is the size of the worker's batches: `TRIAGED_FAILPOINT_BATCH=N` makes the worker
 //! fetch, commit and apply N messages at a time instead of 500 and 5,000, so that a test can count a

@@ -1,9 +1,11 @@
 //! The watched mailbox, over IMAP or a local Maildir: find new messages, fetch them, carry out the
 //! grouped operations of a batch of plans, and answer "is it still here / is it already there" when
 //! unapplied verdicts are re-applied after a restart. Maildir file work runs on the blocking pool.
-//! IMAP access control lists (RFC 4314) are read and changed in `imap::acl`. It decides nothing about
-//! content, nor about who should hold which rights.
+//! IMAP access control lists (RFC 4314) are read and changed in `imap::acl`; `aged` finds and purges
+//! what the retention rules say is past its time. It decides nothing about content, nor about who
+//! should hold which rights, nor which message is past its time.
 
+mod aged;
 pub mod imap;
 pub mod maildir;
 pub mod ops;
@@ -12,6 +14,7 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context as _, Result};
 
+pub use self::aged::Aged;
 pub use self::ops::{Op, Step};
 use crate::config::MailboxSource;
 

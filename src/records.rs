@@ -13,9 +13,12 @@
 //!   JSON or one self-contained HTML file, with its charts as SVG (`report::chart`, plotters): mail per
 //!   bucket per month, response time per month.
 //! - `buckets`: the bucket names the config may use, learnt from the Sieve script.
+//! - `retention`: the data retention practice: purge runs (dry by default) over the bucket folders,
+//!   holds (open disputes, case numbers, manual holds), the purge journal, pruning triaged's own records.
 
 pub mod buckets;
 pub mod business_time;
 pub mod disputes;
 pub mod report;
+pub mod retention;
 pub mod stats;

@@ -7,7 +7,9 @@
 
 mod events;
 mod outbox;
+mod prune;
 mod quarantine;
+mod retention;
 mod sync;
 mod team;
 mod verdicts;
@@ -24,9 +26,11 @@ pub use self::events::{Event, NewEvent};
 pub use self::outbox::{
     Delivery, HeldSource, NewOutboxMail, OutboxMail, OutboxRecipient, RecipientState,
 };
+pub use self::prune::{KeptVerdict, PRUNED, Pruned};
 pub use self::quarantine::{
     GIVEN_UP, GONE, HELD, QuarantineFailure, QuarantineRow, RELEASED, RELEASING,
 };
+pub use self::retention::{HoldKind, HoldRow, NewPurge, PurgeRow, RunEnd};
 pub use self::sync::SyncState;
 pub use self::team::{
     AddressRow, FactRow, ItemRow, NewFact, NewItem, NewPerson, NewPing, PersonRow, PingMatch,

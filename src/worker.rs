@@ -1,9 +1,10 @@
 //! The worker: [`run`] is `triaged run` and `run --once`. It loads what the loops need (the rules, the
 //! outbox with its keys, the templates), then either makes one pass and one outbox flush, or starts the
 //! one scheduler (`scheduler.rs`) with a loop per concern (the mailbox watcher, the outbox sender, the
-//! metrics listener) until shutdown. [`check`] loads the same things without running anything, for
-//! `triaged check`; [`status`] reads where the mailbox stands. The worker writes no SQL and parses no
-//! arguments.
+//! team gauges, the retention schedule when `[retention] schedule` is set, the metrics listener) until
+//! shutdown.
+//! [`check`] loads the same things without running anything, for `triaged check`; [`status`] reads
+//! where the mailbox stands. The worker writes no SQL and parses no arguments.
 
 mod backoff;
 mod gauges;
@@ -153,6 +154,13 @@ async fn watch(
         "outbox sender",
         crate::outbox::run_sender(s, o, Clock::system(), c),
     );
+    if let Some(every) = config.retention.schedule {
+        let (c, s, t) = (Arc::new(config.clone()), store.clone(), group.token());
+        group.spawn(
+            "retention",
+            crate::records::retention::scheduled(c, s, Clock::system(), every, t),
+        );
+    }
     let (s, m, c) = (store.clone(), metrics.clone(), group.token());
     let settings = crate::team::Settings::new(config)?;
     group.spawn(

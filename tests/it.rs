@@ -11,6 +11,7 @@ mod it {
     mod mailserver;
     mod outbox;
     mod records;
+    mod retention;
     mod sieve_diff;
     mod support;
     mod team;

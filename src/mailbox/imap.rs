@@ -5,6 +5,7 @@
 //! Access control lists (RFC 4314) live in `acl`. It decides nothing about content.
 
 pub mod acl;
+mod aged;
 pub mod conn;
 mod namespace;
 mod utf7;

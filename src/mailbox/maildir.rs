@@ -16,6 +16,7 @@ use self::keywords::Keywords;
 use super::Fetched;
 use super::Op;
 
+mod aged;
 pub mod keywords;
 
 /// A local Maildir++ tree.
@@ -312,6 +313,16 @@ impl Maildir {
         let file = format!("{name}:2,{info}");
         let tmp = dir.join("tmp").join(&file);
         std::fs::copy(from, &tmp).with_context(|| format!("copy {name} to {folder:?}"))?;
+        // The copy keeps the original's modification time: Dovecot reads it as the INTERNALDATE, and
+        // the retention rules count a message's age from it.
+        let modified = std::fs::metadata(from).and_then(|m| m.modified());
+        let kept = modified.and_then(|t| {
+            std::fs::File::options()
+                .write(true)
+                .open(&tmp)?
+                .set_modified(t)
+        });
+        kept.with_context(|| format!("keep the time of {name} in {folder:?}"))?;
         std::fs::rename(&tmp, dir.join("cur").join(&file))
             .with_context(|| format!("copy {name} to {folder:?}"))?;
         Ok(())

@@ -118,3 +118,48 @@ fn a_message_in_another_folder_is_unflagged_and_moved_out_of_it() -> anyhow::Res
     assert!(std::fs::read_dir(q.join("cur"))?.next().is_none());
     Ok(())
 }
+
+/// Guards against: a copy or a move that gives the message a new date, so that the retention rules
+/// count its age from when it was sorted rather than from when it arrived.
+#[test]
+fn copies_and_moves_keep_the_arrival_time_and_aged_mail_is_found_and_removed() -> anyhow::Result<()>
+{
+    let dir = tempfile::tempdir()?;
+    let mut md = Maildir::open(dir.path())?;
+    let arrived = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    for name in ["1.a.host", "2.b.host"] {
+        let path = dir.path().join("new").join(name);
+        std::fs::write(&path, b"Subject: a\n\nbody\n")?;
+        std::fs::File::options()
+            .write(true)
+            .open(&path)?
+            .set_modified(arrived)?;
+    }
+    md.scan()?;
+    md.ensure_folders(["Junk", "Copies"].into_iter())?;
+    md.apply(&[
+        Op::Copy {
+            folder: "Copies".into(),
+            ids: vec!["1.a.host".into()],
+        },
+        Op::Move {
+            folder: "Junk".into(),
+            ids: vec!["1.a.host".into(), "2.b.host".into()],
+        },
+    ])?;
+    let copy = dir.path().join(".Copies/cur/1.a.host:2,");
+    assert_eq!(std::fs::metadata(copy)?.modified()?, arrived);
+    assert!(md.enter("Junk"));
+    let cutoff_ms = 1_700_000_001_000;
+    let aged = md.aged(cutoff_ms)?;
+    let names: Vec<&str> = aged.iter().map(|a| a.key.name.as_str()).collect();
+    assert_eq!(names, ["1.a.host", "2.b.host"]);
+    assert_eq!(aged[0].internal_ms, 1_700_000_000_000);
+    assert!(
+        md.aged(1_700_000_000_000)?.is_empty(),
+        "not before its own time"
+    );
+    md.remove(&["2.b.host".to_owned()])?;
+    assert_eq!(md.scan()?, ["1.a.host"]);
+    Ok(())
+}

@@ -88,7 +88,7 @@ fn targets_of(script: &Path) -> Result<Vec<String>> {
 
 /// Whether `name` fits `pattern`, where each `${...}` stands for one or more characters. Each literal
 /// part is matched at its leftmost place, which leaves the most room for the rest.
-fn matches_pattern(pattern: &str, name: &str) -> bool {
+pub(super) fn matches_pattern(pattern: &str, name: &str) -> bool {
     let mut literals = Vec::new();
     let mut rest = pattern;
     while let Some(start) = rest.find("${") {

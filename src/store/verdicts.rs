@@ -75,7 +75,7 @@ fn decode(row: &AnyRow) -> Result<VerdictRow, sqlx::Error> {
 }
 
 /// `$first, $first+1, ...` for an IN list of `n` values.
-fn placeholders(first: usize, n: usize) -> String {
+pub(super) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()

@@ -24,8 +24,8 @@ use tokio::sync::OnceCell;
 pub use config::ConfigBuilder;
 #[allow(unused_imports)]
 pub use imap::{
-    ImapSession, append, append_many, fetch_all, getacl, imap_connect_tls, imap_login,
-    list_folders, message_ids, test_ca_roots, wait_for_messages,
+    ImapSession, Listed, append, append_at, append_many, fetch_all, folder_state, getacl,
+    imap_connect_tls, imap_login, list_folders, message_ids, test_ca_roots, wait_for_messages,
 };
 #[allow(unused_imports)]
 pub use lmtp::{deliver_lmtp, deliver_lmtp_from};

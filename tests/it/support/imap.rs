@@ -326,3 +326,80 @@ pub async fn getacl(session: &mut ImapSession, folder: &str) -> Result<Vec<(Stri
         }
     }
 }
+
+/// Stores `raw` in `folder` over `session` (creating the folder) with the INTERNALDATE `date` and IMAP
+/// `flags`: how retention tests make mail that arrived long ago.
+pub async fn append_at(
+    session: &mut ImapSession,
+    folder: &str,
+    raw: &[u8],
+    flags: &[&str],
+    date: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    if !list_folders(session).await?.iter().any(|f| f == folder) {
+        session
+            .create(folder)
+            .await
+            .with_context(|| format!("create folder {folder:?}"))?;
+    }
+    let flags = (!flags.is_empty()).then(|| format!("({})", flags.join(" ")));
+    let date = format!("\"{}\"", date.format("%d-%b-%Y %H:%M:%S +0000"));
+    session
+        .append(folder, flags.as_deref(), Some(&date), raw)
+        .await
+        .with_context(|| format!("append to {folder:?} at {date}"))
+}
+
+/// One message as a folder lists it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Listed {
+    /// Message-ID without angle brackets; empty when it has none.
+    pub message_id: String,
+    pub uid: u32,
+    pub internal: Option<chrono::DateTime<chrono::Utc>>,
+    /// Flags as the server spells them, sorted (`\Recent` left out: it changes with every session).
+    pub flags: Vec<String>,
+}
+
+/// Every message of `folder` (EXAMINE, nothing changed), by UID; a folder that does not exist is empty.
+pub async fn folder_state(session: &mut ImapSession, folder: &str) -> Result<Vec<Listed>> {
+    let Ok(mailbox) = session.examine(folder).await else {
+        return Ok(Vec::new());
+    };
+    if mailbox.exists == 0 {
+        return Ok(Vec::new());
+    }
+    let fetches: Vec<_> = session
+        .uid_fetch("1:*", "(UID FLAGS INTERNALDATE ENVELOPE)")
+        .await
+        .with_context(|| format!("fetch {folder:?}"))?
+        .try_collect()
+        .await?;
+    let mut out = Vec::new();
+    for f in &fetches {
+        let message_id = f
+            .envelope()
+            .and_then(|e| e.message_id.as_deref())
+            .map(|id| {
+                String::from_utf8_lossy(id)
+                    .trim()
+                    .trim_matches(['<', '>'])
+                    .to_owned()
+            })
+            .unwrap_or_default();
+        let mut flags: Vec<String> = f
+            .flags()
+            .filter(|fl| *fl != async_imap::types::Flag::Recent)
+            .map(|fl| format!("{fl:?}"))
+            .collect();
+        flags.sort();
+        out.push(Listed {
+            message_id,
+            uid: f.uid.unwrap_or(0),
+            internal: f.internal_date().map(|d| d.with_timezone(&chrono::Utc)),
+            flags,
+        });
+    }
+    out.sort_by_key(|l| l.uid);
+    Ok(out)
+}
