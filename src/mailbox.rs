@@ -18,6 +18,24 @@ pub use self::aged::Aged;
 pub use self::ops::{Op, Step};
 use crate::config::MailboxSource;
 
+/// Whether `e` says that the connection to the IMAP server failed (dropped, garbled, or silent for
+/// the liveness limit) rather than that the server refused a command (NO, BAD), a command could not
+/// be written, or a Maildir file operation failed. What was asked may or may not have been done: the
+/// next connection finds out and asks again. A refusal, by contrast, is the operation's own fault and
+/// counts against it.
+pub fn connection_failed(e: &anyhow::Error) -> bool {
+    use async_imap::error::Error as ImapError;
+    e.chain().any(|cause| {
+        cause.is::<imap::Silent>()
+            || cause.downcast_ref::<ImapError>().is_some_and(|e| {
+                matches!(
+                    e,
+                    ImapError::Io(_) | ImapError::ConnectionLost | ImapError::Parse(_)
+                )
+            })
+    })
+}
+
 /// The store's identity of a configured mailbox: the account and folder, not a label.
 pub fn id(source: &MailboxSource) -> String {
     match source {
@@ -253,7 +271,28 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::uid_set;
+    use super::{connection_failed, imap::Silent, uid_set};
+    use async_imap::error::Error as ImapError;
+
+    #[test]
+    fn a_dropped_or_silent_connection_is_told_from_a_refusal() -> anyhow::Result<()> {
+        let lost = anyhow::Error::new(ImapError::ConnectionLost).context("UID MOVE 1:4 to \"A\"");
+        assert!(connection_failed(&lost));
+        let io = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "bytes remaining");
+        assert!(connection_failed(&anyhow::Error::new(ImapError::Io(io))));
+        let silent =
+            anyhow::Error::new(Silent(std::time::Duration::from_secs(3))).context("UID STORE");
+        assert!(connection_failed(&silent));
+        assert_eq!(
+            format!("{silent:#}"),
+            "UID STORE: no reply from the server for 3s"
+        );
+        let refused = anyhow::Error::new(ImapError::No("[TRYCREATE] no such folder".into()));
+        assert!(!connection_failed(&refused.context("UID COPY")));
+        let maildir = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "rename");
+        assert!(!connection_failed(&anyhow::Error::new(maildir)));
+        Ok(())
+    }
 
     #[test]
     fn uid_sets_collapse_runs() -> anyhow::Result<()> {

@@ -35,6 +35,12 @@ pub struct Caps {
     pub idle: bool,
 }
 
+/// The server sent nothing for the liveness limit while triaged waited on it: the connection is
+/// taken for dead (a caller tells this from a refusal with [`super::connection_failed`]).
+#[derive(Debug, thiserror::Error)]
+#[error("no reply from the server for {0:?}")]
+pub struct Silent(pub Duration);
+
 /// Why an IDLE ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
@@ -132,7 +138,7 @@ impl Imap {
     ) -> Result<T> {
         tokio::select! {
             r = fut => r.with_context(|| what.to_owned()),
-            () = dead(last_read, limit) => bail!("{what}: no reply from the server for {limit:?}"),
+            () = dead(last_read, limit) => Err(anyhow::Error::new(Silent(limit)).context(what.to_owned())),
         }
     }
 
@@ -335,7 +341,10 @@ impl Imap {
 
     /// Carries out a batch's grouped operations, in order.
     pub async fn apply(&mut self, ops: &[Op<u32>]) -> Result<()> {
-        for op in ops {
+        for (i, op) in ops.iter().enumerate() {
+            if i > 0 {
+                crate::failpoint::hit("mid-apply");
+            }
             match op {
                 Op::Flag { flags, ids } => {
                     let query = format!("+FLAGS.SILENT ({})", flags.join(" "));

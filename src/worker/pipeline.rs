@@ -51,6 +51,9 @@ pub(super) struct Pipeline {
     folder: String,
     /// Fingerprint of the rules and limits, recorded with each quarantined message.
     rules_digest: String,
+    /// [`BATCH`] and [`APPLY_BATCH`], unless a test with fail points made them smaller.
+    batch: usize,
+    apply_batch: usize,
 }
 
 impl Pipeline {
@@ -67,6 +70,7 @@ impl Pipeline {
         let effects = Arc::new(Effects::new(&config, &mailbox)?);
         let rules_digest = super::quarantine::rules_fingerprint(&config.rules)?;
         let sorter = Sorter::new(rules, config.clone(), folder.clone(), clock.clone());
+        let batch = crate::failpoint::batch(BATCH);
         let quarantine = Quarantine {
             store: store.clone(),
             clock: clock.clone(),
@@ -77,7 +81,7 @@ impl Pipeline {
             folder: folder.clone(),
             quarantine_folder: config.mailbox.quarantine.clone(),
             rules_digest: rules_digest.clone(),
-            batch: BATCH,
+            batch,
         };
         Ok(Pipeline {
             store,
@@ -90,6 +94,8 @@ impl Pipeline {
             mailbox,
             folder,
             rules_digest,
+            batch,
+            apply_batch: crate::failpoint::batch(APPLY_BATCH),
         })
     }
 
@@ -154,9 +160,9 @@ impl Pipeline {
         if keys.is_empty() {
             return Ok(summary);
         }
-        let progress = Progress::new(keys.len() as u64, BATCH as u64);
+        let progress = Progress::new(keys.len() as u64, self.batch as u64);
         let mut unapplied: Vec<(i64, Key, Plan)> = Vec::new();
-        let mut batches = keys.chunks(BATCH);
+        let mut batches = keys.chunks(self.batch);
         let mut fetched = match batches.next() {
             Some(first) => source.fetch(first).await?,
             None => Vec::new(),
@@ -180,7 +186,7 @@ impl Pipeline {
             let batch_len = classified.len() as u64;
             unapplied.extend(self.commit_batch(state, classified, &mut summary).await?);
             let last = next.is_none() || cancel.is_cancelled();
-            if last || unapplied.len() >= APPLY_BATCH {
+            if last || unapplied.len() >= self.apply_batch {
                 self.apply_recorded(source, std::mem::take(&mut unapplied), &mut summary)
                     .await?;
             }
@@ -367,10 +373,14 @@ impl Pipeline {
             .map(|(_, k, p)| (k.clone(), p.steps()))
             .collect();
         if let Err(e) = source.apply(&items).await {
-            let error = format!("{e:#}");
-            let next = self.clock.now_ms() + super::backoff::retry_delay_ms(1);
-            for (id, ..) in recorded {
-                self.store.record_apply_failure(*id, &error, next).await?;
+            // A connection that failed mid-apply is no fault of the plans: they stay due, and the
+            // next connection re-applies them at once (`recover`), finding what the server did.
+            if !crate::mailbox::connection_failed(&e) {
+                let error = format!("{e:#}");
+                let next = self.clock.now_ms() + super::backoff::retry_delay_ms(1);
+                for (id, ..) in recorded {
+                    self.store.record_apply_failure(*id, &error, next).await?;
+                }
             }
             self.metrics.error();
             return Err(e.context("apply verdicts"));
@@ -430,6 +440,7 @@ impl Pipeline {
         plan.copies = copies;
         match source.apply(&[(key.clone(), plan.steps())]).await {
             Ok(()) => Ok(()),
+            Err(e) if crate::mailbox::connection_failed(&e) => Err(e),
             Err(e) if row.attempts + 1 >= MAX_APPLY_ATTEMPTS => {
                 tracing::error!(verdict = row.id, error = %format!("{e:#}"), "giving up applying: quarantine");
                 let q = Plan {

@@ -12,7 +12,9 @@ use serde_json::json;
 use triaged::config::Config;
 use triaged::lists::{Action, ListAddress, ListError, Mailman, Subscribed, Unsubscribed};
 
-use super::support::{DOMAIN, list_id, mailman, new_user, smtp_send, wait_for_messages};
+use super::support::{
+    DOMAIN, list_id, mailman, new_user, smtp_send, wait_for_exactly, wait_for_messages,
+};
 
 /// List mail takes three runners and two trips through Postfix; runners poll every second.
 const WAIT: Duration = Duration::from_secs(60);
@@ -250,7 +252,8 @@ async fn accept_lets_a_member_post_and_hold_holds_the_post() -> Result<()> {
     assert_eq!(held[0]["sender"], plain.address.as_str());
     assert_eq!(held[0]["message_id"], format!("<{held_id}>"));
 
-    let got = wait_for_messages(&reader, "INBOX", 1, WAIT).await?;
+    // Exactly the accepted post: the held one must not come in late.
+    let got = wait_for_exactly(&reader, "INBOX", 1, WAIT).await?;
     let ids: Vec<_> = got.iter().filter_map(|m| header(m, "Message-ID")).collect();
     assert_eq!(ids, [format!("<{sent_id}>")]);
     Ok(())

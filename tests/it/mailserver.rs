@@ -10,7 +10,7 @@ use async_imap::imap_proto::{MailboxDatum, Response};
 
 use super::support::{
     DOMAIN, append, deliver_lmtp, fetch_all, imap_connect_tls, imap_login, list_folders,
-    mailserver, mailserver_ctl, message_ids, new_user, sieve_workdir, smtp_send, wait_for_messages,
+    mailserver, mailserver_ctl, message_ids, new_user, sieve_workdir, smtp_send, wait_for_exactly,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -47,7 +47,7 @@ async fn postfix_delivers_to_dovecot_and_imaps_reads_it_back() -> Result<()> {
         &sample(&id, &user.address, "via postfix"),
     )
     .await?;
-    wait_for_messages(&user, "INBOX", 1, WAIT).await?;
+    wait_for_exactly(&user, "INBOX", 1, WAIT).await?;
 
     let mut session = imap_login(&user, true).await?;
     assert_eq!(message_ids(&mut session, "INBOX").await?, vec![id]);

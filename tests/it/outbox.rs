@@ -1,6 +1,7 @@
 //! Outgoing mail end to end: the `triaged` binary queues and sends through the test Postfix, and the tests
 //! read what arrived back over IMAP from Dovecot. Each test has its own users, temp dir, config and
-//! SQLite store; the Postfix-down test runs a private Postfix instance so other tests keep theirs.
+//! store, and runs once on SQLite and once on PostgreSQL (`both_stores!`); the Postfix-down test runs a
+//! private Postfix instance so other tests keep theirs, and the stall tests put a proxy before Postfix.
 
 mod ack;
 mod delivery;
@@ -10,6 +11,7 @@ mod pgp;
 mod pki;
 mod queue;
 mod smime;
+mod stall;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -64,17 +66,28 @@ impl Env {
         Ok(env)
     }
 
-    /// An env sending through the shared test Postfix.
-    pub async fn with_postfix(disputes_address: &str, claimant: &str, extra: &str) -> Result<Env> {
+    /// An env sending through the shared test Postfix, its store on `backend`.
+    pub async fn with_postfix(
+        disputes_address: &str,
+        claimant: &str,
+        extra: &str,
+        backend: Backend,
+    ) -> Result<Env> {
         let port = mailserver().await?.smtp_port;
         Env::new(&Setup {
             transport: &plaintext(port),
             disputes_address,
             claimant,
             extra,
-            backend: Backend::Sqlite,
+            backend,
         })
         .await
+    }
+
+    /// Fails unless the outbox kept its records on the backend the test asked for (see
+    /// `TestStore::assert_backend`).
+    pub async fn assert_backend(&self) -> Result<()> {
+        self.test_store.assert_backend("outbox_mails").await
     }
 
     /// The command to run `triaged ARGS --config CONFIG`.

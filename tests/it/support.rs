@@ -1,6 +1,6 @@
 //! Test support shared by every integration test: starts the private Dovecot and Postfix once per test
 //! process (`scripts/mailserver up`), creates a fresh mail user per test, and re-exports the LMTP, IMAP,
-//! SMTP and Mailman helpers. It never skips: a server that cannot be started is an error carrying the
+//! SMTP and Mailman helpers, the fault proxy and the quiet-mailbox waits. It never skips: a server that cannot be started is an error carrying the
 //! script's output.
 
 mod config;
@@ -8,6 +8,8 @@ mod imap;
 mod lmtp;
 mod mailman;
 mod private;
+mod proxy;
+mod quiet;
 mod smtp;
 mod store;
 
@@ -22,15 +24,19 @@ use tokio::sync::OnceCell;
 pub use config::ConfigBuilder;
 #[allow(unused_imports)]
 pub use imap::{
-    ImapSession, Listed, append, append_at, fetch_all, folder_state, getacl, imap_connect_tls,
-    imap_login, list_folders, message_ids, test_ca_roots, wait_for_messages,
+    ImapSession, Listed, append, append_at, append_many, fetch_all, folder_state, getacl,
+    imap_connect_tls, imap_login, list_folders, message_ids, test_ca_roots, wait_for_messages,
 };
 #[allow(unused_imports)]
 pub use lmtp::{deliver_lmtp, deliver_lmtp_from};
 #[allow(unused_imports)]
 pub use mailman::{MailmanServer, list_id, mailman};
 #[allow(unused_imports)]
-pub use private::{PrivateServer, private_mailserver};
+pub use private::{PrivateServer, private_mailserver, private_mailserver_with};
+#[allow(unused_imports)]
+pub use proxy::{Fault, Proxy};
+#[allow(unused_imports)]
+pub use quiet::{QUIET, wait_for_exactly, wait_quiet, wait_quiet_with};
 #[allow(unused_imports)]
 pub use smtp::{smtp_send, smtp_transport};
 #[allow(unused_imports)]

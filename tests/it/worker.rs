@@ -2,12 +2,17 @@
 //! classify` predicts, delivery while idling, crashes at fail points, UIDVALIDITY changes, SIGTERM,
 //! a silent connection, and the Maildir source. Each test has its own mail user or Maildir and store.
 
+mod capabilities;
 mod caused_mail;
 mod connection;
+mod cut;
 mod harness;
 mod keywords;
+mod kill;
+mod plans;
 mod quarantine;
 mod scheduler;
+mod sigterm;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -17,7 +22,7 @@ use anyhow::{Context as _, Result, ensure};
 use self::harness::{
     Opts, World, append_all, assert_placed, bulk, imap_placement, predict, verdict_rows, wait_until,
 };
-use super::support::{Backend, deliver_lmtp};
+use super::support::{Backend, deliver_lmtp, wait_quiet};
 
 crate::both_stores!(backlog_is_sorted_as_classify_predicts_and_a_second_run_changes_nothing);
 
@@ -68,13 +73,15 @@ async fn backlog_is_sorted_as_classify_predicts_and_a_second_run_changes_nothing
     Ok(())
 }
 
+crate::both_stores!(delivery_while_idling_is_sorted_within_two_seconds);
+
 /// Guards against: mail delivered while idling left unsorted until the next poll.
-#[tokio::test]
-async fn delivery_while_idling_is_sorted_within_two_seconds() -> Result<()> {
+async fn delivery_while_idling_is_sorted_within_two_seconds(backend: Backend) -> Result<()> {
     let world = World::imap(
         "idle",
         Opts {
             mailbox_extra: "poll_interval = \"10m\"\n",
+            backend,
             ..Opts::default()
         },
     )
@@ -103,23 +110,39 @@ async fn delivery_while_idling_is_sorted_within_two_seconds() -> Result<()> {
     })
     .await
     .context("the delivered message was not sorted within 2 s")?;
+    wait_quiet(user).await?;
+    ensure!(
+        imap_placement(user).await?.get(&msg.0) == Some(&want),
+        "the delivered message was moved or copied again once sorted"
+    );
     child.start_kill().ok();
     eprintln!("delivered → sorted in {took:?}");
+    world.assert_backend().await?;
     Ok(())
 }
 
+crate::both_stores!(kill_at_each_fail_point_then_restart_sorts_each_message_exactly_once);
+
 /// Guards against: a crash between a verdict's commit and its MOVE (or mid-batch, or after a batch)
 /// losing a message, moving it twice or giving it two verdicts.
-#[tokio::test]
-async fn kill_at_each_fail_point_then_restart_sorts_each_message_exactly_once() -> Result<()> {
+async fn kill_at_each_fail_point_then_restart_sorts_each_message_exactly_once(
+    backend: Backend,
+) -> Result<()> {
     for point in [
         "after-verdict-commit",
         "before-verdict-commit",
         "after-apply",
     ] {
-        let world = World::imap("crash", Opts::default()).await?;
+        let world = World::imap(
+            "crash",
+            Opts {
+                backend,
+                ..Opts::default()
+            },
+        )
+        .await?;
         let user = world.user()?;
-        let messages = bulk(&format!("crash-{point}"), 1200)?;
+        let messages = bulk(&format!("crash-{point}"), 600)?;
         let expected = predict(&messages).await?;
         append_all(user, "INBOX", &messages).await?;
         world.crash_at(point).await?;
@@ -129,22 +152,25 @@ async fn kill_at_each_fail_point_then_restart_sorts_each_message_exactly_once() 
         let rows = verdict_rows(&world).await?;
         let ids: BTreeSet<&String> = rows.iter().map(|r| &r.3).collect();
         ensure!(
-            rows.len() == 1200 && ids.len() == 1200,
+            rows.len() == 600 && ids.len() == 600,
             "{point}: {} verdicts for {} messages",
             rows.len(),
             ids.len()
         );
+        world.assert_backend().await?;
     }
     Ok(())
 }
 
+crate::both_stores!(a_recreated_folder_is_resynced_without_reprocessing);
+
 /// Guards against: a recreated folder (new UIDVALIDITY) making every message look new.
-#[tokio::test]
-async fn a_recreated_folder_is_resynced_without_reprocessing() -> Result<()> {
+async fn a_recreated_folder_is_resynced_without_reprocessing(backend: Backend) -> Result<()> {
     let world = World::imap(
         "uidvalidity",
         Opts {
             url: Some("imap://USER@localhost:PORT/Incoming"),
+            backend,
             ..Opts::default()
         },
     )
@@ -190,53 +216,22 @@ async fn a_recreated_folder_is_resynced_without_reprocessing() -> Result<()> {
             == 10,
         "restored messages moved again"
     );
+    world.assert_backend().await?;
     Ok(())
 }
 
-/// Guards against: SIGTERM killing a batch half-done, or a restart redoing part of the backlog.
-#[tokio::test]
-async fn sigterm_mid_backlog_exits_cleanly_and_a_restart_finishes_exactly_once() -> Result<()> {
-    let world = World::imap("sigterm", Opts::default()).await?;
-    let user = world.user()?;
-    let messages = bulk("sigterm", 3000)?;
-    let expected = predict(&messages).await?;
-    append_all(user, "INBOX", &messages).await?;
-    let child = world
-        .command(&["run"])
-        .spawn()
-        .context("start triaged run")?;
-    let pid = child.id().context("child pid")?;
-    wait_until(Duration::from_secs(30), || async {
-        Ok(verdict_rows(&world).await.is_ok_and(|r| !r.is_empty()))
-    })
-    .await?;
-    let start = std::time::Instant::now();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()?;
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .context("triaged did not exit within 10 s of SIGTERM")??;
-    ensure!(
-        status.status.success(),
-        "exit status {} after SIGTERM",
-        status.status
-    );
-    eprintln!("exited {:?} after SIGTERM", start.elapsed());
-    world.run_once().await?;
-    assert_placed(&imap_placement(user).await?, &expected)?;
-    ensure!(
-        verdict_rows(&world).await?.len() == 3000,
-        "one verdict per message"
-    );
-    Ok(())
-}
+crate::both_stores!(maildir_backlog_is_sorted_and_survives_kill_at_the_fail_point);
 
 /// Guards against: the Maildir source losing or duplicating mail across a crash.
-#[tokio::test]
-async fn maildir_backlog_is_sorted_and_survives_kill_at_the_fail_point() -> Result<()> {
-    let world = World::maildir(Opts::default()).await?;
-    let messages = bulk("maildir", 1500)?;
+async fn maildir_backlog_is_sorted_and_survives_kill_at_the_fail_point(
+    backend: Backend,
+) -> Result<()> {
+    let world = World::maildir(Opts {
+        backend,
+        ..Opts::default()
+    })
+    .await?;
+    let messages = bulk("maildir", 600)?;
     let expected = predict(&messages).await?;
     for (i, (_, raw)) in messages.iter().enumerate() {
         std::fs::write(
@@ -252,11 +247,12 @@ async fn maildir_backlog_is_sorted_and_survives_kill_at_the_fail_point() -> Resu
     let placed = maildir_placement(&world)?;
     assert_placed(&placed, &expected)?;
     ensure!(
-        verdict_rows(&world).await?.len() == 1500,
+        verdict_rows(&world).await?.len() == 600,
         "one verdict per message"
     );
     let again = world.run_once().await?;
     ensure!(again.contains("sorted 0 message(s)"), "second run: {again}");
+    world.assert_backend().await?;
     Ok(())
 }
 

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::super::support::{new_user, wait_for_messages};
+use anyhow::Context as _;
+
+use super::super::support::{Backend, new_user, wait_for_exactly};
 use super::{Env, parse, text_of, write_eml};
 
 fn message(from: &str, id: &str, extra: &str) -> String {
@@ -16,13 +18,17 @@ fn message(from: &str, id: &str, extra: &str) -> String {
     )
 }
 
-#[tokio::test]
-async fn send_ack_declines_what_rfc_3834_forbids_each_with_its_reason() -> Result<()> {
+crate::both_stores!(send_ack_declines_what_rfc_3834_forbids_each_with_its_reason);
+
+async fn send_ack_declines_what_rfc_3834_forbids_each_with_its_reason(
+    backend: Backend,
+) -> Result<()> {
     let alice = new_user("alice").await?;
     let env = Env::with_postfix(
         "Arbitration <arbitration@test.example>",
         "Team Leader <stl@test.example>",
         "",
+        backend,
     )
     .await?;
     let dir = env.dir.path();
@@ -103,8 +109,9 @@ async fn send_ack_declines_what_rfc_3834_forbids_each_with_its_reason() -> Resul
 
     let flush = env.run(&["outbox", "flush"]).await?;
     assert!(flush.status.success(), "{}", text_of(&flush));
-    let got = wait_for_messages(&alice, "INBOX", 1, Duration::from_secs(20)).await?;
-    assert_eq!(got.len(), 1, "one acknowledgement per sender per period");
+    let got = wait_for_exactly(&alice, "INBOX", 1, Duration::from_secs(20))
+        .await
+        .context("one acknowledgement per sender per period")?;
     let msg = parse(&got[0])?;
     assert_eq!(
         msg.header_raw("Auto-Submitted").map(str::trim),
@@ -126,5 +133,6 @@ async fn send_ack_declines_what_rfc_3834_forbids_each_with_its_reason() -> Resul
         Some("<>"),
         "automatic replies go out with a null sender"
     );
+    env.assert_backend().await?;
     Ok(())
 }

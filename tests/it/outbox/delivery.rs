@@ -7,13 +7,18 @@ use anyhow::Result;
 use mail_parser::MimeHeaders as _;
 use triaged::store::RecipientState;
 
-use super::super::support::{new_user, wait_for_messages};
+use anyhow::Context as _;
+
+use super::super::support::{Backend, new_user, wait_for_exactly};
 use super::{Env, parse, queued_message_id, text_of};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-#[tokio::test]
-async fn welcome_pack_and_abc_filing_arrive_with_their_headers_and_parts() -> Result<()> {
+crate::both_stores!(welcome_pack_and_abc_filing_arrive_with_their_headers_and_parts);
+
+async fn welcome_pack_and_abc_filing_arrive_with_their_headers_and_parts(
+    backend: Backend,
+) -> Result<()> {
     let newcomer = new_user("newcomer").await?;
     let arbitration = new_user("arbitration").await?;
     let leader = new_user("leader").await?;
@@ -21,6 +26,7 @@ async fn welcome_pack_and_abc_filing_arrive_with_their_headers_and_parts() -> Re
         &format!("Arbitration <{}>", arbitration.address),
         &format!("Team Leader <{}>", leader.address),
         "",
+        backend,
     )
     .await?;
     let to = format!("New Comer <{}>", newcomer.address);
@@ -54,12 +60,9 @@ async fn welcome_pack_and_abc_filing_arrive_with_their_headers_and_parts() -> Re
         text_of(&flush)
     );
 
-    let got = wait_for_messages(&newcomer, "INBOX", 1, WAIT).await?;
-    assert_eq!(
-        got.len(),
-        1,
-        "the candidate is not a recipient of the filing"
-    );
+    let got = wait_for_exactly(&newcomer, "INBOX", 1, WAIT)
+        .await
+        .context("the candidate is not a recipient of the filing")?;
     let msg = parse(&got[0])?;
     assert_eq!(msg.message_id(), Some(welcome_id.as_str()));
     assert_eq!(msg.subject(), Some("Welcome to Support Triage, New Comer"));
@@ -89,8 +92,7 @@ async fn welcome_pack_and_abc_filing_arrive_with_their_headers_and_parts() -> Re
     }
 
     for user in [&arbitration, &leader] {
-        let got = wait_for_messages(user, "INBOX", 1, WAIT).await?;
-        assert_eq!(got.len(), 1);
+        let got = wait_for_exactly(user, "INBOX", 1, WAIT).await?;
         let msg = parse(&got[0])?;
         assert_eq!(msg.message_id(), Some(filing_id.as_str()));
         assert_eq!(msg.subject(), Some("Dispute: ABC Request over Santa Claus"));
@@ -114,17 +116,22 @@ async fn welcome_pack_and_abc_filing_arrive_with_their_headers_and_parts() -> Re
         }
         assert_eq!(msg.content_type().map(|c| c.ctype()), Some("text"));
     }
+    env.assert_backend().await?;
     Ok(())
 }
 
-#[tokio::test]
-async fn a_recipient_rejected_with_550_fails_once_while_the_other_is_delivered() -> Result<()> {
+crate::both_stores!(a_recipient_rejected_with_550_fails_once_while_the_other_is_delivered);
+
+async fn a_recipient_rejected_with_550_fails_once_while_the_other_is_delivered(
+    backend: Backend,
+) -> Result<()> {
     let arbitration = new_user("arbitration").await?;
     let rejected = format!("nosuch-{}@test.example", std::process::id());
     let env = Env::with_postfix(
         &format!("Arbitration <{}>", arbitration.address),
         &format!("Gone Leader <{rejected}>"),
         "",
+        backend,
     )
     .await?;
     let filing = env
@@ -176,22 +183,22 @@ async fn a_recipient_rejected_with_550_fails_once_while_the_other_is_delivered()
     assert!(failed.last_error.contains("550"), "{}", failed.last_error);
     let sent = find(&arbitration.address).ok_or_else(|| anyhow::anyhow!("no row"))?;
     assert_eq!((sent.state, sent.attempts), (RecipientState::Sent, 1));
-    assert_eq!(
-        wait_for_messages(&arbitration, "INBOX", 1, WAIT)
-            .await?
-            .len(),
-        1
-    );
+    wait_for_exactly(&arbitration, "INBOX", 1, WAIT).await?;
+    env.assert_backend().await?;
     Ok(())
 }
 
-#[tokio::test]
-async fn a_name_with_crlf_and_bcc_is_refused_with_exit_2_and_nothing_queued() -> Result<()> {
+crate::both_stores!(a_name_with_crlf_and_bcc_is_refused_with_exit_2_and_nothing_queued);
+
+async fn a_name_with_crlf_and_bcc_is_refused_with_exit_2_and_nothing_queued(
+    backend: Backend,
+) -> Result<()> {
     let victim = new_user("victim").await?;
     let env = Env::with_postfix(
         "Arbitration <arbitration@test.example>",
         "Team Leader <stl@test.example>",
         "",
+        backend,
     )
     .await?;
     let evil = format!(
@@ -248,15 +255,18 @@ async fn a_name_with_crlf_and_bcc_is_refused_with_exit_2_and_nothing_queued() ->
     let store = env.store().await?;
     assert!(store.outbox_mails(10).await?.is_empty(), "nothing queued");
     assert!(store.events(None, 10).await?.is_empty(), "nothing recorded");
+    env.assert_backend().await?;
     Ok(())
 }
 
-#[tokio::test]
-async fn a_filing_with_a_missing_part_is_refused_naming_it() -> Result<()> {
+crate::both_stores!(a_filing_with_a_missing_part_is_refused_naming_it);
+
+async fn a_filing_with_a_missing_part_is_refused_naming_it(backend: Backend) -> Result<()> {
     let env = Env::with_postfix(
         "Arbitration <arbitration@test.example>",
         "Team Leader <stl@test.example>",
         "",
+        backend,
     )
     .await?;
     let out = env
@@ -298,15 +308,18 @@ async fn a_filing_with_a_missing_part_is_refused_naming_it() -> Result<()> {
         text_of(&out)
     );
     assert!(env.store().await?.outbox_mails(10).await?.is_empty());
+    env.assert_backend().await?;
     Ok(())
 }
 
-#[tokio::test]
-async fn dry_run_prints_the_message_and_queues_nothing() -> Result<()> {
+crate::both_stores!(dry_run_prints_the_message_and_queues_nothing);
+
+async fn dry_run_prints_the_message_and_queues_nothing(backend: Backend) -> Result<()> {
     let env = Env::with_postfix(
         "Arbitration <arbitration@test.example>",
         "Team Leader <stl@test.example>",
         "",
+        backend,
     )
     .await?;
     let out = env
@@ -329,5 +342,6 @@ async fn dry_run_prints_the_message_and_queues_nothing() -> Result<()> {
     assert!(msg.message_id().is_some() && msg.date().is_some());
     assert!(msg.body_text(0).is_some_and(|b| b.contains("Support-2")));
     assert!(env.store().await?.outbox_mails(10).await?.is_empty());
+    env.assert_backend().await?;
     Ok(())
 }

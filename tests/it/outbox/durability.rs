@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use triaged::store::RecipientState;
 
-use super::super::support::{imap_login, mailserver, message_ids, new_user, wait_for_messages};
+use super::super::support::{mailserver, new_user, wait_for_exactly};
 use super::{Env, Setup, plaintext, queued_message_id, text_of};
 
 /// A Postfix of this test's own (`scripts/mailserver start-postfix` with its own state dir and port),
@@ -68,8 +68,11 @@ impl Drop for PrivatePostfix {
     }
 }
 
-#[tokio::test]
-async fn a_queued_mail_survives_postfix_down_and_kill_9_and_arrives_exactly_once() -> Result<()> {
+crate::both_stores!(a_queued_mail_survives_postfix_down_and_kill_9_and_arrives_exactly_once);
+
+async fn a_queued_mail_survives_postfix_down_and_kill_9_and_arrives_exactly_once(
+    backend: Backend,
+) -> Result<()> {
     let user = new_user("durable").await?;
     let postfix = PrivatePostfix::start().await?;
     let env = Env::new(&Setup {
@@ -77,7 +80,7 @@ async fn a_queued_mail_survives_postfix_down_and_kill_9_and_arrives_exactly_once
         disputes_address: "Arbitration <arbitration@test.example>",
         claimant: "Team Leader <stl@test.example>",
         extra: "",
-        backend: Backend::Sqlite,
+        backend,
     })
     .await?;
     postfix.script("stop-postfix")?;
@@ -148,14 +151,13 @@ async fn a_queued_mail_survives_postfix_down_and_kill_9_and_arrives_exactly_once
         text_of(&again)
     );
 
-    let got = wait_for_messages(&user, "INBOX", 1, Duration::from_secs(30)).await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut session = imap_login(&user, false).await?;
-    let ids = message_ids(&mut session, "INBOX").await?;
+    let got = wait_for_exactly(&user, "INBOX", 1, Duration::from_secs(30))
+        .await
+        .context("exactly once")?;
     assert_eq!(
-        ids,
-        vec![message_id],
-        "exactly once, with the Message-ID fixed at enqueue"
+        super::parse(&got[0])?.message_id(),
+        Some(message_id.as_str()),
+        "the Message-ID fixed at enqueue"
     );
     // Postfix and Dovecot prepend their trace headers; SMTP DATA may add a final CRLF. Between those,
     // the bytes are the stored ones.
@@ -169,5 +171,6 @@ async fn a_queued_mail_survives_postfix_down_and_kill_9_and_arrives_exactly_once
     );
     let r = env.recipients().await?.remove(0);
     assert_eq!(r.state, RecipientState::Sent);
+    env.assert_backend().await?;
     Ok(())
 }

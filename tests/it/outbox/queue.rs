@@ -8,12 +8,18 @@ use std::time::Duration;
 use anyhow::Result;
 use triaged::store::RecipientState;
 
-use super::super::support::{mailserver, new_user, wait_for_messages};
+use anyhow::Context as _;
+
+use super::super::support::{mailserver, new_user, wait_for_exactly};
 use super::{Env, Setup, parse, queued_message_id, text_of};
 
-#[tokio::test]
-async fn a_mail_that_must_be_encrypted_without_a_key_is_held_listed_retried_and_cancelled()
--> Result<()> {
+crate::both_stores!(
+    a_mail_that_must_be_encrypted_without_a_key_is_held_listed_retried_and_cancelled
+);
+
+async fn a_mail_that_must_be_encrypted_without_a_key_is_held_listed_retried_and_cancelled(
+    backend: Backend,
+) -> Result<()> {
     let templates = tempfile::tempdir()?;
     std::fs::write(
         templates.path().join("welcome-se.txt"),
@@ -29,7 +35,7 @@ async fn a_mail_that_must_be_encrypted_without_a_key_is_held_listed_retried_and_
         disputes_address: "Arbitration <arbitration@example.org>",
         claimant: "Team Leader <stl@example.org>",
         extra: &extra,
-        backend: Backend::Sqlite,
+        backend,
     })
     .await?;
     let out = env
@@ -86,11 +92,15 @@ async fn a_mail_that_must_be_encrypted_without_a_key_is_held_listed_retried_and_
     assert_eq!(r.state, RecipientState::Cancelled);
     let missing = env.run(&["outbox", "retry", "99"]).await?;
     assert_eq!(missing.status.code(), Some(1), "{}", text_of(&missing));
+    env.assert_backend().await?;
     Ok(())
 }
 
-#[tokio::test]
-async fn starttls_is_required_and_checked_against_the_configured_ca() -> Result<()> {
+crate::both_stores!(starttls_is_required_and_checked_against_the_configured_ca);
+
+async fn starttls_is_required_and_checked_against_the_configured_ca(
+    backend: Backend,
+) -> Result<()> {
     let server = mailserver().await?;
     let user = new_user("starttls").await?;
     let trusted = format!(
@@ -106,7 +116,7 @@ async fn starttls_is_required_and_checked_against_the_configured_ca() -> Result<
         disputes_address: "a@example.org",
         claimant: "T L <stl@example.org>",
         extra: "",
-        backend: Backend::Sqlite,
+        backend,
     })
     .await?;
     let out = env
@@ -127,7 +137,7 @@ async fn starttls_is_required_and_checked_against_the_configured_ca() -> Result<
         disputes_address: "a@example.org",
         claimant: "T L <stl@example.org>",
         extra: "",
-        backend: Backend::Sqlite,
+        backend,
     })
     .await?;
     let out = env
@@ -140,8 +150,9 @@ async fn starttls_is_required_and_checked_against_the_configured_ca() -> Result<
         "{}",
         text_of(&flush)
     );
-    let got = wait_for_messages(&user, "INBOX", 1, Duration::from_secs(20)).await?;
-    assert_eq!(got.len(), 1, "only the mail sent over verified TLS arrived");
+    let got = wait_for_exactly(&user, "INBOX", 1, Duration::from_secs(20))
+        .await
+        .context("only the mail sent over verified TLS arrived")?;
     let msg = parse(&got[0])?;
     assert_eq!(msg.message_id(), Some(id.as_str()));
     // RFC 3848: Postfix records a TLS-protected submission as "with ESMTPS".
@@ -150,5 +161,6 @@ async fn starttls_is_required_and_checked_against_the_configured_ca() -> Result<
         raw.contains("(Postfix) with ESMTPS"),
         "Postfix saw TLS: {raw}"
     );
+    env.assert_backend().await?;
     Ok(())
 }

@@ -113,8 +113,9 @@ fn decode_base64(work: &Path, text: &str) -> Result<Vec<u8>> {
     openssl_ok(work, &["base64", "-d", "-in", &file.display().to_string()])
 }
 
-#[tokio::test]
-async fn smime_mail_verifies_and_decrypts_with_openssl_and_gpgsm() -> Result<()> {
+crate::both_stores!(smime_mail_verifies_and_decrypts_with_openssl_and_gpgsm);
+
+async fn smime_mail_verifies_and_decrypts_with_openssl_and_gpgsm(backend: Backend) -> Result<()> {
     let plain = new_user("smime-plain").await?;
     let member = new_user("smime-member").await?;
     let ca = Ca::new("Team CA")?;
@@ -129,6 +130,7 @@ async fn smime_mail_verifies_and_decrypts_with_openssl_and_gpgsm() -> Result<()>
         "Arbitration <arbitration@test.example>",
         "Team Leader <stl@test.example>",
         &extra,
+        backend,
     )
     .await?;
     let check = env.run(&["check"]).await?;
@@ -261,11 +263,13 @@ async fn smime_mail_verifies_and_decrypts_with_openssl_and_gpgsm() -> Result<()>
     );
     let status = gpgsm_verify(&gpgsm, work.path(), &inner)?;
     assert!(status.contains("[GNUPG:] GOODSIG"), "{status}");
+    env.assert_backend().await?;
     Ok(())
 }
 
-#[tokio::test]
-async fn check_reports_an_expired_team_certificate_under_its_key() -> Result<()> {
+crate::both_stores!(check_reports_an_expired_team_certificate_under_its_key);
+
+async fn check_reports_an_expired_team_certificate_under_its_key(backend: Backend) -> Result<()> {
     let ca = Ca::new("Team CA")?;
     let team = ca.issue("team", "support@example.org", Validity::Expired)?;
     let keys = tempfile::tempdir()?;
@@ -277,7 +281,7 @@ async fn check_reports_an_expired_team_certificate_under_its_key() -> Result<()>
         disputes_address: "Arbitration <arbitration@example.org>",
         claimant: "Team Leader <stl@example.org>",
         extra: &extra,
-        backend: Backend::Sqlite,
+        backend,
     })
     .await?;
     let check = env.run(&["check"]).await?;
@@ -323,11 +327,15 @@ async fn check_reports_an_expired_team_certificate_under_its_key() -> Result<()>
         "{}",
         text_of(&check)
     );
+    env.assert_backend().await?;
     Ok(())
 }
 
-#[tokio::test]
-async fn always_encrypted_mail_is_held_until_the_certificate_is_there_then_retried() -> Result<()> {
+crate::both_stores!(always_encrypted_mail_is_held_until_the_certificate_is_there_then_retried);
+
+async fn always_encrypted_mail_is_held_until_the_certificate_is_there_then_retried(
+    backend: Backend,
+) -> Result<()> {
     let member = new_user("smime-held").await?;
     let ca = Ca::new("Team CA")?;
     let team = ca.issue("team", "support@example.org", Validity::Current)?;
@@ -352,7 +360,7 @@ async fn always_encrypted_mail_is_held_until_the_certificate_is_there_then_retri
         disputes_address: "Arbitration <arbitration@test.example>",
         claimant: "Team Leader <stl@test.example>",
         extra: &smime_table(keys.path(), &ca, &team, &certs)?,
-        backend: Backend::Sqlite,
+        backend,
     })
     .await?;
     let to = format!("Member <{}>", member.address);
@@ -389,5 +397,6 @@ async fn always_encrypted_mail_is_held_until_the_certificate_is_there_then_retri
         ],
     )?;
     assert!(String::from_utf8_lossy(&inner).contains("The keys to the kingdom."));
+    env.assert_backend().await?;
     Ok(())
 }

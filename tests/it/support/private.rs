@@ -22,6 +22,39 @@ pub struct PrivateServer {
 /// to the shared instance's start, which runs first.
 pub async fn private_mailserver(name: &str) -> Result<PrivateServer> {
     mailserver().await?;
+    let (dir, ports) = instance(name);
+    let server = MailServer::start(&dir, ports, Servers::Dovecot).await?;
+    Ok(PrivateServer { server })
+}
+
+/// [`private_mailserver`] with `settings` added to its Dovecot config (`dovecot/local.conf`, which
+/// the config includes): a server lacking a capability, one keeping a raw log. An instance that last
+/// ran with other settings is restarted. Tests of one process set up such servers one at a time, so
+/// none restarts a server another test already uses.
+pub async fn private_mailserver_with(name: &str, settings: &str) -> Result<PrivateServer> {
+    static SETUP: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = SETUP.lock().await;
+    mailserver().await?;
+    let (dir, ports) = instance(name);
+    let local = dir.join("dovecot/local.conf");
+    let changed = std::fs::read_to_string(&local).ok().as_deref() != Some(settings);
+    if changed {
+        std::fs::create_dir_all(dir.join("dovecot"))
+            .with_context(|| format!("create {}", dir.display()))?;
+        let staged = dir.join("dovecot/.local.conf.new");
+        std::fs::write(&staged, settings)
+            .and_then(|()| std::fs::rename(&staged, &local))
+            .with_context(|| format!("write {}", local.display()))?;
+    }
+    let server = MailServer::start(&dir, ports, Servers::Dovecot).await?;
+    if changed {
+        server.ctl("restart-dovecot").await?;
+    }
+    Ok(PrivateServer { server })
+}
+
+/// The directory and ports of the private instance `name`, derived from the name and the checkout.
+fn instance(name: &str) -> (PathBuf, Ports) {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     env!("CARGO_MANIFEST_DIR").hash(&mut h);
     name.hash(&mut h);
@@ -34,8 +67,7 @@ pub async fn private_mailserver(name: &str) -> Result<PrivateServer> {
         lmtp: base + 2,
         smtp: base + 3,
     };
-    let server = MailServer::start(&dir, ports, Servers::Dovecot).await?;
-    Ok(PrivateServer { server })
+    (dir, ports)
 }
 
 impl PrivateServer {

@@ -4,10 +4,10 @@
 //! that `scripts/postgres` drops it only once this process is gone. `both_stores!` turns one test
 //! function into a test per backend. A PostgreSQL that cannot be reached fails the test, never skips it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, ensure};
 use sqlx::Executor as _;
 
 /// Which database a test's store is.
@@ -26,6 +26,8 @@ pub struct TestStore {
     url: String,
     /// The schema, on PostgreSQL.
     pub schema: Option<String>,
+    /// Where the SQLite file is (or, on PostgreSQL, would be had the config's store been ignored).
+    sqlite_file: PathBuf,
 }
 
 /// The PostgreSQL the tests use.
@@ -42,6 +44,7 @@ impl TestStore {
                 backend,
                 url: format!("sqlite://{}", dir.join("triaged.db").display()),
                 schema: None,
+                sqlite_file: dir.join("triaged.db"),
             }),
             Backend::Postgres => {
                 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -64,6 +67,7 @@ impl TestStore {
                     backend,
                     url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
                     schema: Some(schema),
+                    sqlite_file: dir.join("triaged.db"),
                 })
             }
         }
@@ -72,6 +76,28 @@ impl TestStore {
     /// `[store] url` for the test's config.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Fails unless triaged kept its records on the backend the test asked for: a SQLite run has its
+    /// file, a PostgreSQL run leaves none behind (the configs' default store is that same file) and its
+    /// schema holds `table`.
+    pub async fn assert_backend(&self, table: &str) -> Result<()> {
+        let sqlite_file = self.sqlite_file.exists();
+        ensure!(
+            sqlite_file == (self.backend == Backend::Sqlite),
+            "{:?} run, but a SQLite file exists: {sqlite_file}",
+            self.backend
+        );
+        if let Some(schema) = &self.schema {
+            let found: Vec<(String,)> = self
+                .rows(&format!(
+                    "SELECT table_schema::text FROM information_schema.tables \
+                     WHERE table_schema = '{schema}' AND table_name = '{table}'"
+                ))
+                .await?;
+            ensure!(found.len() == 1, "no {table} table in schema {schema}");
+        }
+        Ok(())
     }
 
     /// Opens the store with triaged's own code (for tests of what the outbox recorded).

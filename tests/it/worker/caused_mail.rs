@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context as _, Result, ensure};
 
 use super::harness::{Opts, World, append_all, imap_placement, store_rows};
+use crate::it::support::Backend;
 
 const SCRIPT: &str = r#"require ["copy", "vacation", "fileinto", "mailbox"];
 if header :contains "subject" "redirect-me" {
@@ -55,10 +56,13 @@ async fn queued(world: &World) -> Result<Vec<(String, String, String, i64)>> {
     .await
 }
 
+crate::both_stores!(redirect_copy_and_vacation_are_queued_once_each_across_a_crash);
+
 /// Guards against: redirects and vacation replies dropped, sent twice after a crash, or a vacation
 /// reply going to a list or twice to one sender within its period.
-#[tokio::test]
-async fn redirect_copy_and_vacation_are_queued_once_each_across_a_crash() -> Result<()> {
+async fn redirect_copy_and_vacation_are_queued_once_each_across_a_crash(
+    backend: Backend,
+) -> Result<()> {
     let scripts = tempfile::tempdir()?;
     let script = scripts.path().join("redirect.sieve");
     std::fs::write(&script, SCRIPT)?;
@@ -66,6 +70,7 @@ async fn redirect_copy_and_vacation_are_queued_once_each_across_a_crash() -> Res
         "redirect",
         Opts {
             script: Some(&script),
+            backend,
             ..Opts::default()
         },
     )
@@ -154,5 +159,6 @@ async fn redirect_copy_and_vacation_are_queued_once_each_across_a_crash() -> Res
             placed.get(id)
         );
     }
+    world.assert_backend().await?;
     Ok(())
 }

@@ -14,7 +14,11 @@ use super::harness::{
     Opts, World, append_all, assert_placed, bulk, imap_placement, placement_with, predict,
     wait_until,
 };
-use crate::it::support::{PrivateServer, TestUser, mailserver, new_user, private_mailserver};
+use crate::it::support::Backend;
+use crate::it::support::{
+    PrivateServer, QUIET, TestUser, mailserver, new_user, private_mailserver, wait_quiet,
+    wait_quiet_with,
+};
 
 /// Where `msg` is on the private server equals where `classify` says it goes.
 async fn sorted_on(ps: &PrivateServer, user: &TestUser, msg: &(String, Vec<u8>)) -> Result<bool> {
@@ -25,10 +29,14 @@ async fn sorted_on(ps: &PrivateServer, user: &TestUser, msg: &(String, Vec<u8>))
     Ok(placement_with(|| ps.login(user)).await?.get(&msg.0) == Some(&want))
 }
 
+crate::both_stores!(dovecot_restarted_while_idling_then_a_delivered_message_is_sorted);
+
 /// Guards against: a worker that never comes back after the server restarts under its IDLE.
-#[tokio::test]
-async fn dovecot_restarted_while_idling_then_a_delivered_message_is_sorted() -> Result<()> {
-    let ps = private_mailserver("restart").await?;
+async fn dovecot_restarted_while_idling_then_a_delivered_message_is_sorted(
+    backend: Backend,
+) -> Result<()> {
+    // One instance per backend: the two runs of this test each restart their server.
+    let ps = private_mailserver(&format!("restart-{backend:?}").to_ascii_lowercase()).await?;
     let user = ps.new_user("restart")?;
     let metrics = free_port()?;
     let world = World::imap_at(
@@ -37,6 +45,7 @@ async fn dovecot_restarted_while_idling_then_a_delivered_message_is_sorted() -> 
         Opts {
             mailbox_extra: "poll_interval = \"10m\"\n",
             metrics: Some(metrics),
+            backend,
             ..Opts::default()
         },
     )
@@ -52,17 +61,23 @@ async fn dovecot_restarted_while_idling_then_a_delivered_message_is_sorted() -> 
         .await
         .context("the message delivered after the restart was not sorted within 30 s")?;
     eprintln!("sorted {took:?} after the restart");
+    wait_quiet_with(|| ps.login(&user), QUIET, Duration::from_secs(60)).await?;
+    ensure!(
+        sorted_on(&ps, &user, &msg).await?,
+        "the message was moved or copied again once sorted"
+    );
     ensure!(
         child.try_wait()?.is_none(),
         "triaged exited after the restart"
     );
     let (_, text) = http_get(metrics, "/metrics").await?;
     ensure!(
-        text.contains("triaged_reconnects_total 1\n"),
+        has_line(&text, "triaged_reconnects_total 1"),
         "not exactly one reconnect:\n{text}"
     );
     child.start_kill().ok();
     ps.ctl("stop-dovecot").await?;
+    world.assert_backend().await?;
     Ok(())
 }
 
@@ -142,7 +157,7 @@ async fn pump(
 }
 
 /// `GET path` on the metrics listener: (status code, body).
-async fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
+pub(super) async fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).await?;
     s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
         .await?;
@@ -160,16 +175,25 @@ async fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
     Ok((code, body))
 }
 
-fn free_port() -> Result<u16> {
+/// Whether `text` has `line` as a whole line (`triaged_reconnects_total 1` is not `... 12`).
+pub(super) fn has_line(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l.trim_end() == line)
+}
+
+pub(super) fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
+crate::both_stores!(
+    a_silent_connection_fails_healthz_and_triaged_reconnects_within_the_liveness_limit
+);
+
 /// Guards against: a connection that goes silent without closing keeping the worker "live" and deaf.
-#[tokio::test]
-async fn a_silent_connection_fails_healthz_and_triaged_reconnects_within_the_liveness_limit()
--> Result<()> {
+async fn a_silent_connection_fails_healthz_and_triaged_reconnects_within_the_liveness_limit(
+    backend: Backend,
+) -> Result<()> {
     let server = mailserver().await?;
     let user = new_user("proxy").await?;
     let proxy = Proxy::start(server.imap_port).await?;
@@ -182,6 +206,7 @@ async fn a_silent_connection_fails_healthz_and_triaged_reconnects_within_the_liv
             url: Some(&url),
             mailbox_extra: "poll_interval = \"10m\"\nliveness_limit = \"3s\"\n",
             metrics: Some(metrics),
+            backend,
             ..Opts::default()
         },
     )
@@ -219,6 +244,9 @@ async fn a_silent_connection_fails_healthz_and_triaged_reconnects_within_the_liv
     })
     .await
     .context("no reconnect and sort within 10 s of the freeze")?;
+    wait_quiet(&user).await?;
+    assert_placed(&imap_placement(&user).await?, &expected)
+        .context("the message was moved or copied again once sorted")?;
     eprintln!("healthz 503 after {failed_after:?}; live and sorted again {took:?} later");
     ensure!(
         failed_after <= Duration::from_millis(4_500),
@@ -229,9 +257,13 @@ async fn a_silent_connection_fails_healthz_and_triaged_reconnects_within_the_liv
         "no new connection through the proxy"
     );
     let (_, text) = http_get(metrics, "/metrics").await?;
+    for line in ["triaged_reconnects_total 1", "triaged_live 1"] {
+        ensure!(
+            has_line(&text, line),
+            "/metrics lacks the line {line:?}:\n{text}"
+        );
+    }
     for needle in [
-        "triaged_reconnects_total 1",
-        "triaged_live 1",
         "triaged_errors_total",
         "triaged_server_silence_seconds",
         "triaged_outbox_depth",
@@ -240,18 +272,21 @@ async fn a_silent_connection_fails_healthz_and_triaged_reconnects_within_the_liv
         ensure!(text.contains(needle), "/metrics lacks {needle:?}:\n{text}");
     }
     child.start_kill().ok();
+    world.assert_backend().await?;
     Ok(())
 }
 
+crate::both_stores!(implicit_tls_with_the_test_ca_sorts_the_backlog);
+
 /// Guards against: implicit TLS (imaps://) not working with a private CA.
-#[tokio::test]
-async fn implicit_tls_with_the_test_ca_sorts_the_backlog() -> Result<()> {
+async fn implicit_tls_with_the_test_ca_sorts_the_backlog(backend: Backend) -> Result<()> {
     let server = mailserver().await?;
     let url = format!("imaps://USER@localhost:{}/INBOX", server.imaps_port);
     let world = World::imap(
         "imaps",
         Opts {
             url: Some(&url),
+            backend,
             ..Opts::default()
         },
     )
@@ -262,12 +297,14 @@ async fn implicit_tls_with_the_test_ca_sorts_the_backlog() -> Result<()> {
     append_all(user, "INBOX", &messages).await?;
     let out = world.run_once().await?;
     ensure!(out.contains("sorted 30 message(s)"), "{out}");
-    assert_placed(&imap_placement(user).await?, &expected)
+    assert_placed(&imap_placement(user).await?, &expected)?;
+    world.assert_backend().await
 }
 
+crate::both_stores!(implicit_tls_refuses_a_certificate_no_trusted_ca_signed);
+
 /// Guards against: accepting a server certificate no trusted CA signed.
-#[tokio::test]
-async fn implicit_tls_refuses_a_certificate_no_trusted_ca_signed() -> Result<()> {
+async fn implicit_tls_refuses_a_certificate_no_trusted_ca_signed(backend: Backend) -> Result<()> {
     let server = mailserver().await?;
     let url = format!("imaps://USER@localhost:{}/INBOX", server.imaps_port);
     let world = World::imap(
@@ -275,6 +312,7 @@ async fn implicit_tls_refuses_a_certificate_no_trusted_ca_signed() -> Result<()>
         Opts {
             url: Some(&url),
             no_ca: true,
+            backend,
             ..Opts::default()
         },
     )
@@ -303,5 +341,6 @@ async fn implicit_tls_refuses_a_certificate_no_trusted_ca_signed() -> Result<()>
             .all(|f| f == &["INBOX".to_owned()]),
         "mail was moved over an untrusted connection"
     );
+    world.assert_backend().await?;
     Ok(())
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail, ensure};
 
 use super::super::support::{
-    Backend, ConfigBuilder, ImapSession, MailServer, TestStore, TestUser, imap_login, list_folders,
-    mailserver, message_ids, new_user,
+    Backend, ConfigBuilder, ImapSession, MailServer, TestStore, TestUser, append_many, imap_login,
+    list_folders, mailserver, message_ids, new_user,
 };
 
 pub const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
@@ -105,23 +105,7 @@ impl World {
     /// Fails unless triaged kept its records on the backend the test asked for: a PostgreSQL run
     /// leaves no SQLite file behind, and its schema holds the verdicts.
     pub async fn assert_backend(&self) -> Result<()> {
-        let sqlite_file = self.dir.path().join("triaged.db").exists();
-        ensure!(
-            sqlite_file == (self.store.backend == Backend::Sqlite),
-            "{:?} run, but a SQLite file exists: {sqlite_file}",
-            self.store.backend
-        );
-        if let Some(schema) = &self.store.schema {
-            let found: Vec<(String,)> = self
-                .store
-                .rows(&format!(
-                    "SELECT table_schema::text FROM information_schema.tables \
-                     WHERE table_schema = '{schema}' AND table_name = 'verdicts'"
-                ))
-                .await?;
-            ensure!(found.len() == 1, "no verdicts table in schema {schema}");
-        }
-        Ok(())
+        self.store.assert_backend("verdicts").await
     }
 
     pub fn user(&self) -> Result<&TestUser> {
@@ -339,21 +323,15 @@ where
     Ok(out)
 }
 
-/// Appends messages to `folder` of `user` over one connection.
+/// Appends messages to `folder` of `user` over one connection (MULTIAPPEND, see `append_many`).
 pub async fn append_all(
     user: &TestUser,
     folder: &str,
     messages: &[(String, Vec<u8>)],
 ) -> Result<()> {
-    let mut session = imap_login(user, false).await?;
-    for (_, raw) in messages {
-        session
-            .append(folder, None, None, raw)
-            .await
-            .context("append")?;
-    }
-    session.logout().await.ok();
-    Ok(())
+    let port = mailserver().await?.imap_port;
+    let raws: Vec<&[u8]> = messages.iter().map(|(_, raw)| raw.as_slice()).collect();
+    append_many(port, user, folder, &raws).await
 }
 
 /// Compares where messages are with where they should be: each in exactly its folders, once each.

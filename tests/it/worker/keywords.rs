@@ -5,11 +5,15 @@ use anyhow::{Context as _, Result, ensure};
 use futures::TryStreamExt as _;
 
 use super::harness::{Opts, World};
+use crate::it::support::Backend;
 use crate::it::support::{imap_login, mailserver, new_user};
 
+crate::both_stores!(keywords_set_on_a_maildir_are_the_keywords_dovecot_reports);
+
 /// Guards against: keywords written in a form Dovecot does not read (and so lost for the team).
-#[tokio::test]
-async fn keywords_set_on_a_maildir_are_the_keywords_dovecot_reports() -> Result<()> {
+async fn keywords_set_on_a_maildir_are_the_keywords_dovecot_reports(
+    backend: Backend,
+) -> Result<()> {
     let server = mailserver().await?;
     let user = new_user("keywords").await?;
     let mut session = imap_login(&user, false).await?;
@@ -54,6 +58,7 @@ async fn keywords_set_on_a_maildir_are_the_keywords_dovecot_reports() -> Result<
     let url = format!("maildir://{}", root.display());
     let world = World::maildir(Opts {
         url: Some(&url),
+        backend,
         ..Opts::default()
     })
     .await?;
@@ -93,5 +98,6 @@ async fn keywords_set_on_a_maildir_are_the_keywords_dovecot_reports() -> Result<
         );
     }
     session.logout().await.ok();
+    world.assert_backend().await?;
     Ok(())
 }

@@ -7,6 +7,7 @@ use anyhow::{Context as _, Result, ensure};
 use futures::TryStreamExt as _;
 
 use super::harness::{Opts, World, append_all, imap_placement, store_rows, verdict_rows};
+use crate::it::support::Backend;
 use crate::it::support::{TestUser, imap_login};
 
 const FAILING: &str = r#"require ["ihave", "fileinto"];
@@ -61,11 +62,15 @@ fn folder_of(placed: &std::collections::BTreeMap<String, Vec<String>>, id: &str)
     placed.get(id).cloned().unwrap_or_default()
 }
 
+crate::both_stores!(
+    quarantined_mail_is_released_once_when_the_rules_change_and_not_retried_otherwise
+);
+
 /// Guards against: an error verdict losing the message or leaving it unmarked, a hot retry loop on
 /// the same rules, and a release from quarantine done twice or lost across a crash.
-#[tokio::test]
-async fn quarantined_mail_is_released_once_when_the_rules_change_and_not_retried_otherwise()
--> Result<()> {
+async fn quarantined_mail_is_released_once_when_the_rules_change_and_not_retried_otherwise(
+    backend: Backend,
+) -> Result<()> {
     let scripts = tempfile::tempdir()?;
     let script = scripts.path().join("rules.sieve");
     std::fs::write(&script, FAILING)?;
@@ -73,6 +78,7 @@ async fn quarantined_mail_is_released_once_when_the_rules_change_and_not_retried
         "quarantine",
         Opts {
             script: Some(&script),
+            backend,
             ..Opts::default()
         },
     )
@@ -152,5 +158,6 @@ async fn quarantined_mail_is_released_once_when_the_rules_change_and_not_retried
         "{} verdicts for 3 messages",
         verdicts.len()
     );
+    world.assert_backend().await?;
     Ok(())
 }

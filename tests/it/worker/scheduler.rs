@@ -7,13 +7,16 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, ensure};
 
 use super::harness::{Opts, World};
+use crate::it::support::Backend;
+
+crate::both_stores!(a_task_that_dies_stops_the_whole_worker_with_exit_1);
 
 /// Guards against: a task of the worker dying while the process lives on, or being only logged.
-#[tokio::test]
-async fn a_task_that_dies_stops_the_whole_worker_with_exit_1() -> Result<()> {
-    let port = 19_000 + u16::try_from(std::process::id() % 1_000).unwrap_or(0);
+async fn a_task_that_dies_stops_the_whole_worker_with_exit_1(backend: Backend) -> Result<()> {
+    let port = super::connection::free_port()?;
     let world = World::maildir(Opts {
         metrics: Some(port),
+        backend,
         ..Opts::default()
     })
     .await?;
@@ -45,5 +48,6 @@ async fn a_task_that_dies_stops_the_whole_worker_with_exit_1() -> Result<()> {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the metrics listener outlived the worker"
     );
+    world.assert_backend().await?;
     Ok(())
 }
