@@ -420,6 +420,8 @@ fn schemes_default_to_smime_then_openpgp_and_are_checked() -> Result<()> {
 #[test]
 fn parsed_text_resolves_paths_beside_the_named_file_without_reading_it() -> Result<()> {
     let dir = tempfile::tempdir()?;
+    std::fs::create_dir_all(dir.path().join("rules"))?;
+    std::fs::write(dir.path().join("rules/support.sieve"), "keep;\n")?;
     let file = dir.path().join("absent.toml");
     let config = Config::parse(&file, MINIMAL).map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(config.file, file);
