@@ -17,13 +17,17 @@
 //!   overdue items, thin roles; `table`: the roster as text, JSON, markdown or MoinMoin; `view`: the
 //!   roster and one person read for `team list` and `team show`.
 //! - `mail`: the team side of mail other commands send (the welcome pack ticks its item).
+//! - `certificate`: members' S/MIME certificates and OpenPGP keys, recorded by hand or learnt by the
+//!   worker from signed mail, and those near expiry.
 //! - `csv`: the import file's grammar.
 //!
 //! # The API other rooms call
 //! [`find`]/[`find_in`], [`by_address_in`], [`active_members`], [`record_fact_in`], [`tick_in`],
-//! [`tick_action_in`], [`retire_in`], each recording its event; `dispute abc` uses
+//! [`tick_action_in`], [`retire_in`], [`learn_in`] (the worker's harvested certificates), each
+//! recording its event; `dispute abc` uses
 //! [`record_fact_in`] with [`Fact::ABC`].
 
+mod certificate;
 mod checklist;
 mod csv;
 pub mod defs;
@@ -45,6 +49,9 @@ use std::time::Duration;
 use anyhow::Result;
 use chrono::{DateTime, TimeZone as _, Utc};
 
+pub use self::certificate::{
+    EXPIRY_WARNING_DAYS, Expiring, Learnt, expiring, learn_in, record_certificate,
+};
 pub use self::checklist::{
     ChecklistView, ItemRef, Opened, TRIAGED, TickOutcome, tick, tick_action_in, tick_in,
 };

@@ -8,8 +8,9 @@ mod delivery;
 mod durability;
 mod harvest;
 mod pgp;
-mod pki;
+pub mod pki;
 mod queue;
+mod recorded;
 mod smime;
 mod stall;
 

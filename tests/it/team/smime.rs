@@ -1,0 +1,208 @@
+//! Members' certificates learnt by the worker, end to end on SQLite and PostgreSQL: signed messages made
+//! by `openssl cms` (never by triaged) are delivered over LMTP into the watched INBOX of the real
+//! Dovecot and sorted by `triaged run --once`. One from an address not on the roster, one chaining to
+//! an unknown CA and one with a tampered body are sorted as any mail and record nothing, with their
+//! reasons logged; the member's valid one records the certificate and ticks `start/smime-cert`, and the
+//! next mail to them is encrypted to that certificate. Close to its expiry `team list` says so.
+
+use anyhow::{Context as _, Result, ensure};
+
+use super::env::Env;
+use crate::it::outbox::pki::{Ca, Issued, Validity, openssl_ok};
+use crate::it::support::{Backend, deliver_lmtp};
+
+const MEMBER: &str = "rudolph@test.example";
+
+const CONTENT: &[u8] = b"Content-Type: text/plain; charset=us-ascii\r\n\r\n\
+Hello support, this is my certificate.\r\n";
+
+/// `[smime]` with the team's identity and `ca` as the trust roots for members' certificates.
+fn smime_section(ca: &Ca, team: &Issued) -> String {
+    format!(
+        "[smime]\ncert_file = \"{}\"\nkey_file = \"{}\"\nca_file = \"{}\"\n",
+        team.cert.display(),
+        team.key.display(),
+        ca.cert.display()
+    )
+}
+
+async fn certificates(env: &Env) -> Result<Vec<(String, String, String)>> {
+    env.store
+        .rows("SELECT scheme, fingerprint, source FROM team_certificates ORDER BY id")
+        .await
+}
+
+async fn smime_item(env: &Env) -> Result<Vec<(String, String)>> {
+    env.store
+        .rows(
+            "SELECT state, done_by FROM team_checklist_items \
+             WHERE checklist = 'start' AND item = 'smime-cert'",
+        )
+        .await
+}
+
+/// The SHA-256 fingerprint of a PEM certificate, as triaged writes it (uppercase hex, no colons).
+fn fingerprint(work: &std::path::Path, cert: &Issued) -> Result<String> {
+    let out = openssl_ok(
+        work,
+        &[
+            "x509",
+            "-in",
+            &cert.cert.display().to_string(),
+            "-noout",
+            "-fingerprint",
+            "-sha256",
+        ],
+    )?;
+    let text = String::from_utf8(out)?;
+    let hex = text.split('=').nth(1).context("fingerprint")?;
+    Ok(hex.trim().replace(':', "").to_uppercase())
+}
+
+/// Done when: a test member sends a signed message into the watched mailbox, triaged records the
+/// certificate and ticks the checklist item, and the next mail to them is encrypted to it; signed mail
+/// from an address not on the roster, chaining to an unknown CA, or with a tampered body records nothing.
+async fn signed_mail_from_a_member_teaches_their_certificate(backend: Backend) -> Result<()> {
+    let ca = Ca::new("Members CA")?;
+    let team = ca.issue("team", "support@test.example", Validity::Current)?;
+    let member = ca.issue("rudolph", MEMBER, Validity::Current)?;
+    let env = Env::imap(backend, "learn", &[&smime_section(&ca, &team)]).await?;
+    let inbox = env.user.as_ref().context("imap env")?;
+    env.ok(&[
+        "team",
+        "add",
+        &format!("Rudolph <{MEMBER}>"),
+        "--role",
+        "triage",
+    ])
+    .await?;
+
+    let stranger = ca.issue("grinch", "grinch@test.example", Validity::Current)?;
+    let not_member = ca.sign_mail(&stranger, "Grinch <grinch@test.example>", CONTENT, false)?;
+    let other_ca = Ca::new("Unknown CA")?;
+    let foreign = other_ca.issue("rudolph", MEMBER, Validity::Current)?;
+    let unknown_ca = ca_mail(&other_ca, &foreign)?;
+    let good = ca.sign_mail(&member, &format!("Rudolph <{MEMBER}>"), CONTENT, false)?;
+    let tampered = String::from_utf8(good.clone())?.replace("my certificate.", "my certificate!");
+    for raw in [&not_member, &unknown_ca, &tampered.into_bytes()] {
+        deliver_lmtp(inbox, raw).await?;
+    }
+    let out = env.run(&["run", "--once"]).await?;
+    ensure!(out.code == Some(0), "run --once: {}", out.all());
+    ensure!(certificates(&env).await?.is_empty(), "nothing recorded");
+    ensure!(
+        smime_item(&env).await? == [("open".to_owned(), String::new())],
+        "{:?}",
+        smime_item(&env).await?
+    );
+    for reason in ["reason=\"untrusted\"", "reason=\"bad-signature\""] {
+        ensure!(
+            out.stderr.contains(reason),
+            "{reason} not logged: {}",
+            out.all()
+        );
+    }
+    ensure!(
+        !out.stderr.contains("Hello support"),
+        "no body in the log: {}",
+        out.stderr
+    );
+    let buckets: Vec<(String,)> = env.store.rows("SELECT bucket FROM verdicts").await?;
+    ensure!(buckets.len() == 3, "{buckets:?}");
+    ensure!(
+        buckets
+            .iter()
+            .all(|(b,)| !b.to_lowercase().contains("quarantine")),
+        "sorted as any mail, not quarantined: {buckets:?}"
+    );
+
+    deliver_lmtp(inbox, &good).await?;
+    env.ok(&["run", "--once"]).await?;
+    let work = tempfile::tempdir()?;
+    let fp = fingerprint(work.path(), &member)?;
+    ensure!(
+        certificates(&env).await? == [("smime".to_owned(), fp.clone(), "harvested".to_owned())],
+        "{:?}",
+        certificates(&env).await?
+    );
+    ensure!(
+        smime_item(&env).await? == [("done".to_owned(), "triaged".to_owned())],
+        "{:?}",
+        smime_item(&env).await?
+    );
+    let shown = env.ok(&["team", "show", "rudolph"]).await?;
+    ensure!(shown.contains(&fp), "team show: {shown}");
+
+    next_mail_is_encrypted_to(&env, &member).await?;
+    let list = env.ok(&["team", "list"]).await?;
+    ensure!(
+        !list.contains("certificate:"),
+        "not near expiry yet: {list}"
+    );
+    let later = env.run_at(&["team", "list"], Some("340d")).await?;
+    ensure!(
+        later
+            .stdout
+            .contains(&format!("certificate: Rudolph: smime {fp} expires")),
+        "{}",
+        later.all()
+    );
+    Ok(())
+}
+
+/// A signed message from the member's address with a certificate of a CA triaged does not trust.
+fn ca_mail(other: &Ca, foreign: &Issued) -> Result<Vec<u8>> {
+    other.sign_mail(foreign, &format!("Rudolph <{MEMBER}>"), CONTENT, false)
+}
+
+/// `send welcome` to the member now goes out S/MIME enveloped-data that their key decrypts.
+async fn next_mail_is_encrypted_to(env: &Env, member: &Issued) -> Result<()> {
+    let out = env
+        .ok(&[
+            "send",
+            "welcome",
+            "--role",
+            "triage",
+            "--to",
+            &format!("Rudolph <{MEMBER}>"),
+        ])
+        .await?;
+    let id: i64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("queued outbox "))
+        .and_then(|l| l.split_whitespace().next())
+        .context("queued line")?
+        .parse()?;
+    let store = env.store.open().await?;
+    let raw = store.outbox_raw(id).await?;
+    store.close().await;
+    let text = String::from_utf8_lossy(&raw);
+    ensure!(
+        text.contains("application/pkcs7-mime") && text.contains("enveloped-data"),
+        "not encrypted: {}",
+        text.lines().take(20).collect::<Vec<_>>().join("\n")
+    );
+    let work = tempfile::tempdir()?;
+    let file = work.path().join("welcome.eml");
+    std::fs::write(&file, &raw)?;
+    let inner = openssl_ok(
+        work.path(),
+        &[
+            "cms",
+            "-decrypt",
+            "-in",
+            &file.display().to_string(),
+            "-recip",
+            &member.cert.display().to_string(),
+            "-inkey",
+            &member.key.display().to_string(),
+        ],
+    )?;
+    ensure!(
+        String::from_utf8_lossy(&inner).contains("application/pkcs7-signature"),
+        "signed, then encrypted"
+    );
+    Ok(())
+}
+
+crate::both_stores!(signed_mail_from_a_member_teaches_their_certificate);
