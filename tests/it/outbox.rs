@@ -7,7 +7,7 @@ mod ack;
 mod delivery;
 mod durability;
 mod harvest;
-mod pgp;
+pub mod pgp;
 pub mod pki;
 mod queue;
 mod recorded;

@@ -3,11 +3,13 @@
 //! Dovecot and sorted by `triaged run --once`. One from an address not on the roster, one chaining to
 //! an unknown CA and one with a tampered body are sorted as any mail and record nothing, with their
 //! reasons logged; the member's valid one records the certificate and ticks `start/smime-cert`, and the
-//! next mail to them is encrypted to that certificate. Close to its expiry `team list` says so.
+//! next mail to them is encrypted to that certificate. Close to its expiry `team list` says so. An
+//! OpenPGP key attached to a member's PGP/MIME-signed mail (signed by `gpg`) is learnt the same way.
 
 use anyhow::{Context as _, Result, ensure};
 
 use super::env::Env;
+use crate::it::outbox::pgp::GpgHome;
 use crate::it::outbox::pki::{Ca, Issued, Validity, openssl_ok};
 use crate::it::support::{Backend, deliver_lmtp};
 
@@ -206,3 +208,115 @@ async fn next_mail_is_encrypted_to(env: &Env, member: &Issued) -> Result<()> {
 }
 
 crate::both_stores!(signed_mail_from_a_member_teaches_their_certificate);
+
+/// An OpenPGP key attached to a member's PGP/MIME-signed mail (signed by `gpg`) is stored beside them,
+/// records no S/MIME fact, and the next mail to them is encrypted to it; the same mail with its text
+/// altered after signing teaches nothing.
+async fn a_key_attached_to_a_members_signed_mail_is_learnt(backend: Backend) -> Result<()> {
+    const COMET: &str = "comet@test.example";
+    let team = GpgHome::new()?;
+    team.generate("Support <support@test.example>", "team secret")?;
+    let keys = tempfile::tempdir()?;
+    let key_file = keys.path().join("team.asc");
+    std::fs::write(
+        &key_file,
+        team.ok(&[
+            "--passphrase",
+            "team secret",
+            "--armor",
+            "--export-secret-keys",
+            "support@test.example",
+        ])?,
+    )?;
+    let passphrase = keys.path().join("passphrase");
+    std::fs::write(&passphrase, "team secret")?;
+    let section = format!(
+        "[openpgp]\nkey_file = \"{}\"\npassphrase_file = \"{}\"\n",
+        key_file.display(),
+        passphrase.display()
+    );
+    let env = Env::imap(backend, "learn-pgp", &[&section]).await?;
+    let inbox = env.user.as_ref().context("imap env")?;
+    env.ok(&[
+        "team",
+        "add",
+        &format!("Comet <{COMET}>"),
+        "--role",
+        "triage",
+    ])
+    .await?;
+    let member = GpgHome::new()?;
+    member.generate(&format!("Comet <{COMET}>"), "")?;
+    let mail = member.signed_with_key(&format!("Comet <{COMET}>"), COMET, "My key is attached.")?;
+    let tampered =
+        String::from_utf8(mail.clone())?.replace("My key is attached.", "My key is attacked.");
+    deliver_lmtp(inbox, tampered.as_bytes()).await?;
+    env.ok(&["run", "--once"]).await?;
+    ensure!(
+        certificates(&env).await?.is_empty(),
+        "a tampered mail teaches nothing"
+    );
+
+    deliver_lmtp(inbox, &mail).await?;
+    env.ok(&["run", "--once"]).await?;
+    let colons = String::from_utf8(member.ok(&["--with-colons", "--fingerprint", COMET])?)?;
+    let fp = colons
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .and_then(|l| l.split(':').find(|f| f.len() == 40))
+        .context("fingerprint")?
+        .to_owned();
+    ensure!(
+        certificates(&env).await? == [("openpgp".to_owned(), fp, "harvested".to_owned())],
+        "{:?}",
+        certificates(&env).await?
+    );
+    ensure!(
+        smime_item(&env).await? == [("open".to_owned(), String::new())],
+        "a key is not an S/MIME certificate"
+    );
+
+    let out = env
+        .ok(&[
+            "send",
+            "welcome",
+            "--role",
+            "triage",
+            "--to",
+            &format!("Comet <{COMET}>"),
+        ])
+        .await?;
+    let id: i64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("queued outbox "))
+        .and_then(|l| l.split_whitespace().next())
+        .context("queued line")?
+        .parse()?;
+    let store = env.store.open().await?;
+    let raw = store.outbox_raw(id).await?;
+    store.close().await;
+    let text = String::from_utf8(raw)?;
+    ensure!(
+        text.contains("multipart/encrypted") && text.contains("application/pgp-encrypted"),
+        "not encrypted: {}",
+        text.lines().take(20).collect::<Vec<_>>().join("\n")
+    );
+    let armor = text
+        .find("-----BEGIN PGP MESSAGE-----")
+        .and_then(|start| {
+            let end = text[start..].find("-----END PGP MESSAGE-----")? + start + 25;
+            Some(text[start..end].to_owned())
+        })
+        .context("no PGP message")?;
+    let work = tempfile::tempdir()?;
+    let file = work.path().join("welcome.asc");
+    std::fs::write(&file, armor)?;
+    let plain = member.ok(&["--passphrase", "", "--decrypt", &file.display().to_string()])?;
+    ensure!(
+        String::from_utf8_lossy(&plain).contains("Content-Type"),
+        "decrypts to a MIME entity"
+    );
+    Ok(())
+}
+
+crate::both_stores!(a_key_attached_to_a_members_signed_mail_is_learnt);
