@@ -50,7 +50,8 @@ use anyhow::Result;
 use chrono::{DateTime, TimeZone as _, Utc};
 
 pub use self::certificate::{
-    EXPIRY_WARNING_DAYS, Expiring, Learnt, expiring, learn_in, record_certificate,
+    ConfiguredCert, EXPIRY_WARNING_DAYS, Expiring, Learnt, configured_certs, expiring, learn_in,
+    record_certificate,
 };
 pub use self::checklist::{
     ChecklistView, ItemRef, Opened, TRIAGED, TickOutcome, tick, tick_action_in, tick_in,
@@ -104,12 +105,14 @@ impl Unknown {
 #[error("{0}")]
 pub struct Invalid(pub String);
 
-/// The `[team]` settings, checked: the Triage term, the ping grace, the critical roles.
+/// The `[team]` settings, checked: the Triage term, the ping grace, the critical roles; and the
+/// members' certificates `[smime] certs_dir` holds, for the expiry warning.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub triage_term: Duration,
     pub ping_grace: Duration,
     pub critical: Vec<Role>,
+    pub configured_certs: Vec<ConfiguredCert>,
 }
 
 /// The team's definitions (roles with their preconditions, checklists) and settings, loaded once.
@@ -135,6 +138,7 @@ impl Settings {
             triage_term: config.team.triage_term,
             ping_grace: config.team.ping_grace,
             critical,
+            configured_certs: configured_certs(config),
         })
     }
 }
@@ -193,6 +197,7 @@ impl Team {
                 triage_term: config.team.triage_term,
                 ping_grace: config.team.ping_grace,
                 critical,
+                configured_certs: configured_certs(config),
             },
         })
     }

@@ -246,33 +246,89 @@ impl Expiring {
     }
 }
 
-/// Active members' certificates near expiry at `now`: per person and scheme, the one that lasts
-/// longest, when it ends within [`EXPIRY_WARNING_DAYS`].
-pub fn expiring(roster: &Roster, now: DateTime<Utc>) -> Vec<Expiring> {
+/// A member's certificate from `[smime] certs_dir`: whom it is for and when it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfiguredCert {
+    pub addresses: Vec<String>,
+    pub fingerprint: String,
+    pub not_after_ms: i64,
+}
+
+/// The certificates in `[smime] certs_dir`; a file that cannot be read is left out here (`check`
+/// reports it under `smime.certs_dir`).
+pub fn configured_certs(config: &crate::config::Config) -> Vec<ConfiguredCert> {
+    let Some(dir) = config.smime.as_ref().and_then(|s| s.certs_dir.as_ref()) else {
+        return Vec::new();
+    };
+    let files = crate::outbox::smime::files_in(dir).unwrap_or_default();
+    files
+        .iter()
+        .filter_map(|f| std::fs::read(f).ok())
+        .filter_map(|bytes| Certificate::parse_all(&bytes).ok())
+        .flatten()
+        .map(|c| ConfiguredCert {
+            addresses: c.addresses().to_vec(),
+            fingerprint: c.fingerprint().to_owned(),
+            not_after_ms: c.not_after().timestamp_millis(),
+        })
+        .collect()
+}
+
+/// One certificate a member has, wherever it is kept.
+struct Held<'a> {
+    scheme: &'a str,
+    fingerprint: &'a str,
+    /// 0: never expires.
+    not_after_ms: i64,
+}
+
+/// Active members' certificates near expiry at `now`: per person and scheme, of those recorded on the
+/// roster and those in `certs_dir` for one of their addresses, the one that lasts longest, when it ends
+/// within [`EXPIRY_WARNING_DAYS`].
+pub fn expiring(
+    roster: &Roster,
+    configured: &[ConfiguredCert],
+    now: DateTime<Utc>,
+) -> Vec<Expiring> {
     let horizon = (now + Duration::days(EXPIRY_WARNING_DAYS)).timestamp_millis();
     let mut out = Vec::new();
     for p in roster.people.iter().filter(|p| p.is_active()) {
+        let recorded = roster
+            .certificates
+            .iter()
+            .filter(|c| c.person_id == p.id)
+            .map(|c| Held {
+                scheme: &c.scheme,
+                fingerprint: &c.fingerprint,
+                not_after_ms: c.not_after_ms,
+            });
+        let in_dir = configured
+            .iter()
+            .filter(|c| c.addresses.iter().any(|a| p.addresses.contains(a)))
+            .map(|c| Held {
+                scheme: "smime",
+                fingerprint: &c.fingerprint,
+                not_after_ms: c.not_after_ms,
+            });
+        let held: Vec<Held<'_>> = recorded.chain(in_dir).collect();
         for scheme in ["smime", "openpgp"] {
-            let mine = roster
-                .certificates
-                .iter()
-                .filter(|c| c.person_id == p.id && c.scheme == scheme);
             // A key that never expires (0) outlasts every other.
-            let Some(last) = mine.max_by_key(|c| {
-                if c.not_after_ms == 0 {
+            let last = held.iter().filter(|h| h.scheme == scheme).max_by_key(|h| {
+                if h.not_after_ms == 0 {
                     i64::MAX
                 } else {
-                    c.not_after_ms
+                    h.not_after_ms
                 }
-            }) else {
-                continue;
-            };
-            if last.not_after_ms != 0 && last.not_after_ms <= horizon {
+            });
+            if let Some(last) = last
+                && last.not_after_ms != 0
+                && last.not_after_ms <= horizon
+            {
                 out.push(Expiring {
                     person_id: p.id,
                     name: p.name.clone(),
                     scheme: scheme.to_owned(),
-                    fingerprint: last.fingerprint.clone(),
+                    fingerprint: last.fingerprint.to_owned(),
                     not_after_ms: last.not_after_ms,
                 });
             }

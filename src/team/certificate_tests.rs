@@ -247,7 +247,28 @@ async fn a_members_openpgp_key_is_stored_beside_them_without_the_smime_fact(
     Ok(())
 }
 
+async fn a_certs_dir_certificate_near_expiry_is_listed_too(store: Store) -> Result<()> {
+    let (_dir, team) = team()?;
+    add_member(&store, &team, "Santa", "santa@example.org").await?;
+    let mut settings = team.settings.clone();
+    settings.configured_certs = vec![ConfiguredCert {
+        addresses: vec!["santa@example.org".to_owned()],
+        fingerprint: "AB12".to_owned(),
+        not_after_ms: (now() + Duration::days(5)).timestamp_millis(),
+    }];
+    let (_, health) = crate::team::roster(&store, &settings, now()).await?;
+    assert_eq!(health.expiring.len(), 1, "{:?}", health.expiring);
+    assert_eq!(health.expiring[0].fingerprint, "AB12");
+    let ca = Ca::new("Members CA")?;
+    let long = Certificate::from_x509(ca.issue(&Spec::mail("santa@example.org"))?.0)?;
+    learn(&store, &harvested(&long, "santa@example.org")?).await?;
+    let (_, health) = crate::team::roster(&store, &settings, now()).await?;
+    assert!(health.expiring.is_empty(), "a later certificate was learnt");
+    Ok(())
+}
+
 backend_tests!(
+    a_certs_dir_certificate_near_expiry_is_listed_too,
     a_members_verified_certificate_is_stored_and_ticks_start_once,
     a_members_openpgp_key_is_stored_beside_them_without_the_smime_fact,
     strangers_and_paused_members_teach_nothing,

@@ -125,7 +125,7 @@ impl Health {
             roles,
             unresponsive,
             overdue,
-            expiring: expiring(roster, now),
+            expiring: expiring(roster, &settings.configured_certs, now),
             active: active.len(),
             paused: roster
                 .people
