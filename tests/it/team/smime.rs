@@ -8,7 +8,9 @@
 
 use anyhow::{Context as _, Result, ensure};
 
-use super::env::Env;
+use std::time::{Duration, Instant};
+
+use super::env::{Env, free_port, http_get};
 use crate::it::outbox::pgp::GpgHome;
 use crate::it::outbox::pki::{Ca, Issued, Validity, openssl_ok};
 use crate::it::support::{Backend, deliver_lmtp};
@@ -68,7 +70,9 @@ async fn signed_mail_from_a_member_teaches_their_certificate(backend: Backend) -
     let ca = Ca::new("Members CA")?;
     let team = ca.issue("team", "support@test.example", Validity::Current)?;
     let member = ca.issue("rudolph", MEMBER, Validity::Current)?;
-    let env = Env::imap(backend, "learn", &[&smime_section(&ca, &team)]).await?;
+    let port = free_port()?;
+    let metrics = format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n");
+    let env = Env::imap(backend, "learn", &[&smime_section(&ca, &team), &metrics]).await?;
     let inbox = env.user.as_ref().context("imap env")?;
     env.ok(&[
         "team",
@@ -148,6 +152,34 @@ async fn signed_mail_from_a_member_teaches_their_certificate(backend: Backend) -
             .contains(&format!("certificate: Rudolph: smime {fp} expires")),
         "{}",
         later.all()
+    );
+    expiring_gauge(&env, port).await
+}
+
+/// `triaged run` with the clock 340 days on serves `triaged_team_certificates_expiring 1`.
+async fn expiring_gauge(env: &Env, port: u16) -> Result<()> {
+    let mut child = env
+        .command(&["run"], Some("340d"))
+        .spawn()
+        .context("start triaged run")?;
+    let start = Instant::now();
+    let text = loop {
+        if let Ok(text) = http_get(port, "/metrics").await
+            && text.contains("triaged_team_certificates_expiring")
+        {
+            break text;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            child.start_kill().ok();
+            anyhow::bail!("no team gauges on /metrics within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    child.start_kill().ok();
+    ensure!(
+        text.lines()
+            .any(|l| l == "triaged_team_certificates_expiring 1"),
+        "{text}"
     );
     Ok(())
 }
