@@ -45,6 +45,10 @@ pub struct TeamGauges {
     pub roles: Vec<TeamRoleGauge>,
     pub unresponsive: i64,
     pub overdue_items: i64,
+    /// Rights found beyond the roster's wish by the latest sync or verify.
+    pub rights_drift: i64,
+    /// Retired members whose rights are still granted past `[team] revoke_within`.
+    pub revoke_overdue: i64,
 }
 
 /// One role's members.
@@ -211,6 +215,16 @@ fn render_team(out: &mut String, team: &TeamGauges) {
             "Open checklist items of active members past their due time.",
             team.overdue_items,
         ),
+        (
+            "triaged_rights_drift",
+            "Rights granted beyond the roster's, as the latest sync or verify found them.",
+            team.rights_drift,
+        ),
+        (
+            "triaged_rights_revoke_overdue",
+            "Retired members whose rights are still granted past [team] revoke_within.",
+            team.revoke_overdue,
+        ),
     ];
     for (name, help, v) in totals {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
@@ -321,6 +335,8 @@ mod tests {
             roles: vec![role("triage", 2, 1, true), role("cm", 1, 1, false)],
             unresponsive: 1,
             overdue_items: 3,
+            rights_drift: 2,
+            revoke_overdue: 1,
         });
         let text = m.render();
         for line in [
@@ -329,6 +345,8 @@ mod tests {
             "triaged_team_role_thin{role=\"triage\"} 1",
             "triaged_team_unresponsive_members 1",
             "triaged_team_overdue_items 3",
+            "triaged_rights_drift 2",
+            "triaged_rights_revoke_overdue 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
         }
