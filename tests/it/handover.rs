@@ -503,3 +503,49 @@ async fn kill_between_assets_leaves_a_state_a_rerun_completes(backend: Backend) 
     Ok(())
 }
 crate::both_stores!(kill_between_assets_leaves_a_state_a_rerun_completes);
+
+/// Mailman unreachable during `apply`: every list asset stays `pending` with the error, nothing is
+/// marked applied that was not read back, and a rerun with Mailman back completes the handover.
+async fn unreachable_mailman_leaves_assets_pending_and_a_rerun_continues(
+    backend: Backend,
+) -> Result<()> {
+    let (env, disputes, se) = lists_env(backend).await?;
+    env.ok(&["team", "sync", "--apply"]).await?;
+    env.ok(&["team", "retire", "Dave", "--reason", "moved on"])
+        .await?;
+    env.ok(&["handover", "confirm", "1", "--by", "Alice"])
+        .await?;
+    let good = std::fs::read_to_string(&env.config)?;
+    let url = mailman().await?.url.clone();
+    let dead = format!("http://127.0.0.1:{}/3.1", super::team::env::free_port()?);
+    std::fs::write(&env.config, good.replace(&url, &dead))?;
+    let out = env.fails(&["handover", "apply", "1"], 1).await?;
+    ensure!(
+        out.stdout.contains("list:disputes  pending") && out.stdout.contains("unreachable"),
+        "{}",
+        out.all()
+    );
+    let shown = env.ok(&["handover", "show", "1"]).await?;
+    ensure!(
+        !shown.contains("applied") && !shown.contains("verified"),
+        "{shown}"
+    );
+    assert_eq!(
+        action(&disputes, "dave@people.test.example")
+            .await?
+            .as_deref(),
+        Some("accept")
+    );
+    std::fs::write(&env.config, good)?;
+    let applied = env.ok(&["handover", "apply", "1"]).await?;
+    ensure!(applied.contains("list:disputes  applied"), "{applied}");
+    ensure!(
+        applied.contains("list:support-engineer  applied"),
+        "{applied}"
+    );
+    for list in [&disputes, &se] {
+        assert_eq!(action(list, "dave@people.test.example").await?, None);
+    }
+    Ok(())
+}
+crate::both_stores!(unreachable_mailman_leaves_assets_pending_and_a_rerun_continues);
