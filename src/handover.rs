@@ -49,3 +49,7 @@ pub const PENDING: &str = "pending";
 pub const APPLIED: &str = "applied";
 pub const VERIFIED: &str = "verified";
 pub const FAILED: &str = "failed";
+
+#[cfg(test)]
+#[path = "handover/handover_tests.rs"]
+mod tests;
