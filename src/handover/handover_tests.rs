@@ -132,7 +132,12 @@ fn an_applied_handover_moves_the_asset_and_a_pending_one_does_not() {
         applied_ms: 0,
         updated_ms: 1,
     };
-    let before = Holdings::new(&assets, &roster, &[handover.clone()], &[row.clone()]);
+    let before = Holdings::new(
+        &assets,
+        &roster,
+        std::slice::from_ref(&handover),
+        std::slice::from_ref(&row),
+    );
     assert_eq!(
         before.of("mailbox:support", 1),
         Some(&Grant::Imap(rights("lrswipkxte")))
