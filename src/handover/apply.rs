@@ -375,6 +375,19 @@ pub async fn verify(
         });
     }
     systems.close().await;
+    close_if_verified(store, &h, &out, actor, now).await?;
+    Ok(out)
+}
+
+/// Closes the handover when every asset is verified, and opens it again when one no longer is.
+async fn close_if_verified(
+    store: &Store,
+    h: &HandoverRow,
+    out: &[AssetOutcome],
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let id = h.id;
     let all_verified = out.iter().all(|o| o.state == VERIFIED);
     let mut tx = store.begin().await?;
     if all_verified && h.closed_ms == 0 {
@@ -403,7 +416,7 @@ pub async fn verify(
         .await?;
     }
     tx.commit().await.context("commit the handover's state")?;
-    Ok(out)
+    Ok(())
 }
 
 /// Reads one applied asset back and compares the whole asset with the wish; the drift found is kept.
