@@ -44,6 +44,9 @@ fn asset_subject(name: &str) -> String {
     format!("asset:{name}")
 }
 
+/// How a leader's handover is stored (its scope).
+const LEADER_SCOPE: &str = "role:leader";
+
 /// The states an asset of a handover goes through.
 pub const PENDING: &str = "pending";
 pub const APPLIED: &str = "applied";

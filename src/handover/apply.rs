@@ -16,7 +16,7 @@ use super::sync::{Change, Op, Systems, holdings, is_refused, keep_drift, record_
 use super::{APPLIED, FAILED, PENDING, VERIFIED, imap, lists};
 use crate::config::Config;
 use crate::store::{HandoverAssetRow, HandoverRow, Store};
-use crate::team::{Invalid, Person, Roster};
+use crate::team::{Invalid, Person, Role, Roster};
 
 /// An asset's state after `apply` or `verify`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +96,13 @@ pub async fn apply(
             continue;
         }
         let Some(asset) = asset else { continue };
-        let done = apply_one(&mut systems, store, asset, row, from, to, actor, now).await;
+        let keep = kept(&h, asset, from);
+        let sides = Sides {
+            from,
+            to,
+            keep: keep.as_ref(),
+        };
+        let done = apply_one(&mut systems, store, asset, row, sides, actor, now).await;
         let (state, error) = match &done {
             Ok(()) => (APPLIED, String::new()),
             Err(e) => (state_after(e), format!("{e:#}")),
@@ -137,14 +143,14 @@ async fn apply_one(
     store: &Store,
     asset: &Asset,
     row: &HandoverAssetRow,
-    from: &Person,
-    to: Option<&Person>,
+    sides: Sides<'_>,
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let Sides { from, to, keep } = sides;
     let grant = asset.grant_from(&row.rights);
     let changes = match &asset.kind {
-        Kind::Imap { .. } => imap_changes(systems, asset, &grant, from, to).await?,
+        Kind::Imap { .. } => imap_changes(systems, asset, &grant, sides).await?,
         Kind::List { list, .. } => {
             let members = lists::members(systems.mailman()?, list).await?;
             let mut changes = Vec::new();
@@ -168,11 +174,20 @@ async fn apply_one(
                 }));
             }
             for addr in from.addresses.iter().filter(|a| members.contains_key(*a)) {
+                let op = match keep {
+                    Some(super::Grant::List(a)) if addr == from.primary() => {
+                        if members.get(addr) == Some(a) {
+                            continue;
+                        }
+                        Op::Moderate(*a)
+                    }
+                    _ => Op::Unsubscribe,
+                };
                 changes.push(Change {
                     asset: asset.name.clone(),
                     place: list.to_string(),
                     identifier: addr.clone(),
-                    op: Op::Unsubscribe,
+                    op,
                     before: members.get(addr).map(|a| a.to_string()).unwrap_or_default(),
                 });
             }
@@ -185,7 +200,29 @@ async fn apply_one(
         systems.carry_out(asset, change).await?;
         record_change(store, change, actor, &reason, now).await?;
     }
-    read_back(systems, asset, &grant, from, to).await
+    read_back(systems, asset, &grant, sides).await
+}
+
+/// The two people of a handover, and what the outgoing one keeps through their other roles (a
+/// leader's handover takes only what the leader role gives).
+#[derive(Debug, Clone, Copy)]
+struct Sides<'a> {
+    from: &'a Person,
+    to: Option<&'a Person>,
+    keep: Option<&'a super::Grant>,
+}
+
+/// What the outgoing person keeps on `asset`: for a leader's handover, what their other roles give.
+fn kept(h: &HandoverRow, asset: &Asset, from: &Person) -> Option<super::Grant> {
+    if h.scope != super::LEADER_SCOPE || !from.is_active() {
+        return None;
+    }
+    let others: Vec<Role> = from
+        .roles()
+        .into_iter()
+        .filter(|r| *r != Role::Leader)
+        .collect();
+    asset.grant_for(&others)
 }
 
 /// The SETACL and DELETEACL an IMAP handover needs on each folder of the asset.
@@ -193,8 +230,7 @@ async fn imap_changes(
     systems: &mut Systems<'_>,
     asset: &Asset,
     grant: &super::Grant,
-    from: &Person,
-    to: Option<&Person>,
+    Sides { from, to, keep }: Sides<'_>,
 ) -> Result<Vec<Change>> {
     let from_id = login(from)?;
     let to_id = to.map(login).transpose()?;
@@ -217,13 +253,21 @@ async fn imap_changes(
                 });
             }
         }
-        if let Some(have) = actual.get(from_id) {
+        let op = match (keep, actual.get(from_id)) {
+            (Some(super::Grant::Imap(k)), have) if have != Some(k) => Some(Op::SetAcl(k.clone())),
+            (Some(super::Grant::Imap(_)), _) | (_, None) => None,
+            (_, Some(_)) => Some(Op::DeleteAcl),
+        };
+        if let Some(op) = op {
             changes.push(Change {
                 asset: asset.name.clone(),
                 place: folder.clone(),
                 identifier: from_id.to_owned(),
-                op: Op::DeleteAcl,
-                before: have.to_string(),
+                op,
+                before: actual
+                    .get(from_id)
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
             });
         }
     }
@@ -245,8 +289,7 @@ async fn read_back(
     systems: &mut Systems<'_>,
     asset: &Asset,
     grant: &super::Grant,
-    from: &Person,
-    to: Option<&Person>,
+    Sides { from, to, keep }: Sides<'_>,
 ) -> Result<()> {
     match (&asset.kind, grant) {
         (Kind::Imap { .. }, super::Grant::Imap(rights)) => {
@@ -273,8 +316,24 @@ async fn read_back(
         }
         (Kind::List { list, .. }, super::Grant::List(action)) => {
             let members = lists::members(systems.mailman()?, list).await?;
-            if let Some(addr) = from.addresses.iter().find(|a| members.contains_key(*a)) {
-                return Err(Permanent(format!("{addr} is still subscribed to {list}")).into());
+            let kept_action = match keep {
+                Some(super::Grant::List(a)) => Some(a),
+                _ => None,
+            };
+            for addr in from.addresses.iter().filter(|a| members.contains_key(*a)) {
+                let keeps = addr == from.primary() && members.get(addr) == kept_action;
+                if !keeps {
+                    return Err(Permanent(format!("{addr} is still subscribed to {list}")).into());
+                }
+            }
+            if let Some(a) = kept_action
+                && members.get(from.primary()) != Some(a)
+            {
+                return Err(Permanent(format!(
+                    "{} does not read back on {list} as {a}",
+                    from.primary()
+                ))
+                .into());
             }
             if let Some(to) = to
                 && members.get(to.primary()) != Some(action)
@@ -330,12 +389,18 @@ pub async fn verify(
             });
             continue;
         }
+        let keep = kept(&h, asset, from);
+        let sides = Sides {
+            from,
+            to,
+            keep: keep.as_ref(),
+        };
         let checked = check_one(
             &mut systems,
             store,
             asset,
             row,
-            (from, to),
+            sides,
             &holdings,
             &roster,
             now,
@@ -426,14 +491,14 @@ async fn check_one(
     store: &Store,
     asset: &Asset,
     row: &HandoverAssetRow,
-    (from, to): (&Person, Option<&Person>),
+    sides: Sides<'_>,
     holdings: &super::Holdings,
     roster: &Roster,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let grant = asset.grant_from(&row.rights);
     let mut found = Vec::new();
-    match read_back(systems, asset, &grant, from, to).await {
+    match read_back(systems, asset, &grant, sides).await {
         Ok(()) => {}
         Err(e) if permanent(&e) => found.push(format!("{e:#}")),
         Err(e) => return Err(e),

@@ -70,6 +70,11 @@ fn folders_cover_the_tree_a_folder_or_a_subtree() {
 }
 
 fn roster() -> Roster {
+    roster_with(&[])
+}
+
+/// Alice (se) and Bob (assurer), with `extra` role stints.
+fn roster_with(extra: &[(i64, &str)]) -> Roster {
     let person = |id: i64, name: &str| PersonRow {
         id,
         name: name.to_owned(),
@@ -97,7 +102,11 @@ fn roster() -> Roster {
             address(1, "alice@example.org"),
             address(2, "bob@example.org"),
         ],
-        roles: vec![role(1, "se"), role(2, "assurer")],
+        roles: [(1, "se"), (2, "assurer")]
+            .iter()
+            .chain(extra)
+            .map(|(id, r)| role(*id, r))
+            .collect(),
         ..RosterRows::default()
     })
     .unwrap_or_else(|e| panic!("{e:#}"))
@@ -154,5 +163,50 @@ fn an_applied_handover_moves_the_asset_and_a_pending_one_does_not() {
     assert_eq!(
         after.of("list:disputes", 1),
         Some(&Grant::List(Action::Accept))
+    );
+}
+
+#[test]
+fn a_leaders_handover_leaves_what_the_other_roles_give() {
+    let assets = Assets(vec![mailbox("*")]);
+    let roster = roster_with(&[(1, "leader")]);
+    let handover = HandoverRow {
+        id: 1,
+        scope: "role:leader".to_owned(),
+        from_person: 1,
+        to_person: 2,
+        reason: String::new(),
+        opened_ms: 1,
+        opened_by: "tester".to_owned(),
+        confirmed_by: 3,
+        confirmed_os_user: "tester".to_owned(),
+        confirmed_ms: 1,
+        closed_ms: 0,
+    };
+    let row = HandoverAssetRow {
+        id: 1,
+        handover_id: 1,
+        asset: "mailbox:support".to_owned(),
+        kind: "imap-acl".to_owned(),
+        critical: true,
+        rights: "lrswipkxtea".to_owned(),
+        state: "applied".to_owned(),
+        error: String::new(),
+        applied_ms: 2,
+        updated_ms: 2,
+    };
+    let before = Holdings::new(&assets, &roster, &[], &[]);
+    assert_eq!(
+        before.of("mailbox:support", 1),
+        Some(&Grant::Imap(rights("lrswipkxtea")))
+    );
+    let after = Holdings::new(&assets, &roster, &[handover], &[row]);
+    assert_eq!(
+        after.of("mailbox:support", 1),
+        Some(&Grant::Imap(rights("lrswipkxte")))
+    );
+    assert_eq!(
+        after.of("mailbox:support", 2),
+        Some(&Grant::Imap(rights("lrswipkxtea")))
     );
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::assets::{Asset, Assets, Grant};
 use crate::store::{HandoverAssetRow, HandoverRow};
-use crate::team::{Person, Roster};
+use crate::team::{Person, Role, Roster};
 
 /// Per asset name, per person id, what they should hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,6 +38,20 @@ impl Holdings {
             };
             let held = all.entry(asset.name.clone()).or_default();
             held.remove(&h.from_person);
+            // A leader's handover takes only what the leader role gives: the outgoing person keeps
+            // what their other roles give.
+            if h.scope == super::LEADER_SCOPE
+                && let Some(from) = roster.get(h.from_person).filter(|p| p.is_active())
+            {
+                let others: Vec<Role> = from
+                    .roles()
+                    .into_iter()
+                    .filter(|r| *r != Role::Leader)
+                    .collect();
+                if let Some(g) = asset.grant_for(&others) {
+                    held.insert(from.id, g);
+                }
+            }
             if let Some(to) = roster.get(h.to_person).filter(|p| p.is_active()) {
                 let g = asset.grant_from(&row.rights);
                 let merged = match held.get(&to.id) {

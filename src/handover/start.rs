@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::assets::{Assets, Grant};
 use super::holdings::Holdings;
-use super::{FAILED, PENDING, subject};
+use super::{FAILED, LEADER_SCOPE, PENDING, subject};
 use crate::outbox::{Outbox, Queued};
 use crate::store::{HandoverAssetRow, HandoverRow, NewEvent, NewHandover, Store, Tx};
 use crate::team::{Invalid, Person, Retired, Role, Roster, Unknown, retire_in};
@@ -28,7 +28,7 @@ impl Scope {
     fn stored(&self) -> String {
         match self {
             Scope::Asset(name) => format!("asset:{name}"),
-            Scope::Leader => "role:leader".to_owned(),
+            Scope::Leader => LEADER_SCOPE.to_owned(),
             Scope::Retire => "retire".to_owned(),
         }
     }

@@ -549,3 +549,67 @@ async fn unreachable_mailman_leaves_assets_pending_and_a_rerun_continues(
     Ok(())
 }
 crate::both_stores!(unreachable_mailman_leaves_assets_pending_and_a_rerun_continues);
+
+/// The team leader's job: `handover start --role leader` covers every asset the leader role holds,
+/// manual items included; the incoming member gets what the leader role gives, the outgoing one keeps
+/// only what their other roles give (here nothing), read back through the REST API.
+async fn a_leaders_handover_covers_what_the_leader_role_holds(backend: Backend) -> Result<()> {
+    let (env, disputes, se) = lists_env(backend).await?;
+    env.ok(&[
+        "team",
+        "add",
+        "Lena <lena@people.test.example>",
+        "--role",
+        "assurer,leader",
+    ])
+    .await?;
+    env.ok(&["team", "sync", "--apply"]).await?;
+    assert_eq!(
+        action(&disputes, "lena@people.test.example")
+            .await?
+            .as_deref(),
+        Some("accept")
+    );
+    assert_eq!(action(&se, "lena@people.test.example").await?, None);
+    let out = env
+        .fails(
+            &[
+                "handover", "start", "--role", "leader", "--from", "Alice", "--to", "Tina",
+            ],
+            2,
+        )
+        .await?;
+    ensure!(out.stderr.contains("not the team leader"), "{}", out.all());
+    let started = env
+        .ok(&[
+            "handover", "start", "--role", "leader", "--from", "Lena", "--to", "Tina",
+        ])
+        .await?;
+    ensure!(
+        started.contains("list:disputes") && started.contains("wiki:se-group"),
+        "{started}"
+    );
+    ensure!(!started.contains("list:support-engineer"), "{started}");
+    env.ok(&["handover", "confirm", "1", "--by", "Carol"])
+        .await?;
+    let applied = env.ok(&["handover", "apply", "1"]).await?;
+    ensure!(applied.contains("list:disputes  applied"), "{applied}");
+    assert_eq!(
+        action(&disputes, "tina@people.test.example")
+            .await?
+            .as_deref(),
+        Some("accept")
+    );
+    assert_eq!(action(&disputes, "lena@people.test.example").await?, None);
+    // Tina's own role still gives her the support-engineer list, moderated.
+    assert_eq!(
+        action(&se, "tina@people.test.example").await?.as_deref(),
+        Some("hold")
+    );
+    let verified = env.ok(&["handover", "verify", "1"]).await?;
+    ensure!(verified.contains("list:disputes  verified"), "{verified}");
+    let again = env.ok(&["team", "sync"]).await?;
+    ensure!(again.contains("in sync"), "{again}");
+    Ok(())
+}
+crate::both_stores!(a_leaders_handover_covers_what_the_leader_role_holds);
