@@ -23,6 +23,8 @@ use crate::clock::mono_ms;
 pub struct Metrics {
     /// Messages sorted per bucket since start.
     buckets: Mutex<BTreeMap<String, u64>>,
+    /// Signed mail the worker learnt from or refused: (`learnt`|`rejected`, outcome or reason) → count.
+    certificates: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     errors: AtomicU64,
     reconnects: AtomicU64,
     /// `mono_ms()` of the last byte from the IMAP server (the stream stamps it).
@@ -49,6 +51,8 @@ pub struct TeamGauges {
     pub rights_drift: i64,
     /// Retired members whose rights are still granted past `[team] revoke_within`.
     pub revoke_overdue: i64,
+    /// Active members' certificates expiring within 30 days (or expired) with no later one recorded.
+    pub expiring_certificates: i64,
 }
 
 /// One role's members.
@@ -67,6 +71,7 @@ impl Metrics {
     pub fn new(liveness: Duration, imap: bool) -> Metrics {
         Metrics {
             buckets: Mutex::new(BTreeMap::new()),
+            certificates: Mutex::new(BTreeMap::new()),
             errors: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             last_read: Arc::new(AtomicI64::new(mono_ms())),
@@ -87,6 +92,14 @@ impl Metrics {
     pub fn sorted(&self, bucket: &str) {
         if let Ok(mut b) = self.buckets.lock() {
             *b.entry(bucket.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// A signed message's certificate handled: `learnt` with its outcome (`recorded`, `known`,
+    /// `not-member`, `not-active`), or `rejected` with the reason.
+    pub fn certificate(&self, kind: &'static str, label: &'static str) {
+        if let Ok(mut c) = self.certificates.lock() {
+            *c.entry((kind, label)).or_default() += 1;
         }
     }
 
@@ -131,6 +144,7 @@ impl Metrics {
                 );
             }
         }
+        self.render_certificates(&mut out);
         let gauges: [(&str, &str, &str, String); 5] = [
             (
                 "triaged_errors_total",
@@ -175,6 +189,37 @@ impl Metrics {
             render_team(&mut out, team);
         }
         out
+    }
+}
+
+impl Metrics {
+    /// The certificates counters: learnt by outcome, rejected by reason.
+    fn render_certificates(&self, out: &mut String) {
+        let Ok(c) = self.certificates.lock() else {
+            return;
+        };
+        let kinds = [
+            (
+                "learnt",
+                "triaged_certificates_learnt_total",
+                "outcome",
+                "Verified signed mail, by what was done with the signer's certificate.",
+            ),
+            (
+                "rejected",
+                "triaged_certificates_rejected_total",
+                "reason",
+                "Signed mail whose signature or certificate failed verification, by reason.",
+            ),
+        ];
+        for (kind, name, label, help) in kinds {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for ((k, value), n) in c.iter() {
+                if *k == kind {
+                    let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
+                }
+            }
+        }
     }
 }
 
@@ -224,6 +269,11 @@ fn render_team(out: &mut String, team: &TeamGauges) {
             "triaged_rights_revoke_overdue",
             "Retired members whose rights are still granted past [team] revoke_within.",
             team.revoke_overdue,
+        ),
+        (
+            "triaged_team_certificates_expiring",
+            "Active members' S/MIME certificates and OpenPGP keys expiring within 30 days or expired.",
+            team.expiring_certificates,
         ),
     ];
     for (name, help, v) in totals {
@@ -322,6 +372,22 @@ mod tests {
     }
 
     #[test]
+    fn counts_certificates_learnt_and_rejected() {
+        let m = Metrics::new(Duration::from_secs(60), false);
+        m.certificate("learnt", "recorded");
+        m.certificate("rejected", "bad-signature");
+        m.certificate("rejected", "bad-signature");
+        let text = m.render();
+        for line in [
+            "triaged_certificates_learnt_total{outcome=\"recorded\"} 1",
+            "triaged_certificates_rejected_total{reason=\"bad-signature\"} 2",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        assert!(!text.contains("reason=\"recorded\""), "{text}");
+    }
+
+    #[test]
     fn renders_the_team_gauges_once_set() {
         let m = Metrics::new(Duration::from_secs(60), false);
         let role = |name: &str, active, responsive, critical| super::TeamRoleGauge {
@@ -337,6 +403,7 @@ mod tests {
             overdue_items: 3,
             rights_drift: 2,
             revoke_overdue: 1,
+            expiring_certificates: 2,
         });
         let text = m.render();
         for line in [
@@ -347,6 +414,7 @@ mod tests {
             "triaged_team_overdue_items 3",
             "triaged_rights_drift 2",
             "triaged_rights_revoke_overdue 1",
+            "triaged_team_certificates_expiring 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
         }

@@ -6,6 +6,7 @@
 
 pub(super) mod env;
 mod ping;
+mod smime;
 
 use std::path::{Path, PathBuf};
 
