@@ -5,6 +5,7 @@
 //! `*_env` keys and are wrapped in [`Secret`], whose `Debug` is redacted. This module reads files and
 //! environment variables named by the config and does no other I/O.
 
+mod asset;
 mod hours;
 mod mailman;
 mod records;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 
+pub use self::asset::{AssetConfig, AssetKind, asset_key};
 pub use self::hours::BusinessHours;
 pub use self::mailman::MailmanConfig;
 pub(crate) use self::records::key_part;
@@ -119,6 +121,8 @@ pub struct Config {
     pub mailman: Option<MailmanConfig>,
     /// The roster's settings: roles and checklists files, Triage term, ping grace, critical roles.
     pub team: TeamConfig,
+    /// The `[[asset]]` tables, in file order: what changes hands in a handover.
+    pub assets: Vec<AssetConfig>,
 }
 
 /// What to do with mail already in the watched folder the first time it is attached.
@@ -271,6 +275,11 @@ pub struct MetricsConfig {
 }
 
 impl Config {
+    /// Whether the watched mailbox is a local Maildir (no IMAP, so no ACLs).
+    pub fn mailbox_is_maildir(&self) -> bool {
+        !matches!(self.mailbox.source, MailboxSource::Imap { .. })
+    }
+
     /// Reads and validates the file, reporting every problem at once.
     pub fn load(file: &Path) -> Result<Config, ConfigErrors> {
         let fail = |errors| ConfigErrors {
@@ -326,6 +335,7 @@ const TABLES: &[&str] = &[
     "metrics",
     "mailman",
     "team",
+    "asset",
 ];
 
 fn read(
@@ -353,6 +363,7 @@ fn read(
     let metrics = read_metrics(Table::new(root, "metrics", base, errors));
     let mailman = mailman::read_mailman(Table::new(root, "mailman", base, errors));
     let team = team::read_team(Table::new(root, "team", base, errors));
+    let assets = asset::read_assets(root, base, errors);
     Some(Config {
         file: file.to_owned(),
         mailbox: mailbox?,
@@ -369,6 +380,7 @@ fn read(
         metrics,
         mailman,
         team,
+        assets,
     })
 }
 

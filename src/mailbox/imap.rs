@@ -33,6 +33,8 @@ pub struct Caps {
     pub moves: bool,
     pub uidplus: bool,
     pub idle: bool,
+    /// RFC 4314 access control lists: a folder created here gets INBOX's rights.
+    pub acl: bool,
 }
 
 /// The server sent nothing for the liveness limit while triaged waited on it: the connection is
@@ -62,6 +64,8 @@ pub struct Imap {
     delimiter: char,
     /// Folders known to exist (Sieve names), to create missing ones once.
     existing: BTreeSet<String>,
+    /// The login: the owner of the tree, whose own ACL entry is never copied.
+    user: String,
     /// `mono_ms()` of the last byte from the server.
     last_read: Arc<AtomicI64>,
     /// No byte for this long while waiting on the server means the connection is dead.
@@ -111,7 +115,7 @@ impl Imap {
         cfg: &MailboxConfig,
         last_read: Arc<AtomicI64>,
     ) -> Result<(Imap, Selected)> {
-        let MailboxSource::Imap { folder, .. } = &cfg.source else {
+        let MailboxSource::Imap { folder, user, .. } = &cfg.source else {
             bail!("not an IMAP mailbox");
         };
         let session = open(cfg, &last_read).await?;
@@ -121,6 +125,7 @@ impl Imap {
             caps: Caps::default(),
             delimiter: '/',
             existing: BTreeSet::new(),
+            user: user.clone(),
             last_read,
             liveness: cfg.liveness_limit,
         };
@@ -149,6 +154,7 @@ impl Imap {
             moves: caps.has_str("MOVE"),
             uidplus: caps.has_str("UIDPLUS"),
             idle: caps.has_str("IDLE"),
+            acl: caps.has_str("ACL"),
         };
         let names: Vec<_> = Self::io(&lr, limit, "LIST", async {
             self.session
@@ -334,6 +340,20 @@ impl Imap {
             let what = format!("subscribe {folder:?}");
             Self::io(&lr, limit, &what, self.session.subscribe(&name)).await?;
             tracing::info!(folder = %folder, "created folder");
+            if self.caps.acl {
+                // Dovecot gives a new top-level folder only the owner's rights: the tree's rights
+                // (granted on INBOX and every folder by `team sync` and handovers) are copied onto it.
+                let copied =
+                    acl::copy_rights(&mut self.session, &lr, limit, ("INBOX", &name), &self.user)
+                        .await;
+                match copied {
+                    Ok(n) => {
+                        tracing::info!(folder = %folder, entries = n, "gave the folder INBOX's rights")
+                    }
+                    Err(e) => tracing::warn!(folder = %folder, error = %format!("{e:#}"),
+                        "could not give the new folder INBOX's rights"),
+                }
+            }
             self.existing.insert(folder);
         }
         Ok(())
@@ -433,6 +453,7 @@ impl Imap {
             caps,
             delimiter,
             existing,
+            user,
             last_read,
             liveness,
         } = self;
@@ -458,6 +479,7 @@ impl Imap {
             caps,
             delimiter,
             existing,
+            user,
             last_read,
             liveness,
         };
