@@ -68,7 +68,7 @@ impl Sorter {
         let outcome =
             self.rules
                 .classify_raw(&f.raw, self.config.rules.max_message_size, ctx, true);
-        let plan = actions::plan(&outcome.verdict, &self.config.mailbox);
+        let plan = actions::plan(&outcome.verdict, &self.config.mailbox, &f.flags);
         let causes_mail = !outcome.verdict.redirects.is_empty()
             || !outcome.verdict.vacations.is_empty()
             || self.config.ack.buckets.iter().any(|b| b == plan.bucket());
