@@ -202,6 +202,9 @@ impl Rules {
             .with_max_received_headers(usize::MAX)
             .with_max_nested_includes(10)
             .with_max_variable_size(64 * 1024)
+            // Marked, so that the default subject is built as Pigeonhole builds it (`classify`).
+            .with_vacation_subject_prefix(VACATION_AUTO)
+            .with_vacation_default_subject(VACATION_DEFAULT)
             .without_capabilities(
                 sieve::compiler::grammar::Capability::all()
                     .iter()
@@ -255,11 +258,15 @@ impl Rules {
         // Pigeonhole checks the message as received (before any editheader change) to decide whether
         // a vacation reply goes out; only a script that can answer needs the check.
         let may_reply = self.vacation && vacation::would_reply(msg.parsed(), envelope);
+        let subject = may_reply
+            .then(|| crate::message::normalise::subject_as_pigeonhole_reads_it(msg.parsed()))
+            .flatten();
         let mut verdict =
             event_loop::Run::new(self, ctx, envelope, quoted).evaluate(msg.into_parsed(), script);
         if !may_reply {
             verdict.vacations.clear();
         }
+        default_subject(&mut verdict, subject.as_deref());
         verdict
     }
 
@@ -273,6 +280,23 @@ impl Rules {
 }
 
 type IncludeRefs = Vec<source::IncludeRef>;
+
+/// What sieve-rs puts before the original subject, and uses without one, in a vacation reply without
+/// `:subject`; replaced by Pigeonhole's default after evaluation.
+const VACATION_AUTO: &str = "\u{1}auto\u{1}";
+const VACATION_DEFAULT: &str = "\u{1}default\u{1}";
+
+/// Pigeonhole's default vacation subject: `Auto: ` and the original subject as it reads it (whitespace
+/// kept, a broken encoded-word left as written, an empty Subject kept empty), or `Automated reply`
+/// without a Subject field; sieve-rs collapses whitespace and treats an empty Subject as none.
+fn default_subject(verdict: &mut Verdict, original: Option<&str>) {
+    for v in &mut verdict.vacations {
+        if v.subject.starts_with(VACATION_AUTO) || v.subject == VACATION_DEFAULT {
+            v.subject =
+                original.map_or_else(|| "Automated reply".to_owned(), |s| format!("Auto: {s}"));
+        }
+    }
+}
 
 fn compile_file(
     compiler: &Compiler,

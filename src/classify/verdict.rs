@@ -207,8 +207,8 @@ impl Verdict {
 
     /// `path<TAB>copies<TAB>actions`, the differential test's line: every copy as `FOLDER=FLAGS`
     /// (`Privacy=\Flagged;Accounts=`, flags space-separated), and every action with its arguments: the
-    /// redirect address, the reject reason, the vacation reply's `:from`, `:days` (in seconds),
-    /// subject and recipient. Separators inside values are escaped with `\`.
+    /// redirect address, the reject reason, the vacation reply's From address (`:from`, or the one of
+    /// `:addresses` the message was sent to), `:days` (in seconds), subject and recipient. Separators inside values are escaped with `\`.
     pub fn copies_line(&self, path: &str) -> String {
         let copies: Vec<String> = self
             .copies()
@@ -222,8 +222,14 @@ impl Verdict {
         }
         if let Some(v) = self.vacations.first() {
             let mut fields = Vec::new();
+            // The reply's From address: `:from`, else what the engine chose from `:addresses` or
+            // the envelope recipient.
             if let Some(from) = &v.from {
-                fields.push(format!("from={}", escape(from)));
+                let address = from
+                    .rsplit_once('<')
+                    .and_then(|(_, a)| a.split_once('>'))
+                    .map_or(from.trim(), |(a, _)| a.trim());
+                fields.push(format!("from={}", escape(address)));
             }
             fields.push(format!("seconds={}", v.period_seconds));
             fields.push(format!("subject={}", escape(&v.subject)));
