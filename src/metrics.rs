@@ -23,6 +23,8 @@ use crate::clock::mono_ms;
 pub struct Metrics {
     /// Messages sorted per bucket since start.
     buckets: Mutex<BTreeMap<String, u64>>,
+    /// Signed mail the worker learnt from or refused: (`learnt`|`rejected`, outcome or reason) → count.
+    certificates: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     errors: AtomicU64,
     reconnects: AtomicU64,
     /// `mono_ms()` of the last byte from the IMAP server (the stream stamps it).
@@ -45,6 +47,8 @@ pub struct TeamGauges {
     pub roles: Vec<TeamRoleGauge>,
     pub unresponsive: i64,
     pub overdue_items: i64,
+    /// Active members' certificates expiring within 30 days (or expired) with no later one recorded.
+    pub expiring_certificates: i64,
 }
 
 /// One role's members.
@@ -63,6 +67,7 @@ impl Metrics {
     pub fn new(liveness: Duration, imap: bool) -> Metrics {
         Metrics {
             buckets: Mutex::new(BTreeMap::new()),
+            certificates: Mutex::new(BTreeMap::new()),
             errors: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             last_read: Arc::new(AtomicI64::new(mono_ms())),
@@ -83,6 +88,14 @@ impl Metrics {
     pub fn sorted(&self, bucket: &str) {
         if let Ok(mut b) = self.buckets.lock() {
             *b.entry(bucket.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// A signed message's certificate handled: `learnt` with its outcome (`recorded`, `known`,
+    /// `not-member`, `not-active`), or `rejected` with the reason.
+    pub fn certificate(&self, kind: &'static str, label: &'static str) {
+        if let Ok(mut c) = self.certificates.lock() {
+            *c.entry((kind, label)).or_default() += 1;
         }
     }
 
@@ -127,6 +140,7 @@ impl Metrics {
                 );
             }
         }
+        self.render_certificates(&mut out);
         let gauges: [(&str, &str, &str, String); 5] = [
             (
                 "triaged_errors_total",
@@ -174,6 +188,37 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// The certificates counters: learnt by outcome, rejected by reason.
+    fn render_certificates(&self, out: &mut String) {
+        let Ok(c) = self.certificates.lock() else {
+            return;
+        };
+        let kinds = [
+            (
+                "learnt",
+                "triaged_certificates_learnt_total",
+                "outcome",
+                "Verified signed mail, by what was done with the signer's certificate.",
+            ),
+            (
+                "rejected",
+                "triaged_certificates_rejected_total",
+                "reason",
+                "Signed mail whose signature or certificate failed verification, by reason.",
+            ),
+        ];
+        for (kind, name, label, help) in kinds {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for ((k, value), n) in c.iter() {
+                if *k == kind {
+                    let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
+                }
+            }
+        }
+    }
+}
+
 /// The team gauges in Prometheus text.
 fn render_team(out: &mut String, team: &TeamGauges) {
     type Per = fn(&TeamRoleGauge) -> Option<i64>;
@@ -210,6 +255,11 @@ fn render_team(out: &mut String, team: &TeamGauges) {
             "triaged_team_overdue_items",
             "Open checklist items of active members past their due time.",
             team.overdue_items,
+        ),
+        (
+            "triaged_team_certificates_expiring",
+            "Active members' S/MIME certificates and OpenPGP keys expiring within 30 days or expired.",
+            team.expiring_certificates,
         ),
     ];
     for (name, help, v) in totals {
@@ -308,6 +358,22 @@ mod tests {
     }
 
     #[test]
+    fn counts_certificates_learnt_and_rejected() {
+        let m = Metrics::new(Duration::from_secs(60), false);
+        m.certificate("learnt", "recorded");
+        m.certificate("rejected", "bad-signature");
+        m.certificate("rejected", "bad-signature");
+        let text = m.render();
+        for line in [
+            "triaged_certificates_learnt_total{outcome=\"recorded\"} 1",
+            "triaged_certificates_rejected_total{reason=\"bad-signature\"} 2",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        assert!(!text.contains("reason=\"recorded\""), "{text}");
+    }
+
+    #[test]
     fn renders_the_team_gauges_once_set() {
         let m = Metrics::new(Duration::from_secs(60), false);
         let role = |name: &str, active, responsive, critical| super::TeamRoleGauge {
@@ -321,6 +387,7 @@ mod tests {
             roles: vec![role("triage", 2, 1, true), role("cm", 1, 1, false)],
             unresponsive: 1,
             overdue_items: 3,
+            expiring_certificates: 2,
         });
         let text = m.render();
         for line in [
@@ -329,6 +396,7 @@ mod tests {
             "triaged_team_role_thin{role=\"triage\"} 1",
             "triaged_team_unresponsive_members 1",
             "triaged_team_overdue_items 3",
+            "triaged_team_certificates_expiring 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
         }

@@ -29,7 +29,7 @@ use lettre::Address;
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError, ConfigErrors, OutboxConfig};
-use crate::store::{NewEvent, NewOutboxMail, Store, Tx};
+use crate::store::{CertificateBytes, NewEvent, NewOutboxMail, Store, Tx};
 use crate::templates::{AutoSubmitted, RenderedMail};
 
 pub use self::admin::{Retried, cancel, list};
@@ -190,7 +190,8 @@ impl Outbox {
         now: DateTime<Utc>,
     ) -> Result<Queued> {
         let message_id = self.new_message_id(now);
-        let composed = self.compose(mail, &message_id, now)?;
+        let known = recorded_certs_in(tx, mail).await?;
+        let composed = self.compose_with(mail, &message_id, now, &known)?;
         let source = serde_json::to_string(mail).context("serialise the rendered mail")?;
         let recipients: Vec<String> = composed
             .recipients
@@ -311,6 +312,62 @@ impl Outbox {
         tx.commit().await.context("commit queued mail")?;
         Ok(queued)
     }
+}
+
+/// The certificates recorded on the roster (`team record NAME smime-cert FILE`, or learnt from signed
+/// mail) for `mail`'s recipients, read in `tx`: what composing looks in before the config's.
+pub async fn recorded_certs_in(tx: &mut Tx, mail: &RenderedMail) -> Result<KnownCerts> {
+    let addresses = recipient_addresses(mail);
+    if addresses.is_empty() {
+        return Ok(KnownCerts::default());
+    }
+    let rows = Store::team_certificates_for_in(tx, &addresses).await?;
+    Ok(known_certs(&rows))
+}
+
+/// [`recorded_certs_in`] outside a transaction (`outbox retry`).
+pub async fn recorded_certs(store: &Store, mail: &RenderedMail) -> Result<KnownCerts> {
+    let addresses = recipient_addresses(mail);
+    if addresses.is_empty() {
+        return Ok(KnownCerts::default());
+    }
+    let rows = store.team_certificates_for(&addresses).await?;
+    Ok(known_certs(&rows))
+}
+
+fn recipient_addresses(mail: &RenderedMail) -> Vec<String> {
+    mail.to
+        .iter()
+        .chain(&mail.cc)
+        .map(|m| m.email.to_string().to_lowercase())
+        .collect()
+}
+
+/// Parses stored certificates; one that no longer parses is skipped (and said so), never fatal.
+fn known_certs(rows: &[CertificateBytes]) -> KnownCerts {
+    use sequoia_openpgp::parse::Parse as _;
+    let mut known = KnownCerts::default();
+    for row in rows {
+        match row.scheme.as_str() {
+            "smime" => match smime::Certificate::parse_all(&row.certificate) {
+                Ok(certs) => known.smime.extend(certs),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "a recorded S/MIME certificate does not parse: skipped")
+                }
+            },
+            "openpgp" => match sequoia_openpgp::Cert::from_bytes(&row.certificate) {
+                Ok(cert) => known.openpgp.push(cert),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a recorded OpenPGP key does not parse: skipped")
+                }
+            },
+            other => tracing::warn!(
+                scheme = other,
+                "a recorded certificate of an unknown scheme: skipped"
+            ),
+        }
+    }
+    known
 }
 
 /// A duration in milliseconds, saturating.

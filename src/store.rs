@@ -33,8 +33,8 @@ pub use self::quarantine::{
 pub use self::retention::{HoldKind, HoldRow, NewPurge, PurgeRow, RunEnd};
 pub use self::sync::SyncState;
 pub use self::team::{
-    AddressRow, FactRow, ItemRow, NewFact, NewItem, NewPerson, NewPing, PersonRow, PingMatch,
-    PingRow, RoleRow, RosterRows,
+    AddressRow, CertificateBytes, CertificateRow, FactRow, ItemRow, NewCertificate, NewFact,
+    NewItem, NewPerson, NewPing, PersonRow, PingMatch, PingRow, RoleRow, RosterRows,
 };
 pub use self::verdicts::{APPLIED, NewVerdict, RECORDED, VerdictRow};
 

@@ -17,13 +17,17 @@
 //!   overdue items, thin roles; `table`: the roster as text, JSON, markdown or MoinMoin; `view`: the
 //!   roster and one person read for `team list` and `team show`.
 //! - `mail`: the team side of mail other commands send (the welcome pack ticks its item).
+//! - `certificate`: members' S/MIME certificates and OpenPGP keys, recorded by hand or learnt by the
+//!   worker from signed mail, and those near expiry.
 //! - `csv`: the import file's grammar.
 //!
 //! # The API other rooms call
 //! [`find`]/[`find_in`], [`by_address_in`], [`active_members`], [`record_fact_in`], [`tick_in`],
-//! [`tick_action_in`], [`retire_in`], each recording its event; `dispute abc` uses
+//! [`tick_action_in`], [`retire_in`], [`learn_in`] (the worker's harvested certificates), each
+//! recording its event; `dispute abc` uses
 //! [`record_fact_in`] with [`Fact::ABC`].
 
+mod certificate;
 mod checklist;
 mod csv;
 pub mod defs;
@@ -45,6 +49,10 @@ use std::time::Duration;
 use anyhow::Result;
 use chrono::{DateTime, TimeZone as _, Utc};
 
+pub use self::certificate::{
+    ConfiguredCert, EXPIRY_WARNING_DAYS, Expiring, Learnt, configured_certs, expiring, learn_in,
+    record_certificate,
+};
 pub use self::checklist::{
     ChecklistView, ItemRef, Opened, TRIAGED, TickOutcome, tick, tick_action_in, tick_in,
 };
@@ -97,12 +105,14 @@ impl Unknown {
 #[error("{0}")]
 pub struct Invalid(pub String);
 
-/// The `[team]` settings, checked: the Triage term, the ping grace, the critical roles.
+/// The `[team]` settings, checked: the Triage term, the ping grace, the critical roles; and the
+/// members' certificates `[smime] certs_dir` holds, for the expiry warning.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub triage_term: Duration,
     pub ping_grace: Duration,
     pub critical: Vec<Role>,
+    pub configured_certs: Vec<ConfiguredCert>,
 }
 
 /// The team's definitions (roles with their preconditions, checklists) and settings, loaded once.
@@ -128,6 +138,7 @@ impl Settings {
             triage_term: config.team.triage_term,
             ping_grace: config.team.ping_grace,
             critical,
+            configured_certs: configured_certs(config),
         })
     }
 }
@@ -186,6 +197,7 @@ impl Team {
                 triage_term: config.team.triage_term,
                 ping_grace: config.team.ping_grace,
                 critical,
+                configured_certs: configured_certs(config),
             },
         })
     }

@@ -24,6 +24,7 @@ use crate::classify::{Envelope, Vacation, Verdict};
 use crate::config::Config;
 use crate::mailbox::Key;
 use crate::message::MessageInfo;
+use crate::outbox::harvest::{Harvest, Harvester};
 use crate::outbox::{AutoReply, Outbox, RawMail};
 use crate::store::{NewEvent, Store, Tx};
 use crate::templates::{AutoSubmitted, Encrypt, RenderedMail, Templates};
@@ -42,6 +43,8 @@ pub struct Classified {
     pub envelope: Option<Envelope>,
     /// The raw bytes, kept only when the verdict causes mail (redirect, vacation, acknowledgement).
     pub raw: Option<Vec<u8>>,
+    /// What the message's signature teaches (a member's certificate), checked when it was classified.
+    pub harvest: Harvest,
 }
 
 impl Classified {
@@ -87,6 +90,11 @@ impl Effects {
             period: config.ack.period,
             mailbox: mailbox.to_owned(),
         })
+    }
+
+    /// What signed mail is verified against: `[smime] ca_file`.
+    pub fn harvester(&self) -> Harvester {
+        self.outbox.harvester()
     }
 
     /// Whether `item` is a new thread sorted into an acknowledged bucket.

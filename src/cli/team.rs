@@ -146,7 +146,8 @@ struct RecordArgs {
     /// support-1..4, triage-1..4, abc, board-approval, cm-appointment, arbitrator-appointment,
     /// imap-user, smime-cert.
     fact: String,
-    /// Its value, where the fact takes one: `abc a20261201.1 passed`, `board-approval 2026-12-01`.
+    /// Its value, where the fact takes one: `abc a20261201.1 passed`, `board-approval 2026-12-01`,
+    /// `smime-cert FILE` (the member's certificate, PEM or DER, stored beside them).
     value: Vec<String>,
     /// A note kept with the fact and in the audit trail.
     #[arg(long, default_value = "")]
@@ -303,8 +304,11 @@ async fn retire(a: RetireArgs, now: Now) -> Result<ExitCode> {
 }
 
 async fn record(a: RecordArgs, now: Now) -> Result<ExitCode> {
-    let (_, store) = open(&a.config).await?;
+    let (config, store) = open(&a.config).await?;
     let value = a.value.join(" ");
+    if let Some(file) = certificate_file(&a.fact, &value)? {
+        return record_certificate(&config, &store, &a.name, &file, now).await;
+    }
     let r = crate::team::record(&store, &a.name, &a.fact, &value, &a.note, &os_user(), now).await?;
     if r.value.is_empty() {
         outln!("recorded {} for {}", r.fact, r.person.name);
@@ -313,6 +317,75 @@ async fn record(a: RecordArgs, now: Now) -> Result<ExitCode> {
     }
     for t in &r.ticked {
         outln!("ticked {t}: {}", t.text);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The certificate file `team record NAME smime-cert FILE` names: a value that is an existing file,
+/// or looks like one (a `/`, or a certificate's file extension) and is missing, which is an error. A
+/// plain fingerprint is recorded as the fact's value, as before.
+fn certificate_file(fact: &str, value: &str) -> Result<Option<PathBuf>> {
+    let is_smime = fact
+        .parse::<crate::team::Fact>()
+        .is_ok_and(|f| f == crate::team::Fact::SMIME_CERT);
+    if !is_smime || value.is_empty() {
+        return Ok(None);
+    }
+    let path = PathBuf::from(value);
+    if path.is_file() {
+        return Ok(Some(path));
+    }
+    let lower = value.to_ascii_lowercase();
+    let looks_like_file = value.contains('/')
+        || [".pem", ".crt", ".cer", ".der"]
+            .iter()
+            .any(|ext| lower.ends_with(ext));
+    if looks_like_file {
+        return Err(UsageError(format!("no such certificate file: {value}")).into());
+    }
+    Ok(None)
+}
+
+/// `team record NAME smime-cert FILE`: the certificate stored beside the person, checked against
+/// `[smime] ca_file` when it is set.
+async fn record_certificate(
+    config: &Config,
+    store: &Store,
+    name: &str,
+    file: &std::path::Path,
+    now: Now,
+) -> Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("read {}", file.display()))?;
+    let ca_file = config.smime.as_ref().and_then(|s| s.ca_file.as_ref());
+    let trust = match ca_file {
+        Some(ca) => {
+            let pem = std::fs::read(ca).with_context(|| format!("read {}", ca.display()))?;
+            crate::outbox::harvest::Harvester::from_ca_pem(&pem)
+                .with_context(|| format!("smime.ca_file {}", ca.display()))?
+        }
+        None => crate::outbox::harvest::Harvester::default(),
+    };
+    let learnt =
+        crate::team::record_certificate(store, name, &bytes, &trust, &os_user(), now).await;
+    let learnt = learnt.with_context(|| format!("{}", file.display()))?;
+    match learnt {
+        crate::team::Learnt::Recorded {
+            person,
+            fingerprint,
+            ticked,
+            ..
+        } => {
+            outln!("recorded smime-cert = {fingerprint} for {person}");
+            for t in &ticked {
+                outln!("ticked {t}: {}", t.text);
+            }
+        }
+        crate::team::Learnt::Known { person } => {
+            outln!("{person} already has this certificate; nothing recorded");
+        }
+        crate::team::Learnt::NotMember | crate::team::Learnt::NotActive { .. } => {
+            outln!("nothing recorded");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

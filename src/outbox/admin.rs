@@ -53,7 +53,8 @@ impl Outbox {
                 .timestamp_millis_opt(held.created_at_ms)
                 .single()
                 .unwrap_or(now);
-            let composed = self.compose(&source, &held.message_id, date)?;
+            let known = super::recorded_certs(store, &source).await?;
+            let composed = self.compose_with(&source, &held.message_id, date, &known)?;
             if let Some(why) = composed.hold_error {
                 store
                     .hold_outbox_mail(id, &why, now.timestamp_millis())

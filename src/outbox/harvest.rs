@@ -111,6 +111,11 @@ impl Harvester {
         Ok(Harvester { ca })
     }
 
+    /// Whether there are trust roots to check S/MIME certificates against.
+    pub fn has_roots(&self) -> bool {
+        !self.ca.is_empty()
+    }
+
     /// What `raw`, a received message exactly as it arrived, teaches at `now`.
     pub fn harvest(&self, raw: &[u8], now: DateTime<Utc>) -> Harvest {
         match self.try_harvest(raw, now) {

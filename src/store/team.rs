@@ -1,8 +1,9 @@
-//! The team roster's rows: people and their addresses, role stints, recorded facts, checklist items and
-//! aliveness pings. Every statement here runs inside a caller's transaction, so a change and its audit
+//! The team roster's rows: people and their addresses, role stints, recorded facts, checklist items,
+//! aliveness pings and members' certificates. Every statement here runs inside a caller's transaction, so a change and its audit
 //! event (written by the caller through `record_event_in`) commit together. The rules (who may hold
 //! which role, what ticks an item) belong to the `team` room; this only stores and reads.
 
+mod certificates;
 mod checklists;
 mod pings;
 
@@ -10,6 +11,7 @@ use anyhow::{Context, Result};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+pub use self::certificates::{CertificateBytes, CertificateRow, NewCertificate};
 pub use self::checklists::{ItemRow, NewItem};
 pub use self::pings::{NewPing, PingMatch, PingRow};
 use super::{Store, Tx};
@@ -98,6 +100,8 @@ pub struct RosterRows {
     pub items: Vec<ItemRow>,
     /// The latest ping per person.
     pub pings: Vec<PingRow>,
+    /// Every certificate recorded, oldest first, without its bytes.
+    pub certificates: Vec<CertificateRow>,
 }
 
 fn person(row: &AnyRow) -> Result<PersonRow, sqlx::Error> {
@@ -203,6 +207,7 @@ impl Store {
         .await?;
         let items = checklists::items_in(tx, only).await?;
         let pings = pings::latest_in(tx, only).await?;
+        let certificates = certificates::listed_in(tx, only).await?;
         Ok(RosterRows {
             people,
             addresses,
@@ -210,6 +215,7 @@ impl Store {
             facts,
             items,
             pings,
+            certificates,
         })
     }
 

@@ -1,6 +1,7 @@
 //! How the team stands at a moment: who is unresponsive (their latest ping unanswered past `[team]
 //! ping_grace`), which checklist items are overdue, and which critical roles have fewer than two
-//! responsive active members (the Security Policy asks for two available per critical role, 9.1.2).
+//! responsive active members (the Security Policy asks for two available per critical role, 9.1.2),
+//! and whose certificates expire within 30 days.
 //! `team list`, `status` and the metrics all show this; it is computed from the roster alone.
 
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
+use super::certificate::{Expiring, expiring};
 use super::roster::Roster;
 use super::{Role, Settings, State};
 use crate::metrics::{TeamGauges, TeamRoleGauge};
@@ -62,6 +64,8 @@ pub struct Health {
     pub roles: Vec<RoleCount>,
     pub unresponsive: Vec<Unresponsive>,
     pub overdue: Vec<Overdue>,
+    /// Active members' certificates that expire within 30 days (or have expired).
+    pub expiring: Vec<Expiring>,
     pub active: usize,
     pub paused: usize,
     pub grace: Duration,
@@ -121,6 +125,7 @@ impl Health {
             roles,
             unresponsive,
             overdue,
+            expiring: expiring(roster, &settings.configured_certs, now),
             active: active.len(),
             paused: roster
                 .people
@@ -177,6 +182,7 @@ impl Health {
                 .collect(),
             unresponsive: self.unresponsive.len() as i64,
             overdue_items: self.overdue.len() as i64,
+            expiring_certificates: self.expiring.len() as i64,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result};
 
 use super::{Fact, Invalid, Role, Unknown};
-use crate::store::{FactRow, ItemRow, PingRow, RoleRow, RosterRows, Store, Tx};
+use crate::store::{CertificateRow, FactRow, ItemRow, PingRow, RoleRow, RosterRows, Store, Tx};
 
 /// Where a person stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -116,6 +116,8 @@ pub struct Roster {
     pub items: Vec<ItemRow>,
     /// The latest ping per person id.
     pub pings: BTreeMap<i64, PingRow>,
+    /// Every certificate recorded on a person, oldest first.
+    pub certificates: Vec<CertificateRow>,
 }
 
 impl Roster {
@@ -167,6 +169,7 @@ impl Roster {
             stints: rows.roles,
             items: rows.items,
             pings: rows.pings.into_iter().map(|p| (p.person_id, p)).collect(),
+            certificates: rows.certificates,
         })
     }
 

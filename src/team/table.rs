@@ -1,7 +1,7 @@
 //! The roster as `team list` prints it: a text table with the team's health below it (thin roles,
-//! unresponsive members, overdue items, timezone coverage), JSON, or the table for the team's wiki page
-//! in markdown or MoinMoin. The wiki tables leave addresses out: the page is read by more people than
-//! the team.
+//! unresponsive members, overdue items, certificates near expiry, timezone coverage), JSON, or the
+//! table for the team's wiki page in markdown or MoinMoin. The wiki tables leave addresses out: the
+//! page is read by more people than the team.
 
 use std::collections::BTreeMap;
 
@@ -87,7 +87,7 @@ pub fn render(
     let people = selected(roster, filter);
     Ok(match format {
         Format::Text => text(&people, health, now),
-        Format::Json => serde_json::to_string_pretty(&to_json(&people, health))? + "\n",
+        Format::Json => serde_json::to_string_pretty(&to_json(&people, health, now))? + "\n",
         Format::Markdown => wiki(
             &people,
             "| ",
@@ -144,7 +144,7 @@ fn wiki(people: &[&Person], open: &str, sep: &str, close: &str, rule: Option<&st
     out
 }
 
-fn notes(p: &Person, health: &Health) -> String {
+fn notes(p: &Person, health: &Health, now: DateTime<Utc>) -> String {
     let mut notes = Vec::new();
     if let Some(u) = health.unresponsive.iter().find(|u| u.person_id == p.id) {
         notes.push(format!("unresponsive (pinged {})", date(u.pinged_ms)));
@@ -152,6 +152,9 @@ fn notes(p: &Person, health: &Health) -> String {
     match health.overdue_of(p.id) {
         0 => {}
         n => notes.push(format!("{n} overdue")),
+    }
+    for e in health.expiring.iter().filter(|e| e.person_id == p.id) {
+        notes.push(format!("{} certificate {}", e.scheme, e.when(now)));
     }
     notes.join("; ")
 }
@@ -182,7 +185,7 @@ fn text(people: &[&Person], health: &Health, now: DateTime<Utc>) -> String {
             p.state.name().to_owned(),
             p.tz.clone(),
             date(p.last_seen_ms),
-            notes(p, health),
+            notes(p, health, now),
         ]);
     }
     let mut widths = [0usize; 9];
@@ -228,6 +231,15 @@ fn summary(people: &[&Person], health: &Health, now: DateTime<Utc>) -> String {
             date(o.due_ms)
         ));
     }
+    for e in &health.expiring {
+        out.push_str(&format!(
+            "certificate: {}: {} {} {} (renew it, or have them send signed mail with the new one)\n",
+            e.name,
+            e.scheme,
+            e.fingerprint,
+            e.when(now)
+        ));
+    }
     let mut offsets: BTreeMap<String, usize> = BTreeMap::new();
     for p in people.iter().filter(|p| p.is_active()) {
         let key = match p.tz.parse::<chrono_tz::Tz>() {
@@ -243,7 +255,7 @@ fn summary(people: &[&Person], health: &Health, now: DateTime<Utc>) -> String {
     out
 }
 
-fn to_json(people: &[&Person], health: &Health) -> serde_json::Value {
+fn to_json(people: &[&Person], health: &Health, now: DateTime<Utc>) -> serde_json::Value {
     let members: Vec<serde_json::Value> = people
         .iter()
         .map(|p| {
@@ -252,6 +264,12 @@ fn to_json(people: &[&Person], health: &Health) -> serde_json::Value {
                 .iter()
                 .filter(|o| o.person_id == p.id)
                 .map(|o| json!({"checklist": o.checklist, "item": o.item, "text": o.text, "due": date(o.due_ms)}))
+                .collect();
+            let expiring: Vec<serde_json::Value> = health
+                .expiring
+                .iter()
+                .filter(|e| e.person_id == p.id)
+                .map(|e| json!({"scheme": e.scheme, "fingerprint": e.fingerprint, "not_after": date(e.not_after_ms), "expired": e.not_after_ms < now.timestamp_millis()}))
                 .collect();
             json!({
                 "name": p.name,
@@ -265,6 +283,7 @@ fn to_json(people: &[&Person], health: &Health) -> serde_json::Value {
                 "last_seen": (p.last_seen_ms > 0).then(|| date(p.last_seen_ms)),
                 "unresponsive": health.is_unresponsive(p.id),
                 "overdue": overdue,
+                "certificates_expiring": expiring,
             })
         })
         .collect();

@@ -1,6 +1,7 @@
 //! One pass over the watched folder: attach (sync state vs. UIDVALIDITY), re-apply verdicts recorded
 //! before a crash, then fetch → classify → record → apply → mark applied, batch by batch, classifying a
-//! batch while the next one is fetched. Verdicts and the mail they cause commit in one transaction before
+//! batch while the next one is fetched. A member's certificate learnt from their signed mail is recorded
+//! with the verdict. Verdicts and the mail they cause commit in one transaction before
 //! the mailbox is touched (DESIGN invariant 2). Writes no SQL itself; never cancelled mid-transaction:
 //! shutdown is checked between batches only.
 
@@ -20,7 +21,9 @@ use crate::clock::Clock;
 use crate::config::{Backlog, Config};
 use crate::mailbox::{Key, Selected, Source, Step};
 use crate::metrics::Metrics;
+use crate::outbox::harvest::Harvest;
 use crate::store::{NewEvent, NewVerdict, Store, SyncState, VerdictRow};
+use crate::team::Learnt;
 
 /// Messages fetched, classified and committed together.
 pub const BATCH: usize = 500;
@@ -69,7 +72,13 @@ impl Pipeline {
         let folder = crate::mailbox::folder_name(&config.mailbox.source);
         let effects = Arc::new(Effects::new(&config, &mailbox)?);
         let rules_digest = super::quarantine::rules_fingerprint(&config.rules)?;
-        let sorter = Sorter::new(rules, config.clone(), folder.clone(), clock.clone());
+        let sorter = Sorter::new(
+            rules,
+            config.clone(),
+            folder.clone(),
+            clock.clone(),
+            effects.harvester(),
+        );
         let batch = crate::failpoint::batch(BATCH);
         let quarantine = Quarantine {
             store: store.clone(),
@@ -226,6 +235,7 @@ impl Pipeline {
                 .record(&mut tx, item, state.uidvalidity, now.timestamp_millis())
                 .await?;
             self.effects.in_tx(&mut tx, &self.store, item, now).await?;
+            self.learn(&mut tx, item, now).await?;
             recorded.push((
                 id,
                 Key {
@@ -257,6 +267,48 @@ impl Pipeline {
         );
         summary.errors += classified.iter().filter(|c| c.verdict.is_error()).count() as u64;
         Ok(recorded)
+    }
+
+    /// Records the certificate a member's signed message carried, in the verdict's transaction; a
+    /// signature that failed is logged with its reason and counted, and changes nothing else.
+    async fn learn(
+        &self,
+        tx: &mut crate::store::Tx,
+        item: &Classified,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        let uid = item.key.uid;
+        match &item.harvest {
+            Harvest::Nothing => {}
+            Harvest::Rejected(why) => {
+                let from = item.info.from.as_deref().unwrap_or("");
+                tracing::warn!(uid, name = %item.key.name, from, reason = why.reason(), why = %why, "signature not trusted: no certificate learnt");
+                self.metrics.certificate("rejected", why.reason());
+            }
+            Harvest::Verified(found) => {
+                let learnt = crate::team::learn_in(tx, found, now).await?;
+                let outcome = match &learnt {
+                    Learnt::Recorded {
+                        person,
+                        scheme,
+                        fingerprint,
+                        ticked,
+                    } => {
+                        let ticked: Vec<String> = ticked.iter().map(ToString::to_string).collect();
+                        tracing::info!(uid, person = %person, scheme = %scheme, fingerprint = %fingerprint, ticked = %ticked.join(" "), "certificate learnt from signed mail");
+                        "recorded"
+                    }
+                    Learnt::Known { .. } => "known",
+                    Learnt::NotMember => "not-member",
+                    Learnt::NotActive { .. } => "not-active",
+                };
+                if outcome != "recorded" {
+                    tracing::info!(uid, from = %found.address, outcome, "signed mail: no certificate recorded");
+                }
+                self.metrics.certificate("learnt", outcome);
+            }
+        }
+        Ok(())
     }
 
     /// Applies committed verdicts (one operation per flag set and folder) and counts them.

@@ -1,6 +1,6 @@
 //! Classification inside the worker: a batch of fetched messages through the rules on the blocking pool
-//! (Sieve is CPU work), each parsed once, planned, and kept with what the verdict's mail needs. It
-//! records nothing and touches no mailbox.
+//! (Sieve is CPU work), each parsed once, planned, and kept with what the verdict's mail needs and what
+//! its signature teaches (verified here, as CPU work too). It records nothing and touches no mailbox.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::mailbox::{Fetched, Key};
 use crate::message::sha256_hex;
+use crate::outbox::harvest::{Harvest, Harvester};
 
 /// The rules and what classifying a watched folder's messages needs besides them; cheap to clone.
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub(super) struct Sorter {
     /// The watched folder: what `keep` means.
     folder: String,
     clock: Clock,
+    /// Verifies signed mail, to learn members' certificates.
+    harvester: Arc<Harvester>,
 }
 
 impl Sorter {
@@ -30,12 +33,14 @@ impl Sorter {
         config: Arc<Config>,
         folder: String,
         clock: Clock,
+        harvester: Harvester,
     ) -> Self {
         Sorter {
             rules,
             config,
             folder,
             clock,
+            harvester: Arc::new(harvester),
         }
     }
 
@@ -69,6 +74,11 @@ impl Sorter {
             self.rules
                 .classify_raw(&f.raw, self.config.rules.max_message_size, ctx, true);
         let plan = actions::plan(&outcome.verdict, &self.config.mailbox, &f.flags);
+        let harvest = if looks_signed(&f.raw) {
+            self.harvester.harvest(&f.raw, ctx.now)
+        } else {
+            Harvest::Nothing
+        };
         let causes_mail = !outcome.verdict.redirects.is_empty()
             || !outcome.verdict.vacations.is_empty()
             || self.config.ack.buckets.iter().any(|b| b == plan.bucket());
@@ -83,6 +93,18 @@ impl Sorter {
             info: outcome.info.unwrap_or_default(),
             envelope: outcome.envelope,
             raw: causes_mail.then_some(f.raw),
+            harvest,
         }
     }
+}
+
+/// Whether the header block names a signed entity (`multipart/signed`, `pkcs7-mime`): the cheap test
+/// that spares the harvester parsing every message again; it decides exactly itself.
+fn looks_signed(raw: &[u8]) -> bool {
+    let end = memchr::memmem::find(raw, b"\r\n\r\n")
+        .or_else(|| memchr::memmem::find(raw, b"\n\n"))
+        .unwrap_or(raw.len());
+    let head = raw[..end].to_ascii_lowercase();
+    memchr::memmem::find(&head, b"multipart/signed").is_some()
+        || memchr::memmem::find(&head, b"pkcs7-mime").is_some()
 }

@@ -7,9 +7,10 @@ mod ack;
 mod delivery;
 mod durability;
 mod harvest;
-mod pgp;
-mod pki;
+pub mod pgp;
+pub mod pki;
 mod queue;
+mod recorded;
 mod smime;
 mod stall;
 

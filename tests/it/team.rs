@@ -6,6 +6,7 @@
 
 mod env;
 mod ping;
+mod smime;
 
 use std::path::{Path, PathBuf};
 

@@ -14,10 +14,10 @@ use super::{Env, parse, part_body, split_parts, text_of};
 const PASSPHRASE: &str = "correct horse battery staple";
 
 /// A temp GNUPGHOME; its gpg-agent is stopped on drop.
-pub(super) struct GpgHome(tempfile::TempDir);
+pub struct GpgHome(tempfile::TempDir);
 
 impl GpgHome {
-    pub(super) fn new() -> Result<GpgHome> {
+    pub fn new() -> Result<GpgHome> {
         let dir = tempfile::Builder::new()
             .prefix("gpg")
             .tempdir_in("/tmp")
@@ -30,7 +30,7 @@ impl GpgHome {
         Ok(GpgHome(dir))
     }
 
-    pub(super) fn gpg(&self, args: &[&str]) -> Result<std::process::Output> {
+    pub fn gpg(&self, args: &[&str]) -> Result<std::process::Output> {
         std::process::Command::new("gpg")
             .env("GNUPGHOME", self.0.path())
             .args(["--batch", "--yes", "--pinentry-mode", "loopback"])
@@ -41,7 +41,7 @@ impl GpgHome {
             })
     }
 
-    pub(super) fn ok(&self, args: &[&str]) -> Result<Vec<u8>> {
+    pub fn ok(&self, args: &[&str]) -> Result<Vec<u8>> {
         let out = self.gpg(args)?;
         anyhow::ensure!(
             out.status.success(),
@@ -51,7 +51,40 @@ impl GpgHome {
         Ok(out.stdout)
     }
 
-    pub(super) fn generate(&self, uid: &str, passphrase: &str) -> Result<()> {
+    /// A PGP/MIME-signed message (RFC 3156) from `from` (whose key has no passphrase), signed by
+    /// `gpg --detach-sign` over a body with the key of `address` attached as `application/pgp-keys`.
+    pub fn signed_with_key(&self, from: &str, address: &str, text: &str) -> Result<Vec<u8>> {
+        let key = String::from_utf8(self.ok(&["--armor", "--export", address])?)?;
+        let content = format!(
+            "Content-Type: multipart/mixed; boundary=\"inner\"\r\n\r\n--inner\r\n\
+             Content-Type: text/plain\r\n\r\n{text}\r\n--inner\r\n\
+             Content-Type: application/pgp-keys; name=\"key.asc\"\r\n\r\n{}\r\n--inner--\r\n",
+            key.trim_end().replace('\n', "\r\n")
+        );
+        let work = tempfile::tempdir()?;
+        let data = work.path().join("content");
+        write(&data, content.as_bytes())?;
+        let signature = self.ok(&[
+            "--passphrase",
+            "",
+            "--armor",
+            "--detach-sign",
+            "--output",
+            "-",
+            &data.display().to_string(),
+        ])?;
+        let signature = String::from_utf8(signature)?;
+        Ok(format!(
+            "From: {from}\r\nTo: support@test.example\r\nSubject: my key\r\n\
+             MIME-Version: 1.0\r\nContent-Type: multipart/signed; micalg=pgp-sha256;\r\n \
+             protocol=\"application/pgp-signature\"; boundary=\"outer\"\r\n\r\n--outer\r\n{content}\r\n\
+             --outer\r\nContent-Type: application/pgp-signature; name=\"signature.asc\"\r\n\r\n{}\r\n--outer--\r\n",
+            signature.trim_end().replace('\n', "\r\n")
+        )
+        .into_bytes())
+    }
+
+    pub fn generate(&self, uid: &str, passphrase: &str) -> Result<()> {
         self.ok(&[
             "--passphrase",
             passphrase,

@@ -17,7 +17,7 @@ use super::pki::{Ca, Gpgsm, Issued, Validity, openssl, openssl_ok};
 use super::{Env, Setup, parse, part_body, plaintext, split_parts, text_of};
 
 /// The `[smime]` table for the team's identity issued by `ca`, its key locked with a passphrase.
-fn smime_table(dir: &Path, ca: &Ca, team: &Issued, certs_dir: &Path) -> Result<String> {
+pub(super) fn smime_table(dir: &Path, ca: &Ca, team: &Issued, certs_dir: &Path) -> Result<String> {
     let locked = dir.join("team-locked.key");
     openssl_ok(
         dir,
@@ -45,7 +45,7 @@ fn smime_table(dir: &Path, ca: &Ca, team: &Issued, certs_dir: &Path) -> Result<S
     ))
 }
 
-fn content_type(raw: &[u8]) -> Result<(String, String)> {
+pub(super) fn content_type(raw: &[u8]) -> Result<(String, String)> {
     let msg = parse(raw)?;
     let ct = msg.content_type().context("content type")?;
     let param = ct
@@ -59,7 +59,7 @@ fn content_type(raw: &[u8]) -> Result<(String, String)> {
 }
 
 /// `openssl cms -verify` of a whole S/MIME message (the bytes as fetched) against `ca`.
-fn openssl_verifies(work: &Path, ca: &Ca, raw: &[u8]) -> Result<bool> {
+pub(super) fn openssl_verifies(work: &Path, ca: &Ca, raw: &[u8]) -> Result<bool> {
     let file = work.join(format!("verify-{}.eml", rand::random::<u32>()));
     std::fs::write(&file, raw)?;
     let out = openssl(
@@ -82,7 +82,7 @@ fn openssl_verifies(work: &Path, ca: &Ca, raw: &[u8]) -> Result<bool> {
 
 /// `gpgsm --verify` of a multipart/signed message's signature over its first part as received; the
 /// status line says GOODSIG or BADSIG.
-fn gpgsm_verify(gpgsm: &Gpgsm, work: &Path, raw: &[u8]) -> Result<String> {
+pub(super) fn gpgsm_verify(gpgsm: &Gpgsm, work: &Path, raw: &[u8]) -> Result<String> {
     let (content, signature) = split_parts(raw)?;
     let base64: String = String::from_utf8(part_body(&signature)?.to_vec())?
         .split_whitespace()
