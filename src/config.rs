@@ -162,8 +162,10 @@ pub struct StoreConfig {
 pub struct RulesConfig {
     /// The Sieve script every message runs through.
     pub script: PathBuf,
-    /// Where `include` finds personal/global scripts.
+    /// Where `include` (`:personal`, the default) finds scripts.
     pub include_dir: PathBuf,
+    /// Where `include :global` finds scripts (Pigeonhole's `sieve_global`); defaults to `include_dir`.
+    pub global_dir: PathBuf,
     /// Messages larger than this get an error verdict instead of being parsed.
     pub max_message_size: u64,
     /// Sieve instructions one message may cost before evaluation stops with an error verdict.
@@ -454,12 +456,14 @@ fn read_rules(mut t: Table<'_>) -> RulesConfig {
         Some(dir) => dir,
         None => script.parent().map(Path::to_path_buf).unwrap_or_default(),
     };
+    let global_dir = t.path("global_dir").unwrap_or_else(|| include_dir.clone());
     let max_message_size = t.size_or("max_message_size", "25MB");
     let cpu_limit = t.integer_or("cpu_limit", 100_000) as usize;
     t.finish();
     RulesConfig {
         script,
         include_dir,
+        global_dir,
         max_message_size,
         cpu_limit,
     }

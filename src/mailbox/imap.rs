@@ -8,6 +8,7 @@ pub mod acl;
 mod aged;
 pub mod conn;
 mod namespace;
+mod repair;
 mod utf7;
 
 use std::collections::BTreeSet;
@@ -52,6 +53,20 @@ pub enum Wake {
     Renew,
     /// Shutdown was asked for.
     Cancelled,
+}
+
+/// A flag as a plan spells it; `None` for `\Recent`, which no client can set (RFC 3501 §2.3.2).
+fn flag_name(flag: &async_imap::types::Flag<'_>) -> Option<String> {
+    use async_imap::types::Flag;
+    Some(match flag {
+        Flag::Seen => "\\Seen".to_owned(),
+        Flag::Answered => "\\Answered".to_owned(),
+        Flag::Flagged => "\\Flagged".to_owned(),
+        Flag::Deleted => "\\Deleted".to_owned(),
+        Flag::Draft => "\\Draft".to_owned(),
+        Flag::Recent | Flag::MayCreate => return None,
+        Flag::Custom(name) => name.to_string(),
+    })
 }
 
 /// A logged-in connection with the watched folder selected.
@@ -276,7 +291,7 @@ impl Imap {
         let what = format!("UID FETCH {set}");
         let fetches: Vec<_> = Self::io(&lr, limit, &what, async {
             self.session
-                .uid_fetch(&set, "(UID BODY.PEEK[])")
+                .uid_fetch(&set, "(UID FLAGS BODY.PEEK[])")
                 .await?
                 .try_collect()
                 .await
@@ -292,29 +307,12 @@ impl Imap {
                     uid: i64::from(uid),
                     name: String::new(),
                     raw,
+                    flags: f.flags().filter_map(|flag| flag_name(&flag)).collect(),
                 })
             })
             .collect();
         out.sort_by_key(|f| f.uid);
         Ok(out)
-    }
-
-    /// Whether `folder` holds a message with this Message-ID (re-applying after a crash).
-    pub async fn folder_has(&mut self, folder: &str, message_id: &str) -> Result<bool> {
-        if message_id.is_empty() || !self.existing.contains(folder) {
-            return Ok(false);
-        }
-        let (lr, limit) = (self.last_read.clone(), self.liveness);
-        let name = self.server_name(folder);
-        let what = format!("examine {folder:?}");
-        Self::io(&lr, limit, &what, self.session.examine(&name)).await?;
-        let quoted = message_id.replace(['"', '\\'], "");
-        let found = self
-            .search(&format!("HEADER Message-ID \"{quoted}\""))
-            .await
-            .map(|u| !u.is_empty());
-        self.select().await?;
-        found
     }
 
     /// Creates and subscribes every folder in `folders` that does not exist yet.
