@@ -109,12 +109,14 @@ pub enum RulesError {
         column: usize,
         extension: String,
     },
-    #[error("{}:{line}:{column}: included script {name:?} not found in the include directory", file.display())]
+    #[error("{}:{line}:{column}: included script {name:?} not found in the {} directory", file.display(), if *global { "global" } else { "include" })]
     MissingInclude {
         file: PathBuf,
         line: usize,
         column: usize,
         name: String,
+        /// `:global` include (looked for in `global_dir`), else `:personal` (in `include_dir`).
+        global: bool,
     },
 }
 
@@ -148,7 +150,9 @@ impl Compiled {
 pub struct Rules {
     runtime: Runtime,
     main: Compiled,
-    includes: BTreeMap<String, Compiled>,
+    /// Included scripts by (`:global`, name without `.sieve`): a personal and a global script may
+    /// share a name (RFC 6609 §3.2).
+    includes: BTreeMap<(bool, String), Compiled>,
     /// The tests triaged evaluates itself, indexed by their probe number (`adapt.rs`).
     specs: Vec<adapt::Spec>,
     /// Some script requires `vacation`: only then are Pigeonhole's reply checks made.
@@ -179,7 +183,8 @@ pub struct Outcome {
 }
 
 impl Rules {
-    /// Compiles `cfg.script` and every `*.sieve` in `cfg.include_dir`, checking `require`s and includes.
+    /// Compiles `cfg.script` and every script it includes, transitively: `:personal` ones from
+    /// `cfg.include_dir`, `:global` ones from `cfg.global_dir`; checks `require`s and includes.
     pub fn load(cfg: &RulesConfig) -> Result<Rules, RulesError> {
         let src = std::fs::read(&cfg.script).map_err(|source| RulesError::Read {
             file: cfg.script.clone(),
@@ -189,7 +194,7 @@ impl Rules {
     }
 
     /// [`Rules::load`] with `src` as the text of `cfg.script` (which is not read; it only names the
-    /// script in messages). Includes are still read from `cfg.include_dir`.
+    /// script in messages). Included scripts are still read from their directories.
     pub fn load_source(cfg: &RulesConfig, src: &[u8]) -> Result<Rules, RulesError> {
         let compiler = Compiler::new()
             .with_max_includes(255)
@@ -198,8 +203,7 @@ impl Rules {
             .with_max_nested_tests(32);
         let mut specs = Vec::new();
         let (main, refs) = compile_source(&compiler, &cfg.script, src, &mut specs)?;
-        let includes =
-            compile_includes(&compiler, &cfg.include_dir, &cfg.script, refs, &mut specs)?;
+        let includes = compile_includes(&compiler, cfg, refs, &mut specs)?;
         let vacation = main.vacation || includes.values().any(|c| c.vacation);
         let runtime = Runtime::new()
             .with_cpu_limit(cfg.cpu_limit.max(1))
@@ -208,6 +212,9 @@ impl Rules {
             .with_max_received_headers(usize::MAX)
             .with_max_nested_includes(10)
             .with_max_variable_size(64 * 1024)
+            // Marked, so that the default subject is built as Pigeonhole builds it (`classify`).
+            .with_vacation_subject_prefix(VACATION_AUTO)
+            .with_vacation_default_subject(VACATION_DEFAULT)
             .without_capabilities(
                 sieve::compiler::grammar::Capability::all()
                     .iter()
@@ -261,23 +268,45 @@ impl Rules {
         // Pigeonhole checks the message as received (before any editheader change) to decide whether
         // a vacation reply goes out; only a script that can answer needs the check.
         let may_reply = self.vacation && vacation::would_reply(msg.parsed(), envelope);
+        let subject = may_reply
+            .then(|| crate::message::normalise::subject_as_pigeonhole_reads_it(msg.parsed()))
+            .flatten();
         let mut verdict =
             event_loop::Run::new(self, ctx, envelope, quoted).evaluate(msg.into_parsed(), script);
         if !may_reply {
             verdict.vacations.clear();
         }
+        default_subject(&mut verdict, subject.as_deref());
         verdict
     }
 
-    fn include(&self, name: &str, explain: bool, quoted: bool) -> Option<Arc<Sieve>> {
-        let c = self
-            .includes
-            .get(name.strip_suffix(".sieve").unwrap_or(name))?;
+    fn include(&self, script: &sieve::Script, explain: bool, quoted: bool) -> Option<Arc<Sieve>> {
+        let global = matches!(script, sieve::Script::Global(_));
+        let name = script.as_str();
+        let name = name.strip_suffix(".sieve").unwrap_or(name);
+        let c = self.includes.get(&(global, name.to_string()))?;
         Some(c.form(explain, quoted).clone())
     }
 }
 
-type IncludeRefs = Vec<(String, bool, usize, usize)>;
+type IncludeRefs = Vec<source::IncludeRef>;
+
+/// What sieve-rs puts before the original subject, and uses without one, in a vacation reply without
+/// `:subject`; replaced by Pigeonhole's default after evaluation.
+const VACATION_AUTO: &str = "\u{1}auto\u{1}";
+const VACATION_DEFAULT: &str = "\u{1}default\u{1}";
+
+/// Pigeonhole's default vacation subject: `Auto: ` and the original subject as it reads it (whitespace
+/// kept, a broken encoded-word left as written, an empty Subject kept empty), or `Automated reply`
+/// without a Subject field; sieve-rs collapses whitespace and treats an empty Subject as none.
+fn default_subject(verdict: &mut Verdict, original: Option<&str>) {
+    for v in &mut verdict.vacations {
+        if v.subject.starts_with(VACATION_AUTO) || v.subject == VACATION_DEFAULT {
+            v.subject =
+                original.map_or_else(|| "Automated reply".to_owned(), |s| format!("Auto: {s}"));
+        }
+    }
+}
 
 fn compile_file(
     compiler: &Compiler,
@@ -314,12 +343,14 @@ fn compile_source(
     };
     // The original is compiled first so errors (and undeclared capabilities) point at what the user wrote.
     compiler.compile(src).map_err(compile_err)?;
-    let tokens = lexer::lex(src).map_err(|e| RulesError::Compile {
+    let lex_err = |e: lexer::LexError| RulesError::Compile {
         file: path.to_path_buf(),
         line: e.line,
         column: e.col,
         message: e.message.to_string(),
-    })?;
+    };
+    let tokens = lexer::lex(src).map_err(lex_err)?;
+    lexer::check_commands(&tokens).map_err(lex_err)?;
     let required = source::required(src, &tokens);
     if let Some((extension, line, column)) = required
         .iter()
@@ -359,32 +390,39 @@ fn compile_source(
 }
 
 /// Compiles every script the rules include, transitively (`include` names are constants, RFC 6609).
-/// `:personal` and `:global` both resolve in `dir`, as `NAME` or `NAME.sieve`.
+/// `NAME` (or `NAME.sieve`) is `NAME.sieve` in `include_dir` for `:personal`, in `global_dir` for
+/// `:global`, as Pigeonhole's `sieve_dir` and `sieve_global` resolve them.
 fn compile_includes(
     compiler: &Compiler,
-    dir: &Path,
-    main: &Path,
+    cfg: &RulesConfig,
     refs: IncludeRefs,
     specs: &mut Vec<adapt::Spec>,
-) -> Result<BTreeMap<String, Compiled>, RulesError> {
+) -> Result<BTreeMap<(bool, String), Compiled>, RulesError> {
     let mut includes = BTreeMap::new();
-    let mut queue: Vec<(PathBuf, IncludeRefs)> = vec![(main.to_path_buf(), refs)];
+    let mut queue: Vec<(PathBuf, IncludeRefs)> = vec![(cfg.script.clone(), refs)];
     while let Some((file, refs)) = queue.pop() {
-        for (name, optional, line, column) in refs {
-            let key = name.strip_suffix(".sieve").unwrap_or(&name).to_string();
+        for r in refs {
+            let name = r.name.strip_suffix(".sieve").unwrap_or(&r.name).to_string();
+            let key = (r.global, name);
             if includes.contains_key(&key) {
                 continue;
             }
-            let path = dir.join(format!("{key}.sieve"));
+            let dir = if r.global {
+                &cfg.global_dir
+            } else {
+                &cfg.include_dir
+            };
+            let path = dir.join(format!("{}.sieve", key.1));
             if !path.is_file() {
-                if optional {
+                if r.optional {
                     continue;
                 }
                 return Err(RulesError::MissingInclude {
                     file,
-                    line,
-                    column,
-                    name,
+                    line: r.line,
+                    column: r.col,
+                    name: r.name,
+                    global: r.global,
                 });
             }
             let (compiled, nested) = compile_file(compiler, &path, specs)?;

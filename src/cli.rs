@@ -8,6 +8,7 @@
 mod check;
 mod classify;
 mod dispute;
+mod handover;
 mod outbox;
 mod retention;
 mod run;
@@ -82,6 +83,8 @@ enum Command {
     Outbox(outbox::OutboxArgs),
     /// The team's roster, role pipeline, checklists and aliveness pings.
     Team(team::TeamArgs),
+    /// Hand assets (the mailbox's folders, mailing lists, manual items) from one person to another.
+    Handover(handover::HandoverArgs),
     /// Apply the data retention practice: list (or purge) mail past its bucket's limit; hold mail.
     Retention(retention::RetentionArgs),
 }
@@ -177,6 +180,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Outbox(args) => outbox::outbox(args).await,
         Command::Team(args) => team::team(args).await,
         Command::Retention(args) => retention::retention(args).await,
+        Command::Handover(args) => handover::handover(args).await,
     }
 }
 

@@ -5,6 +5,7 @@
 //! `*_env` keys and are wrapped in [`Secret`], whose `Debug` is redacted. This module reads files and
 //! environment variables named by the config and does no other I/O.
 
+mod asset;
 mod hours;
 mod mailman;
 mod records;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 
+pub use self::asset::{AssetConfig, AssetKind, asset_key};
 pub use self::hours::BusinessHours;
 pub use self::mailman::MailmanConfig;
 pub(crate) use self::records::key_part;
@@ -119,6 +121,8 @@ pub struct Config {
     pub mailman: Option<MailmanConfig>,
     /// The roster's settings: roles and checklists files, Triage term, ping grace, critical roles.
     pub team: TeamConfig,
+    /// The `[[asset]]` tables, in file order: what changes hands in a handover.
+    pub assets: Vec<AssetConfig>,
 }
 
 /// What to do with mail already in the watched folder the first time it is attached.
@@ -158,8 +162,10 @@ pub struct StoreConfig {
 pub struct RulesConfig {
     /// The Sieve script every message runs through.
     pub script: PathBuf,
-    /// Where `include` finds personal/global scripts.
+    /// Where `include` (`:personal`, the default) finds scripts.
     pub include_dir: PathBuf,
+    /// Where `include :global` finds scripts (Pigeonhole's `sieve_global`); defaults to `include_dir`.
+    pub global_dir: PathBuf,
     /// Messages larger than this get an error verdict instead of being parsed.
     pub max_message_size: u64,
     /// Sieve instructions one message may cost before evaluation stops with an error verdict.
@@ -271,6 +277,11 @@ pub struct MetricsConfig {
 }
 
 impl Config {
+    /// Whether the watched mailbox is a local Maildir (no IMAP, so no ACLs).
+    pub fn mailbox_is_maildir(&self) -> bool {
+        !matches!(self.mailbox.source, MailboxSource::Imap { .. })
+    }
+
     /// Reads and validates the file, reporting every problem at once.
     pub fn load(file: &Path) -> Result<Config, ConfigErrors> {
         let fail = |errors| ConfigErrors {
@@ -336,6 +347,7 @@ const TABLES: &[&str] = &[
     "metrics",
     "mailman",
     "team",
+    "asset",
 ];
 
 fn read(
@@ -363,6 +375,7 @@ fn read(
     let metrics = read_metrics(Table::new(root, "metrics", base, errors));
     let mailman = mailman::read_mailman(Table::new(root, "mailman", base, errors));
     let team = team::read_team(Table::new(root, "team", base, errors));
+    let assets = asset::read_assets(root, base, errors);
     Some(Config {
         file: file.to_owned(),
         mailbox: mailbox?,
@@ -379,6 +392,7 @@ fn read(
         metrics,
         mailman,
         team,
+        assets,
     })
 }
 
@@ -452,12 +466,14 @@ fn read_rules(mut t: Table<'_>) -> RulesConfig {
         Some(dir) => dir,
         None => script.parent().map(Path::to_path_buf).unwrap_or_default(),
     };
+    let global_dir = t.path("global_dir").unwrap_or_else(|| include_dir.clone());
     let max_message_size = t.size_or("max_message_size", "25MB");
     let cpu_limit = t.integer_or("cpu_limit", 100_000) as usize;
     t.finish();
     RulesConfig {
         script,
         include_dir,
+        global_dir,
         max_message_size,
         cpu_limit,
     }

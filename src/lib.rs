@@ -10,6 +10,8 @@
 //! this), and only `store` writes SQL.
 //! - `cli`: every subcommand: arguments, what it prints, exit codes, logging set-up; no domain rules.
 //! - `worker`: `triaged run`: the one scheduler and its loops (watch, sort, send), `check`, `status`.
+//! - `handover`: the rights each person should hold on each asset (IMAP folders, mailing lists, manual
+//!   items), `team sync` against the real systems, handovers confirmed, applied, read back, verified.
 //! - `lists`: mailing-list memberships and posting rights through Mailman 3's REST API; no roles.
 //! - `team`: the roster, the role pipeline with its preconditions, onboarding checklists, aliveness
 //!   pings; touches neither IMAP nor the lists.
@@ -36,6 +38,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod failpoint;
+pub mod handover;
 pub mod lists;
 pub mod mailbox;
 pub mod message;

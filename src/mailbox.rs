@@ -66,6 +66,9 @@ pub struct Fetched {
     /// Maildir unique name; empty for IMAP.
     pub name: String,
     pub raw: Vec<u8>,
+    /// The flags the message has as fetched (system flags in canonical case, keywords as the server
+    /// spells them; `\Recent` left out): they stay on every copy its plan makes.
+    pub flags: Vec<String>,
 }
 
 /// How a message is addressed in its source: by UID (IMAP) or unique name (Maildir).
@@ -238,13 +241,21 @@ impl Source {
         }
     }
 
-    /// Whether `folder` already holds the message (by Message-ID on IMAP, by unique name on Maildir).
-    pub async fn folder_has(&mut self, folder: &str, key: &Key, message_id: &str) -> Result<bool> {
+    /// Whether `folder` already holds the message (by Message-ID on IMAP, by unique name on Maildir);
+    /// a copy found has its flags checked and repaired: `want` present, `foreign` absent.
+    pub async fn repair_copy(
+        &mut self,
+        folder: &str,
+        key: &Key,
+        message_id: &str,
+        want: Vec<String>,
+        foreign: Vec<String>,
+    ) -> Result<bool> {
         match self {
-            Source::Imap(s) => s.folder_has(folder, message_id).await,
+            Source::Imap(s) => s.repair_copy(folder, message_id, &want, &foreign).await,
             Source::Maildir(m) => {
                 let (folder, name) = (folder.to_owned(), key.name.clone());
-                blocking(m, move |m| Ok(m.folder_has(&folder, &name))).await
+                blocking(m, move |m| m.repair_copy(&folder, &name, &want, &foreign)).await
             }
         }
     }

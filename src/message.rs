@@ -12,10 +12,8 @@ use std::sync::LazyLock;
 /// Why a message could not be made sense of; each becomes an `error:REASON` verdict.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MessageError {
-    #[error("message has no blank line between header and body")]
-    NoHeaderSeparator,
-    #[error("message has no header fields")]
-    NoHeaders,
+    #[error("message is empty")]
+    Empty,
     #[error("message has a NUL byte in its header at offset {0}")]
     NulInHeaders(usize),
     #[error("message is {size} bytes, larger than the limit of {limit}")]
@@ -28,8 +26,7 @@ impl MessageError {
     /// The short kebab-case token used in `error:REASON`.
     pub fn reason(&self) -> &'static str {
         match self {
-            MessageError::NoHeaderSeparator => "no-header-separator",
-            MessageError::NoHeaders => "no-headers",
+            MessageError::Empty => "empty",
             MessageError::NulInHeaders(_) => "nul-in-headers",
             MessageError::TooLarge { .. } => "too-large",
             MessageError::Unparsable => "unparsable",
@@ -83,13 +80,30 @@ impl<'a> Message<'a> {
     /// Validates `raw` and parses it. `max_size` of 0 means no limit.
     pub fn parse(raw: &'a [u8], max_size: u64) -> Result<Self, MessageError> {
         let header_end = validate(raw, max_size)?;
-        let mut parsed = MessageParser::new()
-            .parse(raw)
-            .ok_or(MessageError::Unparsable)?;
+        let mut parsed = if header_end < raw.len() {
+            MessageParser::new()
+                .parse(raw)
+                .ok_or(MessageError::Unparsable)?
+        } else {
+            // A header-only message (no empty line): mail-parser loses a last field without a line
+            // end, and gives up on text with neither a header field nor an empty line, which Dovecot
+            // reads as an empty header (such lines are skipped) and an empty body. Parsed from a
+            // copy ending in an empty line, it reads as Dovecot reads it.
+            let mut padded = raw.to_vec();
+            if !padded.ends_with(b"\n") {
+                padded.extend_from_slice(b"\r\n");
+            }
+            padded.extend_from_slice(b"\r\n");
+            MessageParser::new()
+                .parse(&padded)
+                .ok_or(MessageError::Unparsable)?
+                .into_owned()
+        };
         let fixes = normalise::zone_fixes(&parsed);
         if !fixes.is_empty() {
             // Rare: parsed again from a copy with the zones rewritten (same length, same offsets).
-            let fixed = normalise::apply_fixes(raw, &fixes);
+            // From the bytes parsed (a header-only message's padded copy), not `raw`.
+            let fixed = normalise::apply_fixes(&parsed.raw_message, &fixes);
             parsed = MessageParser::new()
                 .parse(&fixed)
                 .ok_or(MessageError::Unparsable)?
@@ -159,10 +173,15 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         })
 }
 
-/// Checks the raw bytes before mail-parser sees them: mail-parser makes a best effort of anything, and
-/// triaged must not sort a message it has only guessed at. Returns where the header ends: the offset of
-/// the blank line that separates it from the body. Every message goes through this: it searches for the
-/// blank line in one sweep rather than line by line.
+/// Checks the raw bytes before mail-parser sees them. Returns where the header ends: the offset of the
+/// blank line that separates it from the body, or the end of the message when there is none. Every
+/// message goes through this: it searches for the blank line in one sweep rather than line by line.
+///
+/// Only what cannot be read at all is refused: an empty file, a message past the size limit, a NUL in
+/// the header. Everything else is sorted by the rules, as Pigeonhole sorts it (checked by the
+/// differential test): a header-only message (RFC 5322 §3.5 makes the body optional) has an empty
+/// body, and a line in the header that is not a field (no colon) is skipped, by mail-parser as by
+/// Dovecot's header parser, so the header still ends only at the blank line.
 pub fn validate(raw: &[u8], max_size: u64) -> Result<usize, MessageError> {
     if max_size > 0 && raw.len() as u64 > max_size {
         return Err(MessageError::TooLarge {
@@ -170,13 +189,13 @@ pub fn validate(raw: &[u8], max_size: u64) -> Result<usize, MessageError> {
             limit: max_size,
         });
     }
-    let header_end = header_end(raw).ok_or(MessageError::NoHeaderSeparator)?;
+    if raw.is_empty() {
+        return Err(MessageError::Empty);
+    }
+    let header_end = header_end(raw).unwrap_or(raw.len());
     let header = &raw[..header_end];
     if let Some(pos) = memchr::memchr(0, header) {
         return Err(MessageError::NulInHeaders(pos));
-    }
-    if !header.split(|&b| b == b'\n').any(is_field_line) {
-        return Err(MessageError::NoHeaders);
     }
     Ok(header_end)
 }
@@ -199,14 +218,6 @@ fn header_end(raw: &[u8]) -> Option<usize> {
     let hit = likely.find(raw);
     let before = other.find(&raw[..hit.map_or(raw.len(), |i| (i + 3).min(raw.len()))]);
     [hit, before].into_iter().flatten().min().map(|i| i + 1)
-}
-
-/// `name:` with a printable field name (RFC 5322 2.2).
-fn is_field_line(line: &[u8]) -> bool {
-    match line.iter().position(|&b| b == b':') {
-        Some(0) | None => false,
-        Some(colon) => line[..colon].iter().all(|&b| (33..=126).contains(&b)),
-    }
 }
 
 fn info_of(parsed: &mail_parser::Message<'_>, size: u64) -> MessageInfo {

@@ -47,6 +47,10 @@ pub struct TeamGauges {
     pub roles: Vec<TeamRoleGauge>,
     pub unresponsive: i64,
     pub overdue_items: i64,
+    /// Rights found beyond the roster's wish by the latest sync or verify.
+    pub rights_drift: i64,
+    /// Retired members whose rights are still granted past `[team] revoke_within`.
+    pub revoke_overdue: i64,
     /// Active members' certificates expiring within 30 days (or expired) with no later one recorded.
     pub expiring_certificates: i64,
 }
@@ -257,6 +261,16 @@ fn render_team(out: &mut String, team: &TeamGauges) {
             team.overdue_items,
         ),
         (
+            "triaged_rights_drift",
+            "Rights granted beyond the roster's, as the latest sync or verify found them.",
+            team.rights_drift,
+        ),
+        (
+            "triaged_rights_revoke_overdue",
+            "Retired members whose rights are still granted past [team] revoke_within.",
+            team.revoke_overdue,
+        ),
+        (
             "triaged_team_certificates_expiring",
             "Active members' S/MIME certificates and OpenPGP keys expiring within 30 days or expired.",
             team.expiring_certificates,
@@ -387,6 +401,8 @@ mod tests {
             roles: vec![role("triage", 2, 1, true), role("cm", 1, 1, false)],
             unresponsive: 1,
             overdue_items: 3,
+            rights_drift: 2,
+            revoke_overdue: 1,
             expiring_certificates: 2,
         });
         let text = m.render();
@@ -396,6 +412,8 @@ mod tests {
             "triaged_team_role_thin{role=\"triage\"} 1",
             "triaged_team_unresponsive_members 1",
             "triaged_team_overdue_items 3",
+            "triaged_rights_drift 2",
+            "triaged_rights_revoke_overdue 1",
             "triaged_team_certificates_expiring 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");

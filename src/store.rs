@@ -6,6 +6,7 @@
 //! domain keeps its statements in a `store/*.rs` part; nothing outside `store` writes SQL.
 
 mod events;
+mod handover;
 mod outbox;
 mod prune;
 mod quarantine;
@@ -23,6 +24,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Transaction};
 
 pub use self::events::{Event, NewEvent};
+pub use self::handover::{DriftRow, HandoverAssetRow, HandoverRow, NewHandover};
 pub use self::outbox::{
     Delivery, HeldSource, NewOutboxMail, OutboxMail, OutboxRecipient, RecipientState,
 };

@@ -165,7 +165,14 @@ async fn watch(
     let settings = crate::team::Settings::new(config)?;
     group.spawn(
         "team gauges",
-        gauges::run(s, settings, m, Clock::system(), c),
+        gauges::run(
+            s,
+            settings,
+            config.team.revoke_within,
+            m,
+            Clock::system(),
+            c,
+        ),
     );
     if let Some(listener) = listener {
         let (c, t) = (group.token(), group.tracker());
@@ -217,6 +224,7 @@ pub fn check(config: &Config) -> Result<Checked> {
     Rules::load(&config.rules)?;
     crate::records::buckets::check(config)?;
     let team = crate::team::check(config)?;
+    crate::handover::Assets::load(config)?;
     let fail = |key: &str, e: anyhow::Error| ConfigErrors {
         file: config.file.clone(),
         errors: vec![ConfigError::new(key, format!("{e:#}"))],

@@ -7,6 +7,7 @@ mod it {
     mod acl;
     mod classify;
     mod cli;
+    mod handover;
     mod lists;
     mod mailserver;
     mod outbox;

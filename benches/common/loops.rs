@@ -39,9 +39,11 @@ pub struct TriagedLoop {
 
 impl TriagedLoop {
     pub fn new() -> TriagedLoop {
+        let dir = script().parent().map(Path::to_path_buf).unwrap_or_default();
         let cfg = RulesConfig {
             script: script(),
-            include_dir: script().parent().map(Path::to_path_buf).unwrap_or_default(),
+            global_dir: dir.clone(),
+            include_dir: dir,
             max_message_size: 25 * 1024 * 1024,
             cpu_limit: 100_000,
         };

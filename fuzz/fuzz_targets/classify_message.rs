@@ -48,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
     let outcome = s
         .rules
         .classify_raw(data, s.config.rules.max_message_size, &ctx, true);
-    let plan = triaged::actions::plan(&outcome.verdict, &s.config.mailbox);
+    let plan = triaged::actions::plan(&outcome.verdict, &s.config.mailbox, &[]);
     let _ = plan.steps();
     let _ = outcome.verdict.tsv_line("fuzz.eml");
     let _ = outcome.verdict.json_line("fuzz.eml");

@@ -20,7 +20,8 @@ fuzz_target!(|data: &[u8]| {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
     let cfg = RulesConfig {
         script: dir.join("fuzz.sieve"),
-        include_dir: dir,
+        include_dir: dir.clone(),
+        global_dir: dir,
         max_message_size: 1 << 20,
         cpu_limit: 10_000,
     };

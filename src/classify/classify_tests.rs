@@ -18,6 +18,7 @@ pub(super) fn load(
     let cfg = RulesConfig {
         script: path,
         include_dir: dir.path().to_path_buf(),
+        global_dir: dir.path().to_path_buf(),
         max_message_size: 0,
         cpu_limit: 100_000,
     };
@@ -193,6 +194,7 @@ fn cpu_limit_gives_error_verdict() -> Result<()> {
     let cfg = RulesConfig {
         script: path,
         include_dir: dir.path().to_path_buf(),
+        global_dir: dir.path().to_path_buf(),
         max_message_size: 0,
         cpu_limit: 500,
     };
@@ -293,6 +295,7 @@ fn include_runs_scripts_from_the_include_dir() -> Result<()> {
     let cfg = RulesConfig {
         script: path.clone(),
         include_dir: dir.path().to_path_buf(),
+        global_dir: dir.path().to_path_buf(),
         max_message_size: 0,
         cpu_limit: 1000,
     };
@@ -331,11 +334,56 @@ fn reject_beside_fileinto_is_an_action_conflict_like_pigeonhole() -> Result<()> 
 }
 
 #[test]
+fn a_command_without_its_semicolon_does_not_compile_like_pigeonhole() -> Result<()> {
+    // sieve-rs accepts both scripts; Pigeonhole's sievec refuses them ("expected end of command ';'
+    // or the beginning of a compound block '{', but found '}'").
+    let before_brace = "require \"fileinto\";\nif true {\n  fileinto \"A\"\n}\n";
+    let err = load(before_brace)?
+        .1
+        .err()
+        .context("must fail")?
+        .to_string();
+    assert!(err.contains("main.sieve:4:1: "), "{err}");
+    let at_end = "require \"fileinto\";\nfileinto \"A\"\n";
+    let err = load(at_end)?.1.err().context("must fail")?.to_string();
+    assert!(err.contains("main.sieve:"), "{err}");
+    let good = "require [\"fileinto\",\"imap4flags\"];\nif anyof (not exists \"x\", header :is [\"a\",\"b\"] \"c\") {\n  fileinto :flags [\"\\\\Flagged\"] \"A\"; stop;\n} elsif true { keep; } else { discard; }\n";
+    assert!(load(good)?.1.is_ok());
+    Ok(())
+}
+
+#[test]
+fn an_included_script_that_does_not_compile_names_its_own_file() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("main.sieve");
+    std::fs::write(
+        &path,
+        "require \"include\";\ninclude :personal \"lists\";\n",
+    )?;
+    std::fs::write(
+        dir.path().join("lists.sieve"),
+        "require \"fileinto\";\nfileinto \"A\"\n",
+    )?;
+    let cfg = RulesConfig {
+        script: path,
+        include_dir: dir.path().to_path_buf(),
+        global_dir: dir.path().to_path_buf(),
+        max_message_size: 0,
+        cpu_limit: 1000,
+    };
+    let err = Rules::load(&cfg).err().context("must fail")?.to_string();
+    assert!(err.contains("lists.sieve:"), "{err}");
+    assert!(!err.contains("main.sieve"), "{err}");
+    Ok(())
+}
+
+#[test]
 fn a_script_given_as_text_compiles_as_its_file_would_and_errors_name_that_file() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let cfg = RulesConfig {
         script: dir.path().join("text.sieve"),
         include_dir: dir.path().to_path_buf(),
+        global_dir: dir.path().to_path_buf(),
         max_message_size: 0,
         cpu_limit: 100_000,
     };

@@ -120,10 +120,7 @@ impl<'r> Run<'r> {
     fn on_event(&mut self, event: Event) -> Result<Input, RunError> {
         Ok(match event {
             Event::IncludeScript { name, optional } => {
-                match self
-                    .rules
-                    .include(name.as_str(), self.ctx.explain, self.quoted)
-                {
+                match self.rules.include(&name, self.ctx.explain, self.quoted) {
                     Some(script) => Input::script(name, script),
                     None if optional => Input::False,
                     None => {

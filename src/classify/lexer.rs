@@ -245,3 +245,124 @@ pub(crate) fn at_statement(tokens: &[Token], i: usize) -> bool {
 
 /// An edit of the script text: replace `start..end` with the string.
 pub(crate) type Edit = (usize, usize, String);
+
+/// Checks the command structure of RFC 5228 §8.2 that sieve-rs does not enforce: every command ends
+/// with `;` or a block. sieve-rs accepts `fileinto "A" }` (no `;` before the `}`) and a script whose
+/// last command lacks its `;`; Pigeonhole refuses both ("expected end of command ';' or the beginning
+/// of a compound block '{'"), so triaged refuses them too.
+pub(crate) fn check_commands(tokens: &[Token]) -> Result<(), LexError> {
+    let mut i = 0;
+    let mut depth = 0usize;
+    while let Some(tok) = tokens.get(i) {
+        match tok.kind {
+            Kind::RBrace if depth > 0 => {
+                depth -= 1;
+                i += 1;
+            }
+            Kind::Ident => {
+                i = skip_arguments(tokens, i + 1)?;
+                match tokens.get(i) {
+                    Some(t) if t.kind == Kind::Semi => i += 1,
+                    Some(t) if t.kind == Kind::LBrace => {
+                        depth += 1;
+                        i += 1;
+                    }
+                    other => return Err(structure_error(tokens, other, END_OF_COMMAND)),
+                }
+            }
+            _ => return Err(structure_error(tokens, Some(tok), "expected a command")),
+        }
+    }
+    if depth > 0 {
+        return Err(structure_error(
+            tokens,
+            None,
+            "missing '}' at the end of the script",
+        ));
+    }
+    Ok(())
+}
+
+const END_OF_COMMAND: &str = "expected end of command ';' or the beginning of a compound block '{'";
+
+/// Where a structure error points: at the offending token, or just past the last one at the end.
+fn structure_error(tokens: &[Token], at: Option<&Token>, message: &'static str) -> LexError {
+    match at.or(tokens.last()) {
+        Some(t) => LexError {
+            line: t.line,
+            col: if at.is_some() {
+                t.col
+            } else {
+                t.col + (t.end - t.start)
+            },
+            message,
+        },
+        None => LexError {
+            line: 1,
+            col: 1,
+            message,
+        },
+    }
+}
+
+/// Skips `*argument [test / test-list]` (RFC 5228 §8.2) from `i`; returns the index after them.
+fn skip_arguments(tokens: &[Token], mut i: usize) -> Result<usize, LexError> {
+    loop {
+        match tokens.get(i).map(|t| t.kind) {
+            Some(Kind::Tag | Kind::Quoted | Kind::Multiline | Kind::Number) => i += 1,
+            Some(Kind::Open) => i = skip_string_list(tokens, i + 1)?,
+            _ => break,
+        }
+    }
+    match tokens.get(i).map(|t| t.kind) {
+        Some(Kind::Ident) => skip_arguments(tokens, i + 1),
+        Some(Kind::LParen) => {
+            i += 1;
+            loop {
+                match tokens.get(i) {
+                    Some(t) if t.kind == Kind::Ident => i = skip_arguments(tokens, i + 1)?,
+                    other => return Err(structure_error(tokens, other, "expected a test")),
+                }
+                match tokens.get(i) {
+                    Some(t) if t.kind == Kind::Comma => i += 1,
+                    Some(t) if t.kind == Kind::RParen => return Ok(i + 1),
+                    other => {
+                        return Err(structure_error(
+                            tokens,
+                            other,
+                            "expected ',' or ')' in a test list",
+                        ));
+                    }
+                }
+            }
+        }
+        _ => Ok(i),
+    }
+}
+
+/// Skips the strings of a `[...]` list whose `[` is before `i`; returns the index after the `]`.
+fn skip_string_list(tokens: &[Token], mut i: usize) -> Result<usize, LexError> {
+    loop {
+        match tokens.get(i) {
+            Some(t) if matches!(t.kind, Kind::Quoted | Kind::Multiline) => i += 1,
+            other => {
+                return Err(structure_error(
+                    tokens,
+                    other,
+                    "expected a string in a string list",
+                ));
+            }
+        }
+        match tokens.get(i) {
+            Some(t) if t.kind == Kind::Comma => i += 1,
+            Some(t) if t.kind == Kind::Close => return Ok(i + 1),
+            other => {
+                return Err(structure_error(
+                    tokens,
+                    other,
+                    "expected ',' or ']' in a string list",
+                ));
+            }
+        }
+    }
+}

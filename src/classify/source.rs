@@ -27,8 +27,20 @@ pub(crate) fn required(src: &[u8], tokens: &[Token]) -> Vec<(String, usize, usiz
     out
 }
 
-/// Constant script names passed to `include`, with whether they are `:optional`.
-pub(crate) fn includes(src: &[u8], tokens: &[Token]) -> Vec<(String, bool, usize, usize)> {
+/// One `include` of a script: its constant name (RFC 6609), where it is looked for, whether it is
+/// `:optional`, and where the name is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IncludeRef {
+    pub name: String,
+    pub global: bool,
+    pub optional: bool,
+    pub line: usize,
+    pub col: usize,
+}
+
+/// Constant script names passed to `include`, with their location (`:global` or the default
+/// `:personal`) and whether they are `:optional`.
+pub(crate) fn includes(src: &[u8], tokens: &[Token]) -> Vec<IncludeRef> {
     let mut out = Vec::new();
     for (i, tok) in tokens.iter().enumerate() {
         if tok.kind != Kind::Ident || !src[tok.start..tok.end].eq_ignore_ascii_case(b"include") {
@@ -38,11 +50,18 @@ pub(crate) fn includes(src: &[u8], tokens: &[Token]) -> Vec<(String, bool, usize
             .iter()
             .take_while(|t| t.kind != Kind::Semi)
             .collect();
-        let optional = args
-            .iter()
-            .any(|t| t.kind == Kind::Tag && src[t.start..t.end].eq_ignore_ascii_case(b":optional"));
+        let tagged = |tag: &[u8]| {
+            args.iter()
+                .any(|t| t.kind == Kind::Tag && src[t.start..t.end].eq_ignore_ascii_case(tag))
+        };
         if let Some(name) = args.iter().rev().find(|t| t.kind == Kind::Quoted) {
-            out.push((unquote(src, name), optional, name.line, name.col));
+            out.push(IncludeRef {
+                name: unquote(src, name),
+                global: tagged(b":global"),
+                optional: tagged(b":optional"),
+                line: name.line,
+                col: name.col,
+            });
         }
     }
     out

@@ -48,11 +48,17 @@ fn probes_round_trip_and_includes_are_listed() -> Result<()> {
     );
     let src = b"include :optional \"a\"; include :global \"b\";";
     let tokens = lex(src).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let inc: Vec<(String, bool)> = includes(src, &tokens)
+    let inc: Vec<(String, bool, bool)> = includes(src, &tokens)
         .into_iter()
-        .map(|i| (i.0, i.1))
+        .map(|i| (i.name, i.optional, i.global))
         .collect();
-    assert_eq!(inc, vec![("a".to_string(), true), ("b".to_string(), false)]);
+    assert_eq!(
+        inc,
+        vec![
+            ("a".to_string(), true, false),
+            ("b".to_string(), false, true)
+        ]
+    );
     Ok(())
 }
 

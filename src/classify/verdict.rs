@@ -179,6 +179,85 @@ impl Verdict {
         )
     }
 
+    /// Each copy the verdict makes, with its own flags: folder (`INBOX` for keep) → flags, canonical
+    /// spelling, sorted bytewise. Store actions into one folder are one copy with the flags of the last
+    /// of them, as in Pigeonhole; copies are never merged with each other.
+    pub fn copies(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for store in &self.stores {
+            let folder = match &store.folder {
+                Folder::Keep => "INBOX".to_string(),
+                Folder::Named(name) if name.eq_ignore_ascii_case("INBOX") => "INBOX".to_string(),
+                Folder::Named(name) => name.clone(),
+            };
+            let flags = out.entry(folder).or_default();
+            flags.clear();
+            for flag in &store.flags {
+                let flag = canonical_flag(flag);
+                if !flags.iter().any(|f| f.eq_ignore_ascii_case(&flag)) {
+                    flags.push(flag);
+                }
+            }
+        }
+        for flags in out.values_mut() {
+            flags.sort();
+        }
+        out
+    }
+
+    /// `path<TAB>copies<TAB>actions`, the differential test's line: every copy as `FOLDER=FLAGS`
+    /// (`Privacy=\Flagged;Accounts=`, flags space-separated), and every action with its arguments: the
+    /// redirect address, the reject reason, the vacation reply's From address (`:from`, or the one of
+    /// `:addresses` the message was sent to), `:days` (in seconds), subject and recipient. Separators inside values are escaped with `\`.
+    pub fn copies_line(&self, path: &str) -> String {
+        let copies: Vec<String> = self
+            .copies()
+            .into_iter()
+            .map(|(folder, flags)| format!("{}={}", escape(&folder), flags.join(" ")))
+            .collect();
+        let mut actions: Vec<String> = Vec::new();
+        for r in &self.redirects {
+            let kind = if r.copy { "redirect-copy" } else { "redirect" };
+            actions.push(format!("{kind}:{}", r.address));
+        }
+        if let Some(v) = self.vacations.first() {
+            let mut fields = Vec::new();
+            // The reply's From address: `:from`, else what the engine chose from `:addresses` or
+            // the envelope recipient.
+            if let Some(from) = &v.from {
+                let address = from
+                    .rsplit_once('<')
+                    .and_then(|(_, a)| a.split_once('>'))
+                    .map_or(from.trim(), |(a, _)| a.trim());
+                fields.push(format!("from={}", escape(address)));
+            }
+            fields.push(format!("seconds={}", v.period_seconds));
+            fields.push(format!("subject={}", escape(&v.subject)));
+            fields.push(format!("to={}", escape(&v.recipient)));
+            actions.push(format!("vacation:{}", fields.join(",")));
+        }
+        if self.discard && self.stores.is_empty() {
+            actions.push("discard".to_string());
+        }
+        if let Some(r) = &self.reject {
+            let kind = if r.extended { "ereject" } else { "reject" };
+            actions.push(format!("{kind}:{}", escape(&r.reason)));
+        }
+        if let Some(e) = &self.error {
+            actions.push(format!("error:{}", e.reason));
+        }
+        actions.sort();
+        actions.dedup();
+        let join = |items: Vec<String>, sep: &str| {
+            if items.is_empty() {
+                "-".to_string()
+            } else {
+                items.join(sep)
+            }
+        };
+        format!("{path}\t{}\t{}", join(copies, ";"), join(actions, ";"))
+    }
+
     /// One JSON object per message: the TSV columns plus the whole verdict.
     pub fn json_line(&self, path: &str) -> serde_json::Value {
         serde_json::json!({
@@ -189,6 +268,23 @@ impl Verdict {
             "verdict": self,
         })
     }
+}
+
+/// Escapes the separators of a copies line inside a value (the reference side escapes the same way).
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn join(items: Vec<String>) -> String {
@@ -241,6 +337,30 @@ mod tests {
             v.tsv_line("p"),
             "p\tINBOX,b\tWork,\\Flagged,\\Seen\tredirect-copy:x@y"
         );
+    }
+
+    #[test]
+    fn copies_keep_their_own_flags() {
+        let v = Verdict {
+            stores: vec![
+                store(Folder::Named("Privacy".into()), &["\\flagged"]),
+                store(Folder::Named("Accounts".into()), &[]),
+                store(Folder::Keep, &["b", "a"]),
+            ],
+            ..Verdict::default()
+        };
+        assert_eq!(
+            v.copies_line("p"),
+            "p\tAccounts=;INBOX=a b;Privacy=\\Flagged\t-"
+        );
+        let r = Verdict {
+            reject: Some(super::Reject {
+                reason: "no,\nthanks".into(),
+                extended: false,
+            }),
+            ..Verdict::default()
+        };
+        assert_eq!(r.copies_line("p"), "p\t-\treject:no\\,\\nthanks");
     }
 
     #[test]

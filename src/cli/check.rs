@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::{ConfigArg, init_logging};
+use crate::classify::RulesError;
 use crate::config::{Config, MailboxSource};
 use crate::store::Store;
 
@@ -16,7 +17,18 @@ use crate::store::Store;
 pub(super) async fn check(args: &ConfigArg) -> Result<ExitCode> {
     let config = args.load()?;
     init_logging(config.log.format);
-    let checked = crate::worker::check(&config)?;
+    let checked = match crate::worker::check(&config) {
+        Ok(checked) => checked,
+        // A script that does not compile is printed as `FILE:LINE:COLUMN: message`, as `classify`
+        // prints it, so that an editor or CI can jump to it; the exit code is 2.
+        Err(e) => match e.downcast_ref::<RulesError>() {
+            Some(rules) => {
+                eprintln!("{rules}");
+                return Ok(ExitCode::from(2));
+            }
+            None => return Err(e),
+        },
+    };
     crate::outln!(
         "ok: {}: {}, {} templates rendered, {} checklists ({} items)",
         config.file.display(),

@@ -19,6 +19,9 @@ use crate::config::RulesConfig;
 pub enum Format {
     Tsv,
     Json,
+    /// `path<TAB>copies<TAB>actions`: each copy with its own flags, each action with its arguments
+    /// (what the differential test against Pigeonhole compares).
+    Copies,
 }
 
 /// Arguments of `triaged classify` (no config file needed).
@@ -30,6 +33,9 @@ pub(super) struct ClassifyArgs {
     /// Where `include` finds scripts (default: the script's directory).
     #[arg(long, value_name = "DIR")]
     pub include_dir: Option<PathBuf>,
+    /// Where `include :global` finds scripts (default: the include directory).
+    #[arg(long, value_name = "DIR")]
+    pub global_dir: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "tsv")]
     pub format: Format,
     /// Show which tests matched and which script line each action came from.
@@ -54,14 +60,19 @@ pub(super) struct ClassifyArgs {
 
 /// Runs `classify`; prints load errors as `FILE:LINE:COLUMN: message` and returns exit code 2 for them.
 pub(super) fn run(args: &ClassifyArgs) -> Result<ExitCode> {
+    let include_dir = args.include_dir.clone().unwrap_or_else(|| {
+        args.rules
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    });
     let cfg = RulesConfig {
         script: args.rules.clone(),
-        include_dir: args.include_dir.clone().unwrap_or_else(|| {
-            args.rules
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default()
-        }),
+        global_dir: args
+            .global_dir
+            .clone()
+            .unwrap_or_else(|| include_dir.clone()),
+        include_dir,
         max_message_size: args.max_message_size,
         cpu_limit: args.cpu_limit,
     };
@@ -115,6 +126,9 @@ fn print(results: &[FileVerdict], args: &ClassifyArgs) -> Result<usize> {
             }
             Format::Json => {
                 writeln!(out, "{}", verdict.json_line(display)).context("write stdout")?;
+            }
+            Format::Copies => {
+                writeln!(out, "{}", verdict.copies_line(display)).context("write stdout")?;
             }
         }
     }

@@ -80,6 +80,27 @@ pub(super) async fn status(args: &ConfigArg) -> Result<ExitCode> {
 fn print_status(status: &Status) {
     print_mailbox(status);
     print_team(&status.team);
+    print_rights(&status.rights);
+}
+
+/// The rights part of `status`: retired members still holding rights, and drift.
+fn print_rights(rights: &crate::handover::Alerts) {
+    crate::outln!("rights");
+    if rights.revoke_overdue.is_empty() && rights.drift.is_empty() {
+        crate::outln!("  no drift, no rights left after a retirement");
+    }
+    for a in &rights.revoke_overdue {
+        crate::outln!("  alert         {a}");
+    }
+    for d in &rights.drift {
+        crate::outln!(
+            "  drift         {}: {} on {:?} {}",
+            d.asset,
+            d.identifier,
+            d.place,
+            d.detail
+        );
+    }
 }
 
 /// The team part of `status`: members, thin critical roles, the unresponsive, overdue items.

@@ -48,6 +48,21 @@ enum TeamWhat {
     Checklist(ChecklistArgs),
     /// Queue an individual ping to every active member (or every member in one role).
     Ping(PingArgs),
+    /// Compare the rights the roster gives (IMAP ACLs, mailing lists) with what the systems say;
+    /// --apply makes them so, --prune also removes what was granted beyond the roster.
+    Sync(SyncArgs),
+}
+
+#[derive(Debug, Args)]
+struct SyncArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Make the changes, read them back and record each.
+    #[arg(long)]
+    apply: bool,
+    /// With --apply, also remove rights beyond the roster's (never the owner's nor triaged's login).
+    #[arg(long, requires = "apply")]
+    prune: bool,
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -215,6 +230,7 @@ pub(super) async fn team(args: TeamArgs) -> Result<ExitCode> {
             show::checklist(&a.config, &a.name, a.done.as_deref(), &a.note, now).await
         }
         TeamWhat::Ping(a) => ping(a, now).await,
+        TeamWhat::Sync(a) => sync(a, now).await,
     }
 }
 
@@ -268,6 +284,14 @@ async fn list(a: ListArgs, now: Now) -> Result<ExitCode> {
         "{}",
         crate::team::render(&roster, &health, &filter, a.format, now)?
     );
+    let alerts = crate::handover::alerts(&store, config.team.revoke_within, now).await?;
+    for alert in &alerts.revoke_overdue {
+        if a.format == Format::Text {
+            outln!("alert: {alert}");
+        } else {
+            eprintln!("alert: {alert}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -293,14 +317,69 @@ async fn pause(a: StateArgs, paused: bool, now: Now) -> Result<ExitCode> {
 }
 
 async fn retire(a: RetireArgs, now: Now) -> Result<ExitCode> {
-    let (_, store) = open(&a.config).await?;
-    let r = crate::team::retire(&store, &a.name, &a.reason, &os_user(), now).await?;
+    let ctx = Loaded::load(&a.config).await?;
+    let assets = crate::handover::Assets::load(&ctx.config)?;
+    let mail = crate::handover::Mail {
+        outbox: &ctx.outbox,
+        templates: &ctx.templates,
+    };
+    let (r, started) = crate::handover::retire(
+        &ctx.store,
+        &mail,
+        &assets,
+        &a.name,
+        &a.reason,
+        &os_user(),
+        now,
+    )
+    .await?;
     outln!(
         "{} is retired; {} open checklist item(s) closed",
         r.person.name,
         r.closed
     );
+    match &started {
+        Some(s) => {
+            super::handover::print_started(s);
+            outln!("revoke their rights with: triaged handover apply {}", s.id);
+        }
+        None => outln!("they held no asset"),
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn sync(a: SyncArgs, now: Now) -> Result<ExitCode> {
+    let (config, store) = open(&a.config).await?;
+    let assets = crate::handover::Assets::load(&config)?;
+    let report =
+        crate::handover::sync(&config, &store, &assets, a.apply, a.prune, &os_user(), now).await?;
+    let mut code = ExitCode::SUCCESS;
+    for (change, outcome) in &report.changes {
+        match outcome {
+            None => outln!("to do    {change}"),
+            Some(Ok(())) => outln!("done     {change}"),
+            Some(Err(e)) => {
+                outln!("failed   {change}: {e}");
+                code = ExitCode::from(1);
+            }
+        }
+    }
+    for d in &report.drift {
+        let hint = if a.prune {
+            ""
+        } else {
+            " (--apply --prune removes it)"
+        };
+        outln!("drift    {d}{hint}");
+    }
+    for p in &report.problems {
+        outln!("problem  {p}");
+        code = ExitCode::from(1);
+    }
+    if report.changes.is_empty() && report.drift.is_empty() && report.problems.is_empty() {
+        outln!("in sync: every asset holds what the roster gives");
+    }
+    Ok(code)
 }
 
 async fn record(a: RecordArgs, now: Now) -> Result<ExitCode> {

@@ -22,6 +22,8 @@ pub struct TeamConfig {
     pub ping_grace: Duration,
     /// Role names (as the roles file writes them) that need two responsive active members.
     pub critical_roles: Vec<String>,
+    /// A retired member's rights still granted this long after the retirement raise an alert.
+    pub revoke_within: Duration,
 }
 
 impl Default for TeamConfig {
@@ -32,6 +34,7 @@ impl Default for TeamConfig {
             triage_term: Duration::from_secs(90 * 86_400),
             ping_grace: Duration::from_secs(14 * 86_400),
             critical_roles: vec!["triage".to_owned(), "se".to_owned()],
+            revoke_within: Duration::from_secs(86_400),
         }
     }
 }
@@ -42,6 +45,7 @@ pub(super) fn read_team(mut t: Table<'_>) -> TeamConfig {
     let triage_term = t.duration_or("triage_term", "90d");
     let ping_grace = t.duration_or("ping_grace", "14d");
     let critical_roles = t.strings_or("critical_roles", &["triage", "se"]);
+    let revoke_within = t.duration_or("revoke_within", "24h");
     t.finish();
     TeamConfig {
         roles_file,
@@ -49,5 +53,6 @@ pub(super) fn read_team(mut t: Table<'_>) -> TeamConfig {
         triage_term,
         ping_grace,
         critical_roles,
+        revoke_within,
     }
 }

@@ -8,6 +8,7 @@ pub mod acl;
 mod aged;
 pub mod conn;
 mod namespace;
+mod repair;
 mod utf7;
 
 use std::collections::BTreeSet;
@@ -33,6 +34,8 @@ pub struct Caps {
     pub moves: bool,
     pub uidplus: bool,
     pub idle: bool,
+    /// RFC 4314 access control lists: a folder created here gets INBOX's rights.
+    pub acl: bool,
 }
 
 /// The server sent nothing for the liveness limit while triaged waited on it: the connection is
@@ -52,6 +55,20 @@ pub enum Wake {
     Cancelled,
 }
 
+/// A flag as a plan spells it; `None` for `\Recent`, which no client can set (RFC 3501 §2.3.2).
+fn flag_name(flag: &async_imap::types::Flag<'_>) -> Option<String> {
+    use async_imap::types::Flag;
+    Some(match flag {
+        Flag::Seen => "\\Seen".to_owned(),
+        Flag::Answered => "\\Answered".to_owned(),
+        Flag::Flagged => "\\Flagged".to_owned(),
+        Flag::Deleted => "\\Deleted".to_owned(),
+        Flag::Draft => "\\Draft".to_owned(),
+        Flag::Recent | Flag::MayCreate => return None,
+        Flag::Custom(name) => name.to_string(),
+    })
+}
+
 /// A logged-in connection with the watched folder selected.
 pub struct Imap {
     session: Session<Conn>,
@@ -62,6 +79,8 @@ pub struct Imap {
     delimiter: char,
     /// Folders known to exist (Sieve names), to create missing ones once.
     existing: BTreeSet<String>,
+    /// The login: the owner of the tree, whose own ACL entry is never copied.
+    user: String,
     /// `mono_ms()` of the last byte from the server.
     last_read: Arc<AtomicI64>,
     /// No byte for this long while waiting on the server means the connection is dead.
@@ -111,7 +130,7 @@ impl Imap {
         cfg: &MailboxConfig,
         last_read: Arc<AtomicI64>,
     ) -> Result<(Imap, Selected)> {
-        let MailboxSource::Imap { folder, .. } = &cfg.source else {
+        let MailboxSource::Imap { folder, user, .. } = &cfg.source else {
             bail!("not an IMAP mailbox");
         };
         let session = open(cfg, &last_read).await?;
@@ -121,6 +140,7 @@ impl Imap {
             caps: Caps::default(),
             delimiter: '/',
             existing: BTreeSet::new(),
+            user: user.clone(),
             last_read,
             liveness: cfg.liveness_limit,
         };
@@ -149,6 +169,7 @@ impl Imap {
             moves: caps.has_str("MOVE"),
             uidplus: caps.has_str("UIDPLUS"),
             idle: caps.has_str("IDLE"),
+            acl: caps.has_str("ACL"),
         };
         let names: Vec<_> = Self::io(&lr, limit, "LIST", async {
             self.session
@@ -270,7 +291,7 @@ impl Imap {
         let what = format!("UID FETCH {set}");
         let fetches: Vec<_> = Self::io(&lr, limit, &what, async {
             self.session
-                .uid_fetch(&set, "(UID BODY.PEEK[])")
+                .uid_fetch(&set, "(UID FLAGS BODY.PEEK[])")
                 .await?
                 .try_collect()
                 .await
@@ -286,29 +307,12 @@ impl Imap {
                     uid: i64::from(uid),
                     name: String::new(),
                     raw,
+                    flags: f.flags().filter_map(|flag| flag_name(&flag)).collect(),
                 })
             })
             .collect();
         out.sort_by_key(|f| f.uid);
         Ok(out)
-    }
-
-    /// Whether `folder` holds a message with this Message-ID (re-applying after a crash).
-    pub async fn folder_has(&mut self, folder: &str, message_id: &str) -> Result<bool> {
-        if message_id.is_empty() || !self.existing.contains(folder) {
-            return Ok(false);
-        }
-        let (lr, limit) = (self.last_read.clone(), self.liveness);
-        let name = self.server_name(folder);
-        let what = format!("examine {folder:?}");
-        Self::io(&lr, limit, &what, self.session.examine(&name)).await?;
-        let quoted = message_id.replace(['"', '\\'], "");
-        let found = self
-            .search(&format!("HEADER Message-ID \"{quoted}\""))
-            .await
-            .map(|u| !u.is_empty());
-        self.select().await?;
-        found
     }
 
     /// Creates and subscribes every folder in `folders` that does not exist yet.
@@ -334,6 +338,20 @@ impl Imap {
             let what = format!("subscribe {folder:?}");
             Self::io(&lr, limit, &what, self.session.subscribe(&name)).await?;
             tracing::info!(folder = %folder, "created folder");
+            if self.caps.acl {
+                // Dovecot gives a new top-level folder only the owner's rights: the tree's rights
+                // (granted on INBOX and every folder by `team sync` and handovers) are copied onto it.
+                let copied =
+                    acl::copy_rights(&mut self.session, &lr, limit, ("INBOX", &name), &self.user)
+                        .await;
+                match copied {
+                    Ok(n) => {
+                        tracing::info!(folder = %folder, entries = n, "gave the folder INBOX's rights")
+                    }
+                    Err(e) => tracing::warn!(folder = %folder, error = %format!("{e:#}"),
+                        "could not give the new folder INBOX's rights"),
+                }
+            }
             self.existing.insert(folder);
         }
         Ok(())
@@ -433,6 +451,7 @@ impl Imap {
             caps,
             delimiter,
             existing,
+            user,
             last_read,
             liveness,
         } = self;
@@ -458,6 +477,7 @@ impl Imap {
             caps,
             delimiter,
             existing,
+            user,
             last_read,
             liveness,
         };

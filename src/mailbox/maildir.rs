@@ -49,6 +49,22 @@ pub fn flag_letter(flag: &str) -> Option<char> {
     }
 }
 
+/// The IMAP flags of an info part's letters: system flags by letter, keywords by this folder's table.
+pub fn flag_names(letters: &str, keywords: &Keywords) -> Vec<String> {
+    letters
+        .chars()
+        .filter_map(|c| match c {
+            'D' => Some("\\Draft".to_owned()),
+            'F' => Some("\\Flagged".to_owned()),
+            'R' => Some("\\Answered".to_owned()),
+            'S' => Some("\\Seen".to_owned()),
+            'T' => Some("\\Deleted".to_owned()),
+            c if c.is_ascii_lowercase() => keywords.name(c).map(str::to_owned),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The flag letters of `old` plus those of `flags`, sorted and without repeats (the Maildir rule).
 pub fn merge_flags(old: &str, flags: &[String]) -> String {
     let set: BTreeSet<char> = old
@@ -145,6 +161,7 @@ impl Maildir {
 
     /// Reads the messages named; one that vanished meanwhile is left out.
     pub fn fetch(&self, names: &[String]) -> Result<Vec<Fetched>> {
+        let keywords = Keywords::load(&self.dir)?;
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             let Some(path) = self.files.get(name) else {
@@ -155,6 +172,7 @@ impl Maildir {
                     uid: 0,
                     name: name.clone(),
                     raw,
+                    flags: flag_names(&self.flags_of(name)?, &keywords),
                 }),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e).with_context(|| format!("read {}", path.display())),
@@ -175,14 +193,60 @@ impl Maildir {
 
     /// Whether `folder` holds a file with this unique name (re-applying after a crash).
     pub fn folder_has(&self, folder: &str, name: &str) -> bool {
+        self.find_in(folder, name).is_some()
+    }
+
+    fn find_in(&self, folder: &str, name: &str) -> Option<PathBuf> {
         let dir = folder_dir(&self.root, folder);
-        ["cur", "new"].iter().any(|sub| {
-            std::fs::read_dir(dir.join(sub)).is_ok_and(|mut entries| {
-                entries.any(|e| {
-                    e.is_ok_and(|e| split_name(&e.file_name().to_string_lossy()).0 == name)
-                })
+        ["cur", "new"].iter().find_map(|sub| {
+            std::fs::read_dir(dir.join(sub)).ok()?.find_map(|e| {
+                let e = e.ok()?;
+                (split_name(&e.file_name().to_string_lossy()).0 == name).then(|| e.path())
             })
         })
+    }
+
+    /// Like [`Maildir::folder_has`]; a copy found gets its flags repaired: `want` added, `foreign`
+    /// taken off (a copy made by an interrupted apply may carry the flags meant for another copy).
+    pub fn repair_copy(
+        &self,
+        folder: &str,
+        name: &str,
+        want: &[String],
+        foreign: &[String],
+    ) -> Result<bool> {
+        let Some(path) = self.find_in(folder, name) else {
+            return Ok(false);
+        };
+        let dir = folder_dir(&self.root, folder);
+        let mut kw = Keywords::load(&dir)?;
+        let file = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let mut flags = flag_names(split_name(&file).1, &kw);
+        flags.retain(|f| !foreign.iter().any(|x| x.eq_ignore_ascii_case(f)));
+        for f in want {
+            if !flags.iter().any(|x| x.eq_ignore_ascii_case(f)) {
+                flags.push(f.clone());
+            }
+        }
+        let letters = keywords::info(flags.iter().filter_map(|f| {
+            if f.starts_with('\\') {
+                flag_letter(f)
+            } else {
+                kw.letter(f)
+            }
+        }));
+        kw.save()?;
+        if letters != split_name(&file).1 {
+            let to = dir.join("cur").join(format!("{name}:2,{letters}"));
+            std::fs::rename(&path, &to)
+                .with_context(|| format!("repair the flags of {name} in {folder:?}"))?;
+            tracing::info!(folder = %folder, "repaired the flags of a copy");
+        }
+        Ok(true)
     }
 
     /// Creates (and subscribes) every folder in `folders` that does not exist yet.
@@ -227,8 +291,14 @@ impl Maildir {
                     }
                 }
                 Op::Unflag { flags, ids } => {
+                    let kw = Keywords::load(&self.dir)?;
+                    let keywords: Vec<char> = flags
+                        .iter()
+                        .filter(|f| !f.starts_with('\\'))
+                        .filter_map(|f| kw.known(f))
+                        .collect();
                     for name in ids {
-                        self.unflag(name, flags)?;
+                        self.unflag(name, flags, &keywords)?;
                     }
                 }
                 Op::Copy { folder, ids } => {
@@ -293,8 +363,12 @@ impl Maildir {
         Ok(())
     }
 
-    fn unflag(&mut self, name: &str, flags: &[String]) -> Result<()> {
-        let drop: BTreeSet<char> = flags.iter().filter_map(|f| flag_letter(f)).collect();
+    fn unflag(&mut self, name: &str, flags: &[String], keywords: &[char]) -> Result<()> {
+        let drop: BTreeSet<char> = flags
+            .iter()
+            .filter_map(|f| flag_letter(f))
+            .chain(keywords.iter().copied())
+            .collect();
         let letters: String = self
             .flags_of(name)?
             .chars()

@@ -56,9 +56,47 @@ impl<K> Op<K> {
     }
 }
 
-/// Groups a batch of per-message steps into operations, in the order they must run: flags removed,
-/// then flags added (so copies and moved messages carry them), then copies, then moves, then deletions.
+/// Groups a batch of per-message steps into operations. A message's steps fall into rounds: a round
+/// ends where a flag step follows a copy (the next copy gets other flags, so it must wait for the first
+/// copy to be made). Within a round the operations run in this order: flags removed, then flags added
+/// (so copies and moved messages carry them), then copies, then moves, then deletions. Most messages
+/// have one round; round N of every message runs before round N+1 of any.
 pub fn batch<'a, K: Clone + Ord>(items: &[(K, &'a [Step])]) -> Vec<Op<K>> {
+    let rounds: Vec<(K, Vec<&'a [Step]>)> = items
+        .iter()
+        .map(|(id, steps)| (id.clone(), rounds(steps)))
+        .collect();
+    let depth = rounds.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
+    let mut ops = Vec::new();
+    for n in 0..depth {
+        let round: Vec<(K, &'a [Step])> = rounds
+            .iter()
+            .filter_map(|(id, r)| r.get(n).map(|steps| (id.clone(), *steps)))
+            .collect();
+        ops.extend(batch_round(&round));
+    }
+    ops
+}
+
+/// Splits one message's steps where a flag step follows a copy.
+fn rounds(steps: &[Step]) -> Vec<&[Step]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..steps.len() {
+        let flag = matches!(steps[i], Step::Flag(_) | Step::Unflag(_));
+        if flag && matches!(steps[i - 1], Step::Copy(_)) {
+            out.push(&steps[start..i]);
+            start = i;
+        }
+    }
+    if start < steps.len() {
+        out.push(&steps[start..]);
+    }
+    out
+}
+
+/// Groups one round: one operation per distinct flag set and per folder.
+fn batch_round<'a, K: Clone + Ord>(items: &[(K, &'a [Step])]) -> Vec<Op<K>> {
     let mut unflags: BTreeMap<&'a [String], Vec<K>> = BTreeMap::new();
     let mut flags: BTreeMap<&'a [String], Vec<K>> = BTreeMap::new();
     let mut copies: BTreeMap<&'a str, Vec<K>> = BTreeMap::new();
@@ -145,6 +183,46 @@ mod tests {
         assert_eq!(
             folders(&ops).into_iter().collect::<Vec<_>>(),
             ["SE", "meta"]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_copy_with_other_flags_waits_for_the_next_round() -> anyhow::Result<()> {
+        let f = |x: &str| vec![x.to_owned()];
+        // Message 1: copy to A without \Flagged, then \Flagged on the moved message; message 2: one
+        // round. Round 2 of message 1 runs after every operation of round 1.
+        let one = [
+            Step::Copy("A".into()),
+            Step::Flag(f("\\Flagged")),
+            Step::Move("B".into()),
+        ];
+        let two = [Step::Flag(f("$X")), Step::Move("B".into())];
+        let ops = batch(&[(1, &one[..]), (2, &two[..])]);
+        assert_eq!(
+            ops,
+            vec![
+                Op::Flag {
+                    flags: f("$X"),
+                    ids: vec![2]
+                },
+                Op::Copy {
+                    folder: "A".into(),
+                    ids: vec![1]
+                },
+                Op::Move {
+                    folder: "B".into(),
+                    ids: vec![2]
+                },
+                Op::Flag {
+                    flags: f("\\Flagged"),
+                    ids: vec![1]
+                },
+                Op::Move {
+                    folder: "B".into(),
+                    ids: vec![1]
+                },
+            ]
         );
         Ok(())
     }

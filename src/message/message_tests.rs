@@ -3,14 +3,14 @@ use anyhow::{Context as _, Result};
 
 #[test]
 fn validation_errors_have_their_own_reason() {
+    assert_eq!(validate(b"", 0), Err(MessageError::Empty));
+    // Header-only mail is valid (RFC 5322 §3.5): the header runs to the end.
+    assert_eq!(validate(b"Subject: x\nno blank line", 0), Ok(24));
+    assert_eq!(validate(b"\nbody only\n", 0), Ok(0));
+    assert_eq!(validate(b"just text\n\nbody\n", 0), Ok(10));
     assert_eq!(
-        validate(b"Subject: x\nno blank line", 0),
-        Err(MessageError::NoHeaderSeparator)
-    );
-    assert_eq!(validate(b"\nbody only\n", 0), Err(MessageError::NoHeaders));
-    assert_eq!(
-        validate(b"just text\n\nbody\n", 0),
-        Err(MessageError::NoHeaders)
+        validate(b"Subject: x\nno blank line\0", 0),
+        Err(MessageError::NulInHeaders(24))
     );
     assert_eq!(
         validate(b"Subject: a\0b\n\nbody\n", 0),
@@ -21,7 +21,7 @@ fn validation_errors_have_their_own_reason() {
         Err(MessageError::TooLarge { size: 17, limit: 5 })
     );
     assert_eq!(validate(b"Subject: a\r\n\r\nbody\0\n", 0), Ok(12));
-    assert_eq!(validate(b"\r\nbody\n", 0), Err(MessageError::NoHeaders));
+    assert_eq!(validate(b"\r\nbody\n", 0), Ok(0));
     assert_eq!(validate(b"A: b\n c\n\n", 0), Ok(8));
     // Mixed line ends: the first blank line counts, whichever style it and the line before it have.
     assert_eq!(validate(b"A: b\r\nC: d\n\nbody\r\n\r\n", 0), Ok(11));
@@ -48,5 +48,25 @@ List-Id: <l.x>\nPrecedence: bulk\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n\nbody\n
     assert_eq!(info.precedence.as_deref(), Some("bulk"));
     assert_eq!(info.date, Some(1_704_103_200));
     assert_eq!(msg.digest().len(), 64);
+    Ok(())
+}
+
+#[test]
+fn header_only_mail_is_parsed_like_dovecot_parses_it() -> Result<()> {
+    // No blank line, no final line end: the whole message is its header, the body is empty.
+    let msg = Message::parse(b"From: a@b.example\nSubject: hello", 0).context("parse")?;
+    assert_eq!(msg.info().subject.as_deref(), Some("hello"));
+    // A line that is no header field is skipped; the header goes on to the blank line.
+    let raw = b"From: a@b.example\nSubject: hello\nthis is text\nX-Later: yes\n\nreal body\n";
+    let msg = Message::parse(raw, 0).context("parse")?;
+    assert!(
+        msg.top_headers()
+            .iter()
+            .any(|h| h.name.as_str() == "X-Later")
+    );
+    assert_eq!(msg.parsed().body_text(0).as_deref(), Some("real body\n"));
+    // Not a single header field and no blank line: an empty header, read all the same.
+    let msg = Message::parse(b"just text", 0).context("parse")?;
+    assert!(msg.info().subject.is_none());
     Ok(())
 }

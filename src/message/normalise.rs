@@ -4,7 +4,6 @@
 
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
-use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Address, HeaderName, HeaderValue};
 use std::borrow::Cow;
 use std::ops::Range;
@@ -99,6 +98,35 @@ pub(crate) fn unquote_local(address: &str) -> Option<String> {
     Some(format!("{local}{}", &rest[at + 1..]))
 }
 
+/// The first Subject of the message's own header as Pigeonhole reads it for a vacation reply's
+/// default subject: line breaks dropped, each tab a space (Dovecot's one-line header cleaning),
+/// encoded-words decoded leniently; `None` without a Subject field.
+pub(crate) fn subject_as_pigeonhole_reads_it(msg: &mail_parser::Message<'_>) -> Option<String> {
+    let header = msg
+        .parts
+        .first()?
+        .headers
+        .iter()
+        .find(|h| h.name == mail_parser::HeaderName::Subject)?;
+    let value = msg
+        .raw_message
+        .get(header.offset_start as usize..header.offset_end as usize)?;
+    let clean: Vec<u8> = value
+        .iter()
+        .filter(|&&b| b != b'\r' && b != b'\n')
+        .map(|&b| if b == b'\t' { b' ' } else { b })
+        .collect();
+    // Dovecot writes one replacement character for a run of bytes that are not UTF-8, never two in
+    // a row.
+    let mut out = String::new();
+    for c in decode_words(&clean).chars() {
+        if !(c == char::REPLACEMENT_CHARACTER && out.ends_with(char::REPLACEMENT_CHARACTER)) {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
 /// Unfolds and decodes a header value, encoded-words anywhere; whitespace between two encoded-words
 /// is dropped (RFC 2047 6.2).
 pub(crate) fn decode_words(value: &[u8]) -> String {
@@ -176,7 +204,7 @@ fn encoded_word(s: &str) -> Option<(String, usize)> {
                 base64_decode(&padded[..whole.saturating_sub(4)])
             })?
         }
-        "Q" | "q" => quoted_printable_decode(text.replace('_', " ").as_bytes())?,
+        "Q" | "q" => q_decode(text),
         _ => return None,
     };
     let charset = charset.split('*').next().unwrap_or(charset);
@@ -185,6 +213,33 @@ fn encoded_word(s: &str) -> Option<(String, usize)> {
         None => String::from_utf8_lossy(&bytes).into_owned(),
     };
     Some((decoded, charset.len() + enc.len() + end + 4))
+}
+
+/// Decodes the text of a `Q` encoded-word (RFC 2047 4.2) as Dovecot does: `_` is a space, `=XY` the
+/// byte XY, and an `=` not followed by two hex digits stays as written (`Caf=E` is not dropped).
+fn q_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'_' => out.push(b' '),
+            b'=' => match (
+                bytes.get(i + 1).and_then(|&b| hex(b)),
+                bytes.get(i + 2).and_then(|&b| hex(b)),
+            ) {
+                (Some(hi), Some(lo)) => {
+                    out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                    i += 2;
+                }
+                _ => out.push(b'='),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
 }
 
 /// A same-length replacement of the bytes at an offset of the raw message.

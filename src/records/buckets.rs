@@ -25,11 +25,11 @@ pub struct KnownBuckets {
 
 impl KnownBuckets {
     /// The buckets of `config`: every `fileinto` target of the main script and of the scripts in the
-    /// include directory (which `include` may reach), plus `INBOX`, quarantine and trash.
+    /// include and global directories (which `include` may reach), plus `INBOX`, quarantine and trash.
     pub fn from_config(config: &Config) -> Result<KnownBuckets> {
         let mut scripts = vec![config.rules.script.clone()];
-        let dir = &config.rules.include_dir;
-        if dir.is_dir() {
+        let dirs = [&config.rules.include_dir, &config.rules.global_dir];
+        for dir in dirs.into_iter().filter(|d| d.is_dir()) {
             for entry in
                 std::fs::read_dir(dir).with_context(|| format!("list {}", dir.display()))?
             {

@@ -182,6 +182,8 @@ impl Health {
                 .collect(),
             unresponsive: self.unresponsive.len() as i64,
             overdue_items: self.overdue.len() as i64,
+            rights_drift: 0,
+            revoke_overdue: 0,
             expiring_certificates: self.expiring.len() as i64,
         }
     }

@@ -15,7 +15,7 @@ use super::progress::Progress;
 use super::quarantine::Quarantine;
 use super::sort::Sorter;
 pub use super::summary::Summary;
-use crate::actions::{Classified, Effects, Plan, Target};
+use crate::actions::{Classified, Effects, Plan};
 use crate::classify::Rules;
 use crate::clock::Clock;
 use crate::config::{Backlog, Config};
@@ -482,24 +482,27 @@ impl Pipeline {
     }
 
     async fn reapply(&self, source: &mut Source, row: &VerdictRow, key: Key) -> Result<()> {
-        let mut plan: Plan = serde_json::from_str(&row.plan).context("read recorded plan")?;
-        let mut copies = Vec::new();
-        for folder in std::mem::take(&mut plan.copies) {
-            if !source.folder_has(&folder, &key, &row.message_id).await? {
-                copies.push(folder);
+        let plan: Plan = serde_json::from_str(&row.plan).context("read recorded plan")?;
+        let mut made = Vec::new();
+        for copy in &plan.copies {
+            let want = plan.flags_of(&copy.folder).unwrap_or_default();
+            let foreign = plan.foreign_flags(&copy.folder);
+            if source
+                .repair_copy(&copy.folder, &key, &row.message_id, want, foreign)
+                .await?
+            {
+                made.push(copy.folder.clone());
             }
         }
-        plan.copies = copies;
-        match source.apply(&[(key.clone(), plan.steps())]).await {
+        match source
+            .apply(&[(key.clone(), plan.steps_except(&made))])
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) if crate::mailbox::connection_failed(&e) => Err(e),
             Err(e) if row.attempts + 1 >= MAX_APPLY_ATTEMPTS => {
                 tracing::error!(verdict = row.id, error = %format!("{e:#}"), "giving up applying: quarantine");
-                let q = Plan {
-                    target: Target::Move(self.config.mailbox.quarantine.clone()),
-                    copies: vec![],
-                    flags: vec!["\\Flagged".into()],
-                };
+                let q = Plan::quarantine(&self.config.mailbox.quarantine, plan.had.clone());
                 self.store
                     .replace_plan(row.id, q.bucket(), &serde_json::to_string(&q)?)
                     .await?;

@@ -35,14 +35,20 @@ pub const MAX_RECLASSIFY: i64 = 5;
 /// The flag quarantine sets, removed on release.
 pub const QUARANTINE_FLAG: &str = "\\Flagged";
 
-/// A digest of everything that decides a verdict besides the message: the script, every include, and
-/// the limits. Files are read once at start, as the rules are.
+/// A digest of everything that decides a verdict besides the message: the script, every script in the
+/// include and global directories, and the limits. Files are read once at start, as the rules are.
 pub fn rules_fingerprint(cfg: &RulesConfig) -> Result<String> {
     let mut h = Sha256::new();
     let script = std::fs::read(&cfg.script)
         .with_context(|| format!("read rules {}", cfg.script.display()))?;
     h.update(&script);
-    for path in sieve_files(&cfg.include_dir) {
+    // The global directory counts only when it is a directory of its own, so that a config without
+    // `global_dir` keeps its fingerprint.
+    let mut files = sieve_files(&cfg.include_dir);
+    if cfg.global_dir != cfg.include_dir {
+        files.extend(sieve_files(&cfg.global_dir));
+    }
+    for path in files {
         let bytes = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
         h.update(path.file_name().unwrap_or_default().as_encoded_bytes());
         h.update([0]);
@@ -167,9 +173,14 @@ impl Quarantine {
         &self,
         source: &mut Source,
         row: &QuarantineRow,
-        fetched: Fetched,
+        mut fetched: Fetched,
         summary: &mut Summary,
     ) -> Result<()> {
+        // The release takes quarantine's own flag off first; it is not among the flags the message
+        // brings to its copies.
+        fetched
+            .flags
+            .retain(|f| !f.eq_ignore_ascii_case(QUARANTINE_FLAG));
         let folders = Arc::new(source.folders()?);
         let mut classified = self
             .sorter

@@ -73,7 +73,7 @@ impl Sorter {
         let outcome =
             self.rules
                 .classify_raw(&f.raw, self.config.rules.max_message_size, ctx, true);
-        let plan = actions::plan(&outcome.verdict, &self.config.mailbox);
+        let plan = actions::plan(&outcome.verdict, &self.config.mailbox, &f.flags);
         let harvest = if looks_signed(&f.raw) {
             self.harvester.harvest(&f.raw, ctx.now)
         } else {

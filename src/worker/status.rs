@@ -37,6 +37,8 @@ pub struct Status {
     pub today: BTreeMap<String, i64>,
     /// How the team stands now.
     pub team: crate::team::Health,
+    /// Rights left after retirements, and drift the latest sync or verify found.
+    pub rights: crate::handover::Alerts,
 }
 
 /// Gathers the status of the configured mailbox (connects to the server for the pending count).
@@ -56,6 +58,7 @@ pub async fn status(config: &Config, clock: &Clock) -> Result<Status> {
     let now = clock.now();
     let settings = crate::team::Settings::new(config)?;
     let team = crate::team::health(&store, &settings, now).await?;
+    let rights = crate::handover::alerts(&store, config.team.revoke_within, now).await?;
     let midnight = Utc
         .from_utc_datetime(&now.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default())
         .timestamp_millis();
@@ -69,6 +72,7 @@ pub async fn status(config: &Config, clock: &Clock) -> Result<Status> {
         outbox_depth: store.outbox_depth().await?,
         today: store.bucket_counts(&mailbox, midnight).await?,
         team,
+        rights,
         mailbox,
         state,
     };

@@ -48,13 +48,12 @@ fn every_error_cause_gets_a_kept_error_verdict_and_strict_exits_1() -> Result<()
     );
     let expected = [
         "tests/fixtures/errors/cpu-limit.eml\tINBOX\t-\terror:too-large",
-        "tests/fixtures/errors/no-header-separator.eml\tINBOX\t-\terror:no-header-separator",
-        "tests/fixtures/errors/no-headers.eml\tINBOX\t-\terror:no-headers",
+        "tests/fixtures/errors/empty.eml\tINBOX\t-\terror:empty",
         "tests/fixtures/errors/nul-in-headers.eml\tINBOX\t-\terror:nul-in-headers",
         "tests/fixtures/errors/too-large.eml\tINBOX\t-\terror:too-large",
     ];
     assert_eq!(stdout(&plain).lines().collect::<Vec<_>>(), expected);
-    assert!(String::from_utf8_lossy(&plain.stderr).contains("5 with an error verdict"));
+    assert!(String::from_utf8_lossy(&plain.stderr).contains("4 with an error verdict"));
     let strict = classify(&[
         "--strict",
         "--rules",
@@ -64,6 +63,39 @@ fn every_error_cause_gets_a_kept_error_verdict_and_strict_exits_1() -> Result<()
         "tests/fixtures/errors",
     ])?;
     assert_eq!(strict.status.code(), Some(1));
+    Ok(())
+}
+
+#[test]
+fn header_only_mail_is_sorted_by_the_rules_not_quarantined() -> Result<()> {
+    // Regression: a message without a blank line after its header (or with a header that runs into
+    // a line that is no field) got error:no-header-separator; Pigeonhole sorts it by the rules.
+    let dir = tempfile::tempdir()?;
+    let rules = dir.path().join("rules.sieve");
+    std::fs::write(
+        &rules,
+        "require [\"fileinto\", \"imap4flags\"];\n\
+         if header :contains \"subject\" \"header\" { fileinto :flags \"\\\\Flagged\" \"Header\"; }\n\
+         if exists \"x-after\" { fileinto \"After\"; }\n",
+    )?;
+    let out = classify(&[
+        "--strict",
+        "--rules",
+        &rules.to_string_lossy(),
+        "tests/fixtures/headeronly",
+    ])?;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = [
+        "tests/fixtures/headeronly/no-blank-line.eml\tHeader\t\\Flagged\t-",
+        "tests/fixtures/headeronly/no-header-fields.eml\tINBOX\t-\t-",
+        "tests/fixtures/headeronly/runs-into-text.eml\tAfter,Header\t\\Flagged\t-",
+    ];
+    assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), expected);
     Ok(())
 }
 
@@ -87,7 +119,7 @@ fn a_syntax_error_prints_file_line_column_and_exits_2() -> Result<()> {
     let out = classify(&[
         "--rules",
         "tests/fixtures/errors/syntax-error.sieve",
-        "tests/fixtures/errors/no-headers.eml",
+        "tests/fixtures/errors/nul-in-headers.eml",
     ])?;
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -104,7 +136,7 @@ fn an_unsupported_require_is_refused_at_load() -> Result<()> {
     let out = classify(&[
         "--rules",
         "tests/fixtures/errors/unsupported.sieve",
-        "tests/fixtures/errors/no-headers.eml",
+        "tests/fixtures/errors/nul-in-headers.eml",
     ])?;
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -109,6 +109,50 @@ default = "2y"
 }
 
 #[test]
+fn check_compiles_the_script_and_its_includes_and_exits_2_on_a_syntax_error() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir_all(dir.path().join("rules"))?;
+    let config =
+        "[mailbox]\nurl = \"maildir:mail\"\n[outbox]\nfrom = \"Support <support@example.org>\"\n";
+    std::fs::write(dir.path().join("triaged.toml"), config)?;
+    // `fileinto "A"` without its `;` before `}`: sieve-rs alone would accept it, Pigeonhole does not.
+    std::fs::write(
+        dir.path().join("rules/support.sieve"),
+        "require \"fileinto\";\nif true {\n  fileinto \"A\"\n}\n",
+    )?;
+    let out = triaged(&["check"], dir.path())?;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    // The line is FILE:LINE:COLUMN: message, as `classify` prints it (the path as configured,
+    // made absolute).
+    let first = stderr.lines().next().unwrap_or_default();
+    let at = dir.path().join("rules/support.sieve:4:1: ");
+    assert!(first.starts_with(&*at.to_string_lossy()), "{stderr}");
+    // The same error in an included script names that script.
+    std::fs::write(
+        dir.path().join("rules/support.sieve"),
+        "require \"include\";\ninclude :personal \"lists\";\n",
+    )?;
+    std::fs::write(
+        dir.path().join("rules/lists.sieve"),
+        "require \"fileinto\";\nif true { fileinto \"A\" }\n",
+    )?;
+    let out = triaged(&["check"], dir.path())?;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let first = stderr.lines().next().unwrap_or_default();
+    let at = dir.path().join("rules/lists.sieve:2:24: ");
+    assert!(first.starts_with(&*at.to_string_lossy()), "{stderr}");
+    std::fs::write(
+        dir.path().join("rules/lists.sieve"),
+        "require \"fileinto\";\nif true { fileinto \"A\"; }\n",
+    )?;
+    let out = triaged(&["check"], dir.path())?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    Ok(())
+}
+
+#[test]
 fn usage_errors_exit_2() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let out = triaged(&["no-such-command"], dir.path())?;

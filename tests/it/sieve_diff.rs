@@ -1,7 +1,9 @@
 //! Differential test of triaged's Sieve classification against Dovecot Pigeonhole. Pigeonhole (`sieve-test`,
 //! through `scripts/pigeonhole-classify`) is first pinned to the golden files in `tests/expected`, then every
 //! (script, message) pair of `rules/support.sieve` and `tests/sieve/*.sieve` over `tests/corpus` must get the
-//! same folders, flags and actions from `triaged classify`. There is no skip list: a missing `sieve-test` or
+//! same copies from `triaged classify`, each with its own flags (`Privacy=\Flagged;Accounts=`, never merged),
+//! and the same actions with their arguments (reject reason; vacation subject, `:days`, `:from` and
+//! recipient, sent only when Pigeonhole sends it; redirect addresses with `:copy`). There is no skip list: a missing `sieve-test` or
 //! an unparsable report fails the test. This module only compares; how to run each side is in `harness`.
 
 mod harness;
@@ -92,6 +94,7 @@ fn corpus_has_every_kind_of_mail() -> Result<()> {
         "de",
         "fr",
         "spam",
+        "headeronly",
     ] {
         let prefix = format!("{}/{kind}-", harness::CORPUS);
         let n = corpus.iter().filter(|p| p.starts_with(&prefix)).count();
@@ -117,14 +120,25 @@ fn corpus_has_every_kind_of_mail() -> Result<()> {
 fn triaged_agrees_with_pigeonhole_on_every_pair() -> Result<()> {
     let mut report = String::new();
     let (mut pairs, mut disagreeing) = (0, 0);
-    for (case, reference) in pigeonhole_all()? {
+    let all = pigeonhole_all()?;
+    let messages = harness::corpus_paths()?.len();
+    for (case, reference) in all {
         let ours = harness::triaged(case)?;
         let (n, diffs) = harness::compare(&case.name, reference, &ours);
         pairs += n;
         disagreeing += diffs.len();
         report.push_str(&harness::render(&diffs, "pigeonhole", "triaged"));
     }
-    println!("compared {pairs} (script, message) pairs with Pigeonhole; {disagreeing} disagree");
+    ensure!(
+        pairs == all.len() * messages,
+        "compared {pairs} pairs, expected every one of {} scripts x {messages} messages",
+        all.len()
+    );
+    println!(
+        "compared {pairs} (script, message) pairs ({} scripts x {messages} messages) with Pigeonhole, \
+         copy by copy; {disagreeing} disagree",
+        all.len()
+    );
     ensure!(
         disagreeing == 0,
         "triaged disagrees with Pigeonhole on {disagreeing} of {pairs} pairs:\n{report}"

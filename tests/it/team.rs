@@ -4,7 +4,7 @@
 //! `dispute abc` recording an ABC pending; bad names and bad team files as usage errors. The pings, with
 //! a reply delivered to the real Dovecot and the clock moved past the grace, are in `team/ping.rs`.
 
-mod env;
+pub(super) mod env;
 mod ping;
 mod smime;
 

@@ -20,34 +20,51 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, ensure};
 
 use self::harness::{
-    Opts, World, append_all, assert_placed, bulk, imap_placement, predict, verdict_rows, wait_until,
+    FolderFlags, Opts, World, append_all, assert_placed, bulk, imap_placement, in_inbox_only,
+    predict, predict_with, verdict_rows, wait_until,
 };
 use super::support::{Backend, deliver_lmtp, wait_quiet};
 
-crate::both_stores!(backlog_is_sorted_as_classify_predicts_and_a_second_run_changes_nothing);
+crate::both_stores!(backlog_is_left_as_sieve_test_predicts_and_a_second_run_changes_nothing);
 
-/// Guards against: a backlog sorted differently from what the rules say, or a second run that moves or
-/// re-records anything; on both stores.
-async fn backlog_is_sorted_as_classify_predicts_and_a_second_run_changes_nothing(
+/// Guards against: a backlog sorted differently from what Pigeonhole's `sieve-test` says, a copy with
+/// another copy's flags (or with flags merged across copies, or `\Seen` no rule set), header-only
+/// mail quarantined, or a second run that moves or re-records anything; on both stores.
+async fn backlog_is_left_as_sieve_test_predicts_and_a_second_run_changes_nothing(
     backend: Backend,
 ) -> Result<()> {
+    let script = std::path::Path::new(harness::MANIFEST).join("tests/sieve/per-copy-flags.sieve");
     let world = World::imap(
         "backlog",
         Opts {
             backend,
+            script: Some(&script),
             ..Opts::default()
         },
     )
     .await?;
     let user = world.user()?;
     let messages = bulk("backlog", 2000)?;
-    let expected = predict(&messages).await?;
-    let buckets: BTreeSet<&String> = expected.values().flatten().collect();
+    let expected = predict_with(&script, &messages).await?;
+    let buckets: BTreeSet<&String> = expected.values().flatten().map(|(f, _)| f).collect();
     ensure!(
         buckets.len() >= 8,
         "the corpus spreads over only {} buckets",
         buckets.len()
     );
+    let differing = expected
+        .values()
+        .filter(|copies| copies.len() >= 2 && copies.iter().any(|(_, f)| f != &copies[0].1))
+        .count();
+    ensure!(
+        differing >= 100,
+        "only {differing} messages are filed into two folders with different flags"
+    );
+    let header_only = messages
+        .iter()
+        .filter(|(_, raw)| !raw.windows(4).any(|w| w == b"\r\n\r\n"))
+        .count();
+    ensure!(header_only >= 40, "only {header_only} header-only messages");
     append_all(user, "INBOX", &messages).await?;
     let out = world.run_once().await?;
     ensure!(out.contains("sorted 2000 message(s)"), "summary: {out}");
@@ -97,14 +114,14 @@ async fn delivery_while_idling_is_sorted_within_two_seconds(backend: Backend) ->
         Ok(imap_placement(user)
             .await?
             .get("idle-warm-0@test.example")
-            .is_some_and(|f| f != &["INBOX".to_owned()]))
+            .is_some_and(|f| !in_inbox_only(f)))
     })
     .await?;
     let msg = bulk("idle", 20)?.swap_remove(10);
     let expected = predict(std::slice::from_ref(&msg)).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     deliver_lmtp(user, &msg.1).await?;
-    let want: Vec<String> = expected[&msg.0].iter().cloned().collect();
+    let want = expected[&msg.0].clone();
     let took = wait_until(Duration::from_secs(2), || async {
         Ok(imap_placement(user).await?.get(&msg.0) == Some(&want))
     })
@@ -211,7 +228,7 @@ async fn a_recreated_folder_is_resynced_without_reprocessing(backend: Backend) -
     ensure!(
         placed
             .values()
-            .filter(|f| f.contains(&"Incoming".to_owned()))
+            .filter(|f| f.iter().any(|(folder, _)| folder == "Incoming"))
             .count()
             == 10,
         "restored messages moved again"
@@ -256,10 +273,11 @@ async fn maildir_backlog_is_sorted_and_survives_kill_at_the_fail_point(
     Ok(())
 }
 
-/// Message-ID → folders, read from the Maildir files.
-fn maildir_placement(world: &World) -> Result<BTreeMap<String, Vec<String>>> {
+/// Message-ID → every copy with its flags, read from the Maildir files: system flags from the letters
+/// of the `:2,` info part, keywords through each folder's `dovecot-keywords`.
+fn maildir_placement(world: &World) -> Result<BTreeMap<String, Vec<FolderFlags>>> {
     let root = world.maildir_path();
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut out: BTreeMap<String, Vec<FolderFlags>> = BTreeMap::new();
     let mut dirs = vec![("INBOX".to_owned(), root.clone())];
     for e in std::fs::read_dir(&root)?.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -268,6 +286,7 @@ fn maildir_placement(world: &World) -> Result<BTreeMap<String, Vec<String>>> {
         }
     }
     for (folder, dir) in dirs {
+        let keywords = triaged::mailbox::maildir::keywords::Keywords::load(&dir)?;
         for sub in ["cur", "new"] {
             for f in std::fs::read_dir(dir.join(sub))?.flatten() {
                 let raw = std::fs::read(f.path())?;
@@ -276,9 +295,20 @@ fn maildir_placement(world: &World) -> Result<BTreeMap<String, Vec<String>>> {
                     .strip_prefix("Message-ID: <")
                     .and_then(|t| t.split('>').next())
                     .context("message without the test Message-ID")?;
-                out.entry(id.to_owned()).or_default().push(folder.clone());
+                let file = f.file_name().to_string_lossy().into_owned();
+                let (_, letters) = triaged::mailbox::maildir::split_name(&file);
+                let flags: BTreeSet<String> =
+                    triaged::mailbox::maildir::flag_names(letters, &keywords)
+                        .into_iter()
+                        .collect();
+                out.entry(id.to_owned())
+                    .or_default()
+                    .push((folder.clone(), flags));
             }
         }
+    }
+    for copies in out.values_mut() {
+        copies.sort();
     }
     Ok(out)
 }

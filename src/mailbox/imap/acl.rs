@@ -306,41 +306,19 @@ impl AclSession {
         command: &str,
         take: impl Fn(&Response<'_>) -> Option<T>,
     ) -> Result<Vec<T>> {
-        let session = &mut self.session;
-        let done = bounded(&self.last_read, self.liveness, async {
-            let id = session.run_command(command).await.context("send")?;
-            let mut picked = Vec::new();
-            loop {
-                let reply = session
-                    .read_response()
-                    .await
-                    .context("read")?
-                    .context("the server closed the connection")?;
-                match reply.parsed() {
-                    Response::Done {
-                        tag,
-                        status,
-                        information,
-                        ..
-                    } if *tag == id => {
-                        let text = information.as_deref().unwrap_or("").to_owned();
-                        return Ok((matches!(status, Status::Ok), text, picked));
-                    }
-                    other => picked.extend(take(other)),
-                }
-            }
-        })
+        let line = Line {
+            name,
+            folder,
+            command,
+        };
+        exchange(
+            &mut self.session,
+            &self.last_read,
+            self.liveness,
+            line,
+            take,
+        )
         .await
-        .with_context(|| format!("{name} on {folder:?}"))?;
-        match done {
-            (true, _, picked) => Ok(picked),
-            (false, reply, _) => Err(Refused {
-                command: name,
-                folder: folder.to_owned(),
-                reply,
-            }
-            .into()),
-        }
     }
 
     /// The server's name for a Sieve folder name: each level in modified UTF-7, joined by the
@@ -361,6 +339,111 @@ impl AclSession {
             .collect::<Vec<_>>()
             .join("/")
     }
+}
+
+/// One ACL command: its name, the folder (Sieve name, for errors) and the whole command line.
+pub(super) struct Line<'a> {
+    pub name: &'static str,
+    pub folder: &'a str,
+    pub command: &'a str,
+}
+
+/// Sends `line` on `session` and reads every reply up to its tagged completion, keeping what `take`
+/// picks. A NO or BAD completion is a [`Refused`] error.
+pub(super) async fn exchange<T>(
+    session: &mut Session<Conn>,
+    last_read: &Arc<AtomicI64>,
+    liveness: Duration,
+    line: Line<'_>,
+    take: impl Fn(&Response<'_>) -> Option<T>,
+) -> Result<Vec<T>> {
+    let Line {
+        name,
+        folder,
+        command,
+    } = line;
+    let done = bounded(last_read, liveness, async {
+        let id = session.run_command(command).await.context("send")?;
+        let mut picked = Vec::new();
+        loop {
+            let reply = session
+                .read_response()
+                .await
+                .context("read")?
+                .context("the server closed the connection")?;
+            match reply.parsed() {
+                Response::Done {
+                    tag,
+                    status,
+                    information,
+                    ..
+                } if *tag == id => {
+                    let text = information.as_deref().unwrap_or("").to_owned();
+                    return Ok((matches!(status, Status::Ok), text, picked));
+                }
+                other => picked.extend(take(other)),
+            }
+        }
+    })
+    .await
+    .with_context(|| format!("{name} on {folder:?}"))?;
+    match done {
+        (true, _, picked) => Ok(picked),
+        (false, reply, _) => Err(Refused {
+            command: name,
+            folder: folder.to_owned(),
+            reply,
+        }
+        .into()),
+    }
+}
+
+/// Gives folder `to` the ACL entries of folder `from` (server names), except `owner`'s: how a folder
+/// the worker creates gets the rights granted on the tree (Dovecot gives a new top-level folder only
+/// the owner's rights unless `acl_defaults_from_inbox = yes`). Returns how many entries were copied.
+pub(super) async fn copy_rights(
+    session: &mut Session<Conn>,
+    last_read: &Arc<AtomicI64>,
+    liveness: Duration,
+    (from, to): (&str, &str),
+    owner: &str,
+) -> Result<usize> {
+    let command = format!("GETACL {}", quote(from)?);
+    let line = Line {
+        name: "GETACL",
+        folder: from,
+        command: &command,
+    };
+    let entries = exchange(session, last_read, liveness, line, |r| match r {
+        Response::Acl(acl) if same_folder(&acl.mailbox, from) => Some(
+            acl.acls
+                .iter()
+                .map(|e| (e.identifier.to_string(), Rights::from_proto(&e.rights)))
+                .collect::<Vec<_>>(),
+        ),
+        _ => None,
+    })
+    .await?;
+    let mut copied = 0;
+    for (identifier, rights) in entries.into_iter().flatten() {
+        if identifier == owner || rights.is_empty() {
+            continue;
+        }
+        let command = format!(
+            "SETACL {} {} {}",
+            quote(to)?,
+            quote(&identifier)?,
+            quote(&rights.to_string())?
+        );
+        let line = Line {
+            name: "SETACL",
+            folder: to,
+            command: &command,
+        };
+        exchange(session, last_read, liveness, line, |_| None::<()>).await?;
+        copied += 1;
+    }
+    Ok(copied)
 }
 
 /// INBOX is case-insensitive (RFC 3501 section 5.1); every other name is compared as sent.

@@ -72,6 +72,15 @@ impl Keywords {
         char::from_u32(u32::from(b'a') + u32::try_from(index).ok()?)
     }
 
+    /// The letter of keyword `name` when the folder knows it (nothing is added).
+    pub fn known(&self, name: &str) -> Option<char> {
+        let index = self
+            .names
+            .iter()
+            .position(|n| n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))?;
+        char::from_u32(u32::from(b'a') + u32::try_from(index).ok()?)
+    }
+
     /// The keyword a letter stands for here.
     pub fn name(&self, letter: char) -> Option<&str> {
         let index = (letter as usize).checked_sub('a' as usize)?;

@@ -70,6 +70,11 @@ pub fn scan(raw: &[u8]) -> Facts {
     texts.extend(
         (0..parsed.html_body_count()).filter_map(|i| parsed.body_html(i).map(String::from)),
     );
+    // A header that runs to the end (no empty line) may hold lines that are no header fields, which
+    // a parser skips: the whole message is searched as text too, so no case number goes unseen.
+    if crate::message::validate(raw, 0).is_ok_and(|end| end == raw.len()) {
+        texts.push(String::from_utf8_lossy(raw).into_owned());
+    }
     for text in &texts {
         facts.cases.extend(numbers(text, 'a'));
         facts.tickets.extend(numbers(text, 's'));
@@ -138,7 +143,7 @@ VGlja2V0IHMyMDI2MTAwMS4wMDQgaXMgb3Blbi4=\r\n";
     }
 
     #[test]
-    fn an_unreadable_message_is_searched_as_text() {
+    fn a_message_without_a_header_separator_is_searched_as_text() {
         let facts = scan(b"no header separator, case a20260301.2");
         assert!(facts.message_id.is_empty());
         assert!(facts.cases.contains("a20260301.2"));

@@ -36,7 +36,8 @@ def main():
         # Mix line endings the way real stores do: every third message uses CRLF.
         crlf = m.get("crlf", i % 3 == 1)
         with open(os.path.join(outdir, name), "wb") as f:
-            f.write(serialise(m["headers"], m["body"], crlf))
+            # A "raw" message is written as it is: its point is its exact bytes.
+            f.write(m["raw"] if "raw" in m else serialise(m["headers"], m["body"], crlf))
     print(f"wrote {len(messages)} messages to {outdir}")
 
 

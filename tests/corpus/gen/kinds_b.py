@@ -204,9 +204,10 @@ def french_kind():
 
 
 def build():
+    import headeronly
     import malformed
     return (dsn_kind() + autoreply_kind() + list_kind() + spam_kind() + german_kind() + french_kind()
-            + malformed.build())
+            + malformed.build() + headeronly.build())
 
 
 

@@ -1,5 +1,6 @@
-//! Runs the two classifiers of the differential test — Pigeonhole through `scripts/pigeonhole-classify` and
-//! `triaged classify` — over the golden corpus and parses their classification TSV. It judges nothing: the
+//! Runs the two classifiers of the differential test — Pigeonhole through `scripts/pigeonhole-classify
+//! --copies` and `triaged classify --format copies` — over the golden corpus and parses their lines: each
+//! copy with its own flags, each action with its arguments. It judges nothing: the
 //! tests in `sieve_diff.rs` compare. It must not hide a failure: a missing `sieve-test`, a failed run or a
 //! malformed line is an error naming the script.
 
@@ -13,22 +14,27 @@ use anyhow::{Context, Result, bail, ensure};
 /// The corpus every script runs over, relative to the project root (TSV paths keep this prefix).
 pub const CORPUS: &str = "tests/corpus";
 
-/// One TSV line split into its fields; the path is the key of the map that holds it.
+/// One line split into its fields; the path is the key of the map that holds it. Nothing is merged
+/// or dropped: each copy keeps its own flags, each action its arguments.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Verdict {
-    /// Sorted, comma-joined folders (`INBOX` for keep) or `-`.
-    pub folders: String,
-    /// Sorted, comma-joined IMAP flags or `-`.
-    pub flags: String,
-    /// Sorted, comma-joined other actions or `-`.
+    /// Every copy as `FOLDER=FLAGS` (`INBOX` for keep), sorted, `;`-joined
+    /// (`Accounts=;Privacy=\Flagged`), or `-`.
+    pub copies: String,
+    /// Sorted, `;`-joined actions with their arguments (`reject:REASON`, `redirect-copy:ADDR`,
+    /// `vacation:seconds=…,subject=…,to=…`), or `-`.
     pub actions: String,
 }
 
 impl std::fmt::Display for Verdict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}\t{}\t{}", self.folders, self.flags, self.actions)
+        write!(f, "{}\t{}", self.copies, self.actions)
     }
 }
+
+/// Where `include :personal` and `include :global` find scripts, on both sides alike.
+pub const INCLUDE_DIR: &str = "tests/sieve/include";
+pub const GLOBAL_DIR: &str = "tests/sieve/global";
 
 /// Verdicts of one script over the corpus, keyed by message path.
 pub type Verdicts = BTreeMap<String, Verdict>;
@@ -74,20 +80,19 @@ pub fn cases() -> Result<Vec<Case>> {
     Ok(cases)
 }
 
-/// Parses classification TSV; every line must have four fields and a path seen once.
+/// Parses copies lines; every line must have three fields and a path seen once.
 pub fn parse_tsv(text: &str, origin: &str) -> Result<Verdicts> {
     let mut out = Verdicts::new();
     for (i, line) in text.lines().enumerate() {
         let fields: Vec<&str> = line.split('\t').collect();
         ensure!(
-            fields.len() == 4 && fields.iter().all(|f| !f.is_empty()),
-            "{origin} line {}: expected path<TAB>folders<TAB>flags<TAB>actions, got {line:?}",
+            fields.len() == 3 && fields.iter().all(|f| !f.is_empty()),
+            "{origin} line {}: expected path<TAB>copies<TAB>actions, got {line:?}",
             i + 1
         );
         let verdict = Verdict {
-            folders: fields[1].into(),
-            flags: fields[2].into(),
-            actions: fields[3].into(),
+            copies: fields[1].into(),
+            actions: fields[2].into(),
         };
         ensure!(
             out.insert(fields[0].to_string(), verdict).is_none(),
@@ -137,7 +142,15 @@ pub fn pigeonhole(case: &Case) -> Result<Verdicts> {
     require_tool("sieve-test")?;
     require_tool("sievec")?;
     let mut cmd = Command::new(root().join("scripts/pigeonhole-classify"));
-    cmd.arg(&case.script).arg(CORPUS);
+    cmd.args([
+        "--copies",
+        "--include-dir",
+        INCLUDE_DIR,
+        "--global-dir",
+        GLOBAL_DIR,
+    ])
+    .arg(&case.script)
+    .arg(CORPUS);
     run_tsv(cmd, &format!("scripts/pigeonhole-classify {}", case.script))
 }
 
@@ -164,7 +177,11 @@ pub fn triaged(case: &Case) -> Result<Verdicts> {
         "--rules",
         &case.script,
         "--format",
-        "tsv",
+        "copies",
+        "--include-dir",
+        INCLUDE_DIR,
+        "--global-dir",
+        GLOBAL_DIR,
         CORPUS,
     ]);
     run_tsv(cmd, &format!("triaged classify --rules {}", case.script))

@@ -11,8 +11,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::harness::{
-    Opts, World, append_all, assert_placed, bulk, imap_placement, placement_with, predict,
-    wait_until,
+    Opts, World, append_all, assert_placed, bulk, imap_placement, in_inbox_only, placement_with,
+    predict, wait_until,
 };
 use crate::it::support::Backend;
 use crate::it::support::{
@@ -22,10 +22,7 @@ use crate::it::support::{
 
 /// Where `msg` is on the private server equals where `classify` says it goes.
 async fn sorted_on(ps: &PrivateServer, user: &TestUser, msg: &(String, Vec<u8>)) -> Result<bool> {
-    let want: Vec<String> = predict(std::slice::from_ref(msg)).await?[&msg.0]
-        .iter()
-        .cloned()
-        .collect();
+    let want = predict(std::slice::from_ref(msg)).await?[&msg.0].clone();
     Ok(placement_with(|| ps.login(user)).await?.get(&msg.0) == Some(&want))
 }
 
@@ -218,7 +215,7 @@ async fn a_silent_connection_fails_healthz_and_triaged_reconnects_within_the_liv
         Ok(imap_placement(&user)
             .await?
             .get(&warm[0].0)
-            .is_some_and(|f| f != &["INBOX".to_owned()]))
+            .is_some_and(|f| !in_inbox_only(f)))
     })
     .await?;
     ensure!(
@@ -338,7 +335,7 @@ async fn implicit_tls_refuses_a_certificate_no_trusted_ca_signed(backend: Backen
         imap_placement(user)
             .await?
             .values()
-            .all(|f| f == &["INBOX".to_owned()]),
+            .all(|f| in_inbox_only(f)),
         "mail was moved over an untrusted connection"
     );
     world.assert_backend().await?;

@@ -1,6 +1,6 @@
 //! What the worker tests share: a config per test (own IMAP user or Maildir, own SQLite store), the
 //! `triaged` binary, bulk messages built from the corpus with unique Message-IDs, the folder contents by
-//! Message-ID, and the prediction `triaged classify` makes for each message.
+//! Message-ID with each copy's flags, and the prediction Pigeonhole's `sieve-test` makes for each message.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -11,8 +11,10 @@ use anyhow::{Context as _, Result, bail, ensure};
 
 use super::super::support::{
     Backend, ConfigBuilder, ImapSession, MailServer, TestStore, TestUser, append_many, imap_login,
-    list_folders, mailserver, message_ids, new_user,
+    mailserver, new_user,
 };
+pub use super::plans::FolderFlags;
+use super::plans::copies_with;
 
 pub const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -245,9 +247,19 @@ fn strip_message_id(raw: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The folders `triaged classify` predicts for each message: its folders (INBOX for keep), `Trash`
-/// when none is left, `Quarantine` for an error verdict.
-pub async fn predict(messages: &[(String, Vec<u8>)]) -> Result<BTreeMap<String, BTreeSet<String>>> {
+/// Every copy of each message as Pigeonhole's `sieve-test` predicts it (through
+/// `scripts/pigeonhole-classify --copies`, never triaged's own code) with `rules/support.sieve`: each
+/// folder (INBOX for keep) with its own flags; `Trash` when no folder is left, `Quarantine` flagged for
+/// a Sieve error (a runtime error in Pigeonhole, kept and reported by triaged).
+pub async fn predict(messages: &[(String, Vec<u8>)]) -> Result<BTreeMap<String, Vec<FolderFlags>>> {
+    predict_with(&Path::new(MANIFEST).join("rules/support.sieve"), messages).await
+}
+
+/// [`predict`] for another script.
+pub async fn predict_with(
+    script: &Path,
+    messages: &[(String, Vec<u8>)],
+) -> Result<BTreeMap<String, Vec<FolderFlags>>> {
     let dir = tempfile::tempdir()?;
     let mut by_path = BTreeMap::new();
     for (i, (id, raw)) in messages.iter().enumerate() {
@@ -255,72 +267,75 @@ pub async fn predict(messages: &[(String, Vec<u8>)]) -> Result<BTreeMap<String, 
         std::fs::write(&path, raw)?;
         by_path.insert(path.display().to_string(), id.clone());
     }
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_triaged"))
-        .args([
-            "classify",
-            "--rules",
-            &format!("{MANIFEST}/rules/support.sieve"),
-        ])
+    let out = tokio::process::Command::new(Path::new(MANIFEST).join("scripts/pigeonhole-classify"))
+        .arg("--copies")
+        .arg(script)
         .arg(dir.path())
         .output()
         .await
-        .context("run triaged classify")?;
+        .context("run scripts/pigeonhole-classify (sieve-test)")?;
     ensure!(
         out.status.success(),
-        "classify failed: {}",
+        "pigeonhole-classify failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let mut predicted = BTreeMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let cols: Vec<&str> = line.split('\t').collect();
-        ensure!(cols.len() == 4, "unexpected classify line {line:?}");
+        ensure!(
+            cols.len() == 3,
+            "unexpected pigeonhole-classify line {line:?}"
+        );
         let id = by_path
             .get(cols[0])
             .with_context(|| format!("unknown path {}", cols[0]))?;
-        let folders: BTreeSet<String> = if cols[3].contains("error:") {
-            BTreeSet::from(["Quarantine".to_owned()])
+        let mut copies: Vec<FolderFlags> = if cols[2].split(';').any(|a| a.starts_with("error:")) {
+            vec![(
+                "Quarantine".to_owned(),
+                BTreeSet::from(["\\Flagged".to_owned()]),
+            )]
         } else if cols[1] == "-" {
-            BTreeSet::from(["Trash".to_owned()])
+            vec![("Trash".to_owned(), BTreeSet::new())]
         } else {
-            cols[1].split(',').map(str::to_owned).collect()
+            cols[1]
+                .split(';')
+                .map(|copy| {
+                    let (folder, flags) = copy.split_once('=').unwrap_or((copy, ""));
+                    let flags = flags.split(' ').filter(|f| !f.is_empty());
+                    (folder.to_owned(), flags.map(str::to_owned).collect())
+                })
+                .collect()
         };
-        predicted.insert(id.clone(), folders);
+        copies.sort();
+        predicted.insert(id.clone(), copies);
     }
     ensure!(
         predicted.len() == messages.len(),
-        "classify printed {} of {} verdicts",
+        "pigeonhole-classify printed {} of {} verdicts",
         predicted.len(),
         messages.len()
     );
     Ok(predicted)
 }
 
-/// Message-ID → the folders holding it (a message in two folders is listed under both), over IMAP.
-pub async fn imap_placement(user: &TestUser) -> Result<BTreeMap<String, Vec<String>>> {
+/// Message-ID → every copy of it with its flags, over IMAP (read with EXAMINE and BODY.PEEK, so
+/// reading sets no `\Seen`).
+pub async fn imap_placement(user: &TestUser) -> Result<BTreeMap<String, Vec<FolderFlags>>> {
     placement_with(|| imap_login(user, false)).await
 }
 
 /// [`imap_placement`] over sessions `login` opens (another server than the shared one).
-pub async fn placement_with<F, Fut>(login: F) -> Result<BTreeMap<String, Vec<String>>>
+pub async fn placement_with<F, Fut>(login: F) -> Result<BTreeMap<String, Vec<FolderFlags>>>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<ImapSession>>,
 {
-    let mut session: ImapSession = login().await?;
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for folder in list_folders(&mut session).await? {
-        // Parents such as `Support` of `Support/Disputes` are listed but hold no mail (\NonExistent).
-        let Ok(ids) = message_ids(&mut session, &folder).await else {
-            session.logout().await.ok();
-            session = login().await?;
-            continue;
-        };
-        for id in ids {
-            out.entry(id).or_default().push(folder.clone());
-        }
-    }
-    session.logout().await.ok();
-    Ok(out)
+    copies_with(login).await
+}
+
+/// Whether a message's only copy is in INBOX (whatever its flags): not sorted yet.
+pub fn in_inbox_only(copies: &[FolderFlags]) -> bool {
+    matches!(copies, [(folder, _)] if folder == "INBOX")
 }
 
 /// Appends messages to `folder` of `user` over one connection (MULTIAPPEND, see `append_many`).
@@ -334,17 +349,17 @@ pub async fn append_all(
     append_many(port, user, folder, &raws).await
 }
 
-/// Compares where messages are with where they should be: each in exactly its folders, once each.
+/// Compares where messages are with where they should be: each in exactly its folders, once each,
+/// each copy with exactly its own flags.
 pub fn assert_placed(
-    placed: &BTreeMap<String, Vec<String>>,
-    expected: &BTreeMap<String, BTreeSet<String>>,
+    placed: &BTreeMap<String, Vec<FolderFlags>>,
+    expected: &BTreeMap<String, Vec<FolderFlags>>,
 ) -> Result<()> {
     let mut wrong = Vec::new();
     for (id, want) in expected {
         let mut got = placed.get(id).cloned().unwrap_or_default();
         got.sort();
-        let want: Vec<String> = want.iter().cloned().collect();
-        if got != want {
+        if &got != want {
             wrong.push(format!("{id}: in {got:?}, expected {want:?}"));
         }
     }

@@ -58,8 +58,14 @@ async fn quarantine_rows(world: &World) -> Result<Vec<(String, String, i64, Stri
     .await
 }
 
-fn folder_of(placed: &std::collections::BTreeMap<String, Vec<String>>, id: &str) -> Vec<String> {
-    placed.get(id).cloned().unwrap_or_default()
+fn folder_of(
+    placed: &std::collections::BTreeMap<String, Vec<super::harness::FolderFlags>>,
+    id: &str,
+) -> Vec<String> {
+    placed
+        .get(id)
+        .map(|copies| copies.iter().map(|(f, _)| f.clone()).collect())
+        .unwrap_or_default()
 }
 
 crate::both_stores!(

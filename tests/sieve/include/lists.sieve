@@ -1,0 +1,5 @@
+# Personal include: mailing-list traffic, flagged per copy.
+require ["fileinto", "imap4flags", "copy"];
+if exists "list-id" {
+    fileinto :copy :flags "\\Seen" "Lists";
+}
