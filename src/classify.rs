@@ -341,14 +341,18 @@ fn compile_source(
             message,
         }
     };
-    // The original is compiled first so errors (and undeclared capabilities) point at what the user wrote.
-    compiler.compile(src).map_err(compile_err)?;
     let lex_err = |e: lexer::LexError| RulesError::Compile {
         file: path.to_path_buf(),
         line: e.line,
         column: e.col,
         message: e.message.to_string(),
     };
+    // One construct trips sieve-rs's compiler itself, so it is looked for first.
+    if let Some(e) = lexer::match_variable_in_matching_test(src, &lexer::lex_prefix(src)) {
+        return Err(lex_err(e));
+    }
+    // The original is compiled first so errors (and undeclared capabilities) point at what the user wrote.
+    compiler.compile(src).map_err(compile_err)?;
     let tokens = lexer::lex(src).map_err(lex_err)?;
     lexer::check_commands(&tokens).map_err(lex_err)?;
     let required = source::required(src, &tokens);

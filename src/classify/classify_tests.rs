@@ -417,3 +417,47 @@ fn a_script_given_as_text_compiles_as_its_file_would_and_errors_name_that_file()
     );
     Ok(())
 }
+
+/// Found by the `compile_sieve` fuzz target: a match variable inside the arguments of the `:matches`
+/// test that sets them failed an assertion inside sieve-rs's compiler. It is refused where it is.
+#[test]
+fn a_match_variable_in_its_own_matching_test_is_refused_with_where_it_is() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cfg = RulesConfig {
+        script: dir.path().join("own.sieve"),
+        include_dir: dir.path().to_path_buf(),
+        global_dir: dir.path().to_path_buf(),
+        max_message_size: 0,
+        cpu_limit: 100_000,
+    };
+    let src = b"require [\"fileinto\", \"variables\"];\n\
+        if header :matches \"Subject\" \"*\" {\n\
+        \x20 if header :matches \"From\" \"${1}*\" { fileinto \"Same\"; }\n\
+        }\n";
+    match Rules::load_source(&cfg, src) {
+        Err(RulesError::Compile {
+            line,
+            column,
+            message,
+            ..
+        }) => {
+            assert_eq!((line, column), (3, 29), "{message}");
+            assert!(message.contains("${1}"), "{message}");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("compiled a script sieve-rs cannot compile"),
+    }
+    // The same string in the command the test guards is ordinary.
+    let fine = b"require [\"fileinto\", \"variables\"];\n\
+        if header :matches \"Subject\" \"*\" { fileinto \"S/${1}\"; }\n";
+    assert!(Rules::load_source(&cfg, fine).is_ok());
+    // sieve-rs reads `${1}` as a match variable without "variables" too.
+    let plain = b"if header :matches \"Subject\" \"${1}*\" { discard; }\n";
+    assert!(Rules::load_source(&cfg, plain).is_err());
+    // The fuzz input itself is refused, without a panic.
+    let found = include_bytes!(
+        "../../tests/fixtures/fuzz/compile_sieve/crash-aca939f913d388e002ad6a65e14b113f59e5027e"
+    );
+    assert!(Rules::load_source(&cfg, found).is_err());
+    Ok(())
+}

@@ -38,15 +38,18 @@ pub(crate) struct LexError {
 
 /// Splits a Sieve script into tokens (RFC 5228 section 8.1), skipping whitespace and comments.
 pub(crate) fn lex(src: &[u8]) -> Result<Vec<Token>, LexError> {
-    let mut lx = Lexer {
-        src,
-        pos: 0,
-        line: 1,
-        line_start: 0,
-        tokens: Vec::new(),
-    };
+    let mut lx = Lexer::new(src);
     lx.run()?;
     Ok(lx.tokens)
+}
+
+/// The tokens before the first lexical error, or all of them: what sieve-rs has read before it
+/// reports that error.
+pub(crate) fn lex_prefix(src: &[u8]) -> Vec<Token> {
+    let mut lx = Lexer::new(src);
+    // The error itself is sieve-rs's to report.
+    let _ = lx.run();
+    lx.tokens
 }
 
 struct Lexer<'a> {
@@ -57,7 +60,17 @@ struct Lexer<'a> {
     tokens: Vec<Token>,
 }
 
-impl Lexer<'_> {
+impl<'a> Lexer<'a> {
+    fn new(src: &'a [u8]) -> Self {
+        Lexer {
+            src,
+            pos: 0,
+            line: 1,
+            line_start: 0,
+            tokens: Vec::new(),
+        }
+    }
+
     fn err(&self, message: &'static str) -> LexError {
         LexError {
             line: self.line,
@@ -281,6 +294,59 @@ pub(crate) fn check_commands(tokens: &[Token]) -> Result<(), LexError> {
         ));
     }
     Ok(())
+}
+
+/// Finds a match variable (`${1}`) in the arguments of the very test whose `:matches` or `:regex`
+/// sets the match variables, as in `header :matches "From" "${1}*"`. RFC 5229 §3.2 reads it as the
+/// previous match's value; sieve-rs 0.7 looks for that test before it is built and fails an internal
+/// assertion (a release build leaves `${1}` as literal text, which sorts differently from
+/// Pigeonhole). Such a script is refused where the string is, so it neither crashes nor sorts wrongly;
+/// `set "prev" "${1}";` before the test says the same thing in a form both engines read alike.
+/// sieve-rs reads `${1}` this way even in a script that does not require "variables", where
+/// Pigeonhole takes it as text; such a script is refused too (rewording the key avoids it).
+pub(crate) fn match_variable_in_matching_test(src: &[u8], tokens: &[Token]) -> Option<LexError> {
+    let mut matching = false;
+    for tok in tokens {
+        match tok.kind {
+            Kind::Tag => {
+                let tag = &src[tok.start..tok.end];
+                if tag.eq_ignore_ascii_case(b":matches") || tag.eq_ignore_ascii_case(b":regex") {
+                    matching = true;
+                }
+            }
+            Kind::Quoted | Kind::Multiline if matching => {
+                if has_match_variable(&src[tok.start..tok.end]) {
+                    return Some(LexError {
+                        line: tok.line,
+                        col: tok.col,
+                        message: MATCH_VARIABLE_IN_MATCHING_TEST,
+                    });
+                }
+            }
+            Kind::Quoted | Kind::Multiline | Kind::Number | Kind::Open | Kind::Close => {}
+            // Anything else ends the test's arguments.
+            _ => matching = false,
+        }
+    }
+    None
+}
+
+const MATCH_VARIABLE_IN_MATCHING_TEST: &str = "a match variable such as ${1} in the arguments of the \
+     :matches or :regex test that sets the match variables is not supported; copy it into a variable \
+     with set before the test";
+
+/// True when the text holds `${` digits `}`.
+fn has_match_variable(text: &[u8]) -> bool {
+    text.windows(2).enumerate().any(|(i, w)| {
+        if w != b"${" {
+            return false;
+        }
+        let digits = text[i + 2..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        digits > 0 && text.get(i + 2 + digits) == Some(&b'}')
+    })
 }
 
 const END_OF_COMMAND: &str = "expected end of command ';' or the beginning of a compound block '{'";
