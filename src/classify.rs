@@ -186,13 +186,23 @@ impl Rules {
     /// Compiles `cfg.script` and every script it includes, transitively: `:personal` ones from
     /// `cfg.include_dir`, `:global` ones from `cfg.global_dir`; checks `require`s and includes.
     pub fn load(cfg: &RulesConfig) -> Result<Rules, RulesError> {
+        let src = std::fs::read(&cfg.script).map_err(|source| RulesError::Read {
+            file: cfg.script.clone(),
+            source,
+        })?;
+        Rules::load_source(cfg, &src)
+    }
+
+    /// [`Rules::load`] with `src` as the text of `cfg.script` (which is not read; it only names the
+    /// script in messages). Included scripts are still read from their directories.
+    pub fn load_source(cfg: &RulesConfig, src: &[u8]) -> Result<Rules, RulesError> {
         let compiler = Compiler::new()
             .with_max_includes(255)
             .with_max_string_size(64 * 1024)
             .with_max_nested_blocks(32)
             .with_max_nested_tests(32);
         let mut specs = Vec::new();
-        let (main, refs) = compile_file(&compiler, &cfg.script, &mut specs)?;
+        let (main, refs) = compile_source(&compiler, &cfg.script, src, &mut specs)?;
         let includes = compile_includes(&compiler, cfg, refs, &mut specs)?;
         let vacation = main.vacation || includes.values().any(|c| c.vacation);
         let runtime = Runtime::new()
@@ -307,6 +317,16 @@ fn compile_file(
         file: path.to_path_buf(),
         source,
     })?;
+    compile_source(compiler, path, &src, specs)
+}
+
+/// Compiles `src`, the text of the script at `path` (named in errors).
+fn compile_source(
+    compiler: &Compiler,
+    path: &Path,
+    src: &[u8],
+    specs: &mut Vec<adapt::Spec>,
+) -> Result<(Compiled, IncludeRefs), RulesError> {
     let compile_err = |e: sieve::compiler::CompileError| {
         let message = e.to_string();
         let message = message
@@ -322,16 +342,16 @@ fn compile_file(
         }
     };
     // The original is compiled first so errors (and undeclared capabilities) point at what the user wrote.
-    compiler.compile(&src).map_err(compile_err)?;
+    compiler.compile(src).map_err(compile_err)?;
     let lex_err = |e: lexer::LexError| RulesError::Compile {
         file: path.to_path_buf(),
         line: e.line,
         column: e.col,
         message: e.message.to_string(),
     };
-    let tokens = lexer::lex(&src).map_err(lex_err)?;
+    let tokens = lexer::lex(src).map_err(lex_err)?;
     lexer::check_commands(&tokens).map_err(lex_err)?;
-    let required = source::required(&src, &tokens);
+    let required = source::required(src, &tokens);
     if let Some((extension, line, column)) = required
         .iter()
         .find(|(ext, ..)| !SUPPORTED.contains(&ext.to_ascii_lowercase().as_str()))
@@ -347,9 +367,9 @@ fn compile_file(
     // Each form's adapted tests are numbered after those already in `specs`; `run` and `explain`
     // adapt the same tests, so they share their numbers.
     let mut forms = |quoted: bool| -> Result<Forms, RulesError> {
-        let (run_src, new_specs) = source::rewrite(&src, &tokens, false, quoted, specs.len());
+        let (run_src, new_specs) = source::rewrite(src, &tokens, false, quoted, specs.len());
         let run = compiler.compile(&run_src).map_err(compile_err)?;
-        let (explain_src, _) = source::rewrite(&src, &tokens, true, quoted, specs.len());
+        let (explain_src, _) = source::rewrite(src, &tokens, true, quoted, specs.len());
         let explain = compiler.compile(&explain_src).map_err(compile_err)?;
         specs.extend(new_specs);
         Ok(Forms {
@@ -366,7 +386,7 @@ fn compile_file(
             .iter()
             .any(|(ext, ..)| ext.eq_ignore_ascii_case("vacation")),
     };
-    Ok((compiled, source::includes(&src, &tokens)))
+    Ok((compiled, source::includes(src, &tokens)))
 }
 
 /// Compiles every script the rules include, transitively (`include` names are constants, RFC 6609).

@@ -294,9 +294,19 @@ impl Config {
                 format!("cannot read: {e}"),
             )])
         })?;
+        Config::parse(file, &text)
+    }
+
+    /// [`Config::load`] with `text` as the contents of `file` (which is not read: it names the config in
+    /// messages, and relative paths are resolved from its directory).
+    pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
+        let fail = |errors| ConfigErrors {
+            file: file.to_owned(),
+            errors,
+        };
         let root: toml::Table = text
             .parse()
-            .map_err(|e: toml::de::Error| fail(vec![toml_error(&text, &e)]))?;
+            .map_err(|e: toml::de::Error| fail(vec![toml_error(text, &e)]))?;
         let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
         let base = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut errors = Vec::new();

@@ -376,3 +376,44 @@ fn an_included_script_that_does_not_compile_names_its_own_file() -> Result<()> {
     assert!(!err.contains("main.sieve"), "{err}");
     Ok(())
 }
+
+#[test]
+fn a_script_given_as_text_compiles_as_its_file_would_and_errors_name_that_file() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cfg = RulesConfig {
+        script: dir.path().join("text.sieve"),
+        include_dir: dir.path().to_path_buf(),
+        global_dir: dir.path().to_path_buf(),
+        max_message_size: 0,
+        cpu_limit: 100_000,
+    };
+    std::fs::write(
+        dir.path().join("inc.sieve"),
+        "require \"fileinto\";\nfileinto \"Inc\";\n",
+    )?;
+    let rules = Rules::load_source(&cfg, b"require \"include\";\ninclude :personal \"inc\";\n")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let msg = Message::parse(MSG.as_bytes(), 0).context("parse")?;
+    let mailboxes = BTreeSet::new();
+    let ctx = Context {
+        mailboxes: &mailboxes,
+        source_folder: "INBOX",
+        explain: false,
+        now: crate::clock::Clock::system().now(),
+    };
+    let envelope = Envelope::derive(&msg);
+    assert_eq!(
+        rules.classify(msg, &envelope, &ctx).tsv_line("m"),
+        "m\tInc\t-\t-"
+    );
+    let Err(e) = Rules::load_source(&cfg, b"require \"fileinto\";\nif true { fileinto \"A\" }\n")
+    else {
+        anyhow::bail!("a missing ; must not compile")
+    };
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{}:2:", cfg.script.display())),
+        "{e}"
+    );
+    Ok(())
+}

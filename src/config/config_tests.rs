@@ -416,3 +416,20 @@ fn schemes_default_to_smime_then_openpgp_and_are_checked() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn parsed_text_resolves_paths_beside_the_named_file_without_reading_it() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir_all(dir.path().join("rules"))?;
+    std::fs::write(dir.path().join("rules/support.sieve"), "keep;\n")?;
+    let file = dir.path().join("absent.toml");
+    let config = Config::parse(&file, MINIMAL).map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(config.file, file);
+    assert_eq!(config.rules.script, dir.path().join("rules/support.sieve"));
+    let Err(errors) = Config::parse(&file, "[mailbox]\nurl = \"maildir:x\n") else {
+        anyhow::bail!("config should fail")
+    };
+    assert!(errors.errors[0].key.starts_with("line 2"), "{errors}");
+    assert!(errors.to_string().contains("absent.toml"), "{errors}");
+    Ok(())
+}
