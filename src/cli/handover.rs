@@ -31,7 +31,8 @@ enum HandoverWhat {
     Apply(IdArgs),
     /// Read every applied asset back again and check it for drift.
     Verify(IdArgs),
-    /// A manual item of a handover was done by hand (counts as verified).
+    /// A manual item of a handover was done by hand (counts as verified); for a shared password
+    /// rotated, only once triaged's own login works with the password configured now.
     Tick(TickArgs),
     /// Every handover with each asset's state.
     List(ConfigArg),
@@ -124,10 +125,9 @@ pub(super) async fn handover(args: HandoverArgs) -> Result<ExitCode> {
             Ok(outcomes(a.id, &out, VERIFIED))
         }
         HandoverWhat::Tick(a) => {
-            let (_, store, _) = open(&a.config).await?;
-            let o = crate::handover::tick(&store, a.id, &a.asset, &os_user(), now).await?;
-            outln!("handover {}: {}  {}", a.id, o.asset, o.state);
-            Ok(ExitCode::SUCCESS)
+            let (config, store, _) = open(&a.config).await?;
+            let o = crate::handover::tick(&config, &store, a.id, &a.asset, &os_user(), now).await?;
+            Ok(outcomes(a.id, std::slice::from_ref(&o), VERIFIED))
         }
         HandoverWhat::List(a) => {
             let (_, store, _) = open(&a).await?;

@@ -1,7 +1,8 @@
 //! The `[[asset]]` tables: what changes hands when someone joins, leaves or takes over a role. Each asset
 //! is the watched mailbox's IMAP folders (`imap-acl`, with RFC 4314 rights per role), a Mailman 3 list
-//! (`mailman`, with the roles subscribed and the roles that post unmoderated), or a checklist item a
-//! person ticks (`manual`).
+//! (`mailman`, with the roles subscribed and the roles that post unmoderated), a checklist item a
+//! person ticks (`manual`), or the `[mailbox]` account itself, reached with a shared password whose
+//! rotation is ticked by hand (`imap-password`).
 //!
 //! Owns reading these keys only. Whether a role name exists and whether a rights string is valid RFC
 //! 4314 is checked by the handover room, which knows roles and rights; this reports the TOML's shape.
@@ -33,6 +34,8 @@ pub enum AssetKind {
     },
     /// A checklist item for a person to tick.
     Manual { roles: Vec<String> },
+    /// The `[mailbox]` account, reached with a shared password: its rotation is a manual item.
+    ImapPassword { roles: Vec<String> },
 }
 
 impl AssetKind {
@@ -42,6 +45,7 @@ impl AssetKind {
             AssetKind::ImapAcl { .. } => "imap-acl",
             AssetKind::Mailman { .. } => "mailman",
             AssetKind::Manual { .. } => "manual",
+            AssetKind::ImapPassword { .. } => "imap-password",
         }
     }
 }
@@ -123,17 +127,29 @@ fn read_one(mut t: Table<'_>, index: usize) -> Option<AssetConfig> {
             }
             Some(AssetKind::Manual { roles })
         }
+        Some("imap-password") => {
+            let roles = t.strings_or("roles", &[]);
+            if roles.is_empty() {
+                t.error(
+                    "roles",
+                    "an imap-password asset needs the roles that know the password",
+                );
+            }
+            Some(AssetKind::ImapPassword { roles })
+        }
         Some(other) => {
             t.error(
                 "kind",
-                format!("{other:?} is none of \"imap-acl\", \"mailman\", \"manual\""),
+                format!(
+                    "{other:?} is none of \"imap-acl\", \"mailman\", \"manual\", \"imap-password\""
+                ),
             );
             None
         }
         None => {
             t.error(
                 "kind",
-                "is required: \"imap-acl\", \"mailman\" or \"manual\"",
+                "is required: \"imap-acl\", \"mailman\", \"manual\" or \"imap-password\"",
             );
             None
         }
@@ -215,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_three_kinds_as_written_in_the_readme() {
+    fn reads_the_four_kinds_as_written_in_the_readme() {
         let (assets, errors) = read(
             r#"
 [[asset]]
@@ -237,10 +253,23 @@ critical = true
 name = "wiki:se-group"
 kind = "manual"
 roles = ["se", "leader"]
+
+[[asset]]
+name = "mailbox:shared"
+kind = "imap-password"
+roles = ["se", "leader"]
+critical = true
 "#,
         );
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(assets.len(), 3);
+        assert_eq!(assets.len(), 4);
+        assert!(assets[3].critical);
+        assert_eq!(
+            assets[3].kind,
+            AssetKind::ImapPassword {
+                roles: vec!["se".to_owned(), "leader".to_owned()]
+            }
+        );
         assert!(assets[0].critical && assets[1].critical && !assets[2].critical);
         match &assets[0].kind {
             AssetKind::ImapAcl { folders, rights } => {
@@ -275,6 +304,10 @@ post = ["cm"]
 [[asset]]
 name = "b"
 kind = "ldap"
+
+[[asset]]
+name = "c"
+kind = "imap-password"
 "#,
         );
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
@@ -287,10 +320,11 @@ kind = "ldap"
                 "asset[2].name",
                 "asset[2].list",
                 "asset[2].post",
-                "asset[3].kind"
+                "asset[3].kind",
+                "asset[4].roles"
             ],
             "{errors:?}"
         );
-        assert_eq!(assets.len(), 1);
+        assert_eq!(assets.len(), 2);
     }
 }

@@ -4,17 +4,21 @@
 //! A rerun continues with the assets not yet applied. `handover verify ID` reads every applied asset
 //! again and checks the whole asset for drift.
 //!
+//! `handover tick ID --asset NAME` records a manual item done; for an `imap-password` asset (the
+//! rotated shared password) only once triaged's own login works with the password configured now.
+//!
 //! Fail point `handover-between-assets`: between two assets of one apply (the first committed).
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
-use super::assets::{Asset, Assets, Kind};
+use super::assets::{Asset, Assets, Kind, ROTATE};
 use super::holdings::imap_user;
 use super::start::{event_in, load_in, waiting};
 use super::sync::{Change, Op, Systems, holdings, is_refused, keep_drift, record_change, wanted};
 use super::{APPLIED, FAILED, PENDING, VERIFIED, imap, lists};
 use crate::config::Config;
+use crate::mailbox::imap::acl::check_login;
 use crate::store::{HandoverAssetRow, HandoverRow, Store};
 use crate::team::{Invalid, Person, Role, Roster};
 
@@ -81,10 +85,10 @@ pub async fn apply(
             crate::failpoint::hit("handover-between-assets");
         }
         let asset = assets.get(&row.asset);
-        let manual = asset.is_none_or(|a| matches!(a.kind, Kind::Manual { .. }));
+        let manual = asset.is_none_or(Asset::is_manual);
         if !waiting(row) || manual {
             let error = if manual && waiting(row) {
-                "a manual item: a person does it".to_owned()
+                manual_item(id, row)
             } else {
                 row.error.clone()
             };
@@ -193,7 +197,7 @@ async fn apply_one(
             }
             changes
         }
-        Kind::Manual { .. } => Vec::new(),
+        Kind::Manual { .. } | Kind::Password { .. } => Vec::new(),
     };
     let reason = format!("handover {}", row.handover_id);
     for change in &changes {
@@ -368,11 +372,11 @@ pub async fn verify(
     let mut out = Vec::new();
     for row in &rows {
         let asset = assets.get(&row.asset);
-        let Some(asset) = asset.filter(|a| !matches!(a.kind, Kind::Manual { .. })) else {
+        let Some(asset) = asset.filter(|a| !a.is_manual()) else {
             let error = if row.state == VERIFIED {
                 String::new()
             } else {
-                "a manual item: a person does it".to_owned()
+                manual_item(id, row)
             };
             out.push(AssetOutcome {
                 asset: row.asset.clone(),
@@ -516,9 +520,25 @@ async fn check_one(
     }
 }
 
+/// What `apply` and `verify` say of a manual item not yet done; the CLI knows it by its first words.
+fn manual_item(id: i64, row: &HandoverAssetRow) -> String {
+    if row.kind == "imap-password" {
+        format!(
+            "a manual item: {ROTATE} on the server and in [mailbox], then handover tick {id} --asset {}",
+            row.asset
+        )
+    } else {
+        "a manual item: a person does it".to_owned()
+    }
+}
+
 /// `handover tick ID --asset NAME`: a person did a manual item (wiki group, ticket-system admin, chat
-/// room) by hand; it counts as verified.
+/// room) by hand; it counts as verified. For an `imap-password` asset the person rotated the shared
+/// password: triaged logs in to the `[mailbox]` account with the password as configured now (the
+/// config, its password file or variable, read by this command), and the item is verified only when
+/// that works; otherwise it is `failed` with the server's answer and the handover stays open.
 pub async fn tick(
+    config: &Config,
     store: &Store,
     id: i64,
     asset: &str,
@@ -527,32 +547,52 @@ pub async fn tick(
 ) -> Result<AssetOutcome> {
     let mut tx = store.begin().await?;
     let (_, rows) = load_in(&mut tx, id).await?;
+    drop(tx);
     let Some(row) = rows.iter().find(|r| r.asset == asset) else {
         let valid = rows.iter().map(|r| r.asset.clone()).collect();
         return Err(crate::team::Unknown::new("asset of the handover", asset, valid).into());
     };
-    if row.kind != "manual" {
-        return Err(Invalid(format!(
-            "{asset} is not a manual item: handover apply {id} changes it"
-        ))
-        .into());
-    }
-    Store::handover_asset_state_in(&mut tx, row.id, VERIFIED, "", true, now.timestamp_millis())
-        .await?;
-    event_in(
+    let (state, error, action) = match row.kind.as_str() {
+        "manual" => (VERIFIED, String::new(), "asset-ticked"),
+        "imap-password" => match check_login(&config.mailbox).await {
+            Ok(()) => (VERIFIED, String::new(), "asset-ticked"),
+            Err(e) => (
+                FAILED,
+                format!("triaged's own login fails after \"{ROTATE}\": {e:#}"),
+                "asset-tick-failed",
+            ),
+        },
+        _ => {
+            return Err(Invalid(format!(
+                "{asset} is not a manual item: handover apply {id} changes it"
+            ))
+            .into());
+        }
+    };
+    let mut tx = store.begin().await?;
+    let verified = state == VERIFIED;
+    Store::handover_asset_state_in(
         &mut tx,
-        id,
-        actor,
-        "asset-ticked",
-        "handover tick",
-        asset,
-        now,
+        row.id,
+        state,
+        &error,
+        verified,
+        now.timestamp_millis(),
     )
     .await?;
+    let detail = if error.is_empty() {
+        asset.to_owned()
+    } else {
+        format!("{asset}: {error}")
+    };
+    event_in(&mut tx, id, actor, action, "handover tick", &detail, now).await?;
     tx.commit().await.context("commit the tick")?;
+    if !verified {
+        tracing::warn!(handover = id, asset, error = %error, "handover tick");
+    }
     Ok(AssetOutcome {
         asset: asset.to_owned(),
-        state: VERIFIED.to_owned(),
-        error: String::new(),
+        state: state.to_owned(),
+        error,
     })
 }

@@ -1,5 +1,6 @@
 //! The `[[asset]]` tables checked: role names known, rights valid RFC 4314, list addresses valid, the
-//! Mailman table present when a list is. What each role is granted on each asset.
+//! Mailman table present when a list is, an IMAP `[mailbox]` for the IMAP kinds. What each role is
+//! granted on each asset.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,7 +26,13 @@ pub enum Kind {
     },
     /// A checklist item a person ticks.
     Manual { roles: BTreeSet<Role> },
+    /// The `[mailbox]` account, reached with a shared password: a handover of it holds the manual item
+    /// [`ROTATE`], and ticking it checks that triaged's own login still works.
+    Password { roles: BTreeSet<Role> },
 }
+
+/// The manual item a handover of an `imap-password` asset holds.
+pub const ROTATE: &str = "rotate the password";
 
 /// One asset.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +49,8 @@ pub enum Grant {
     /// A list member with this moderation action (`accept`: post-capable; `hold`: moderated).
     List(Action),
     Manual,
+    /// Knows the shared password; handing it over means rotating it.
+    Password,
 }
 
 impl Grant {
@@ -51,6 +60,7 @@ impl Grant {
             Grant::Imap(r) => r.to_string(),
             Grant::List(a) => a.as_str().to_owned(),
             Grant::Manual => String::new(),
+            Grant::Password => ROTATE.to_owned(),
         }
     }
 
@@ -73,7 +83,13 @@ impl Asset {
             Kind::Imap { .. } => "imap-acl",
             Kind::List { .. } => "mailman",
             Kind::Manual { .. } => "manual",
+            Kind::Password { .. } => "imap-password",
         }
+    }
+
+    /// Whether a person does the asset's handover by hand and ticks it (`manual`, `imap-password`).
+    pub fn is_manual(&self) -> bool {
+        matches!(self.kind, Kind::Manual { .. } | Kind::Password { .. })
     }
 
     /// What holding `roles` grants on this asset, if anything.
@@ -99,6 +115,10 @@ impl Asset {
                 .iter()
                 .any(|r| holders.contains(r))
                 .then_some(Grant::Manual),
+            Kind::Password { roles: holders } => roles
+                .iter()
+                .any(|r| holders.contains(r))
+                .then_some(Grant::Password),
         }
     }
 
@@ -108,6 +128,7 @@ impl Asset {
             Kind::Imap { .. } => Grant::Imap(text.parse().unwrap_or_default()),
             Kind::List { .. } => Grant::List(text.parse().unwrap_or(Action::Hold)),
             Kind::Manual { .. } => Grant::Manual,
+            Kind::Password { .. } => Grant::Password,
         }
     }
 
@@ -204,6 +225,17 @@ impl Assets {
                 AssetKind::Manual { roles: names } => Kind::Manual {
                     roles: roles(names, "roles", &mut errors),
                 },
+                AssetKind::ImapPassword { roles: names } => {
+                    if config.mailbox_is_maildir() {
+                        errors.push(ConfigError::new(
+                            key("kind"),
+                            "imap-password needs an IMAP [mailbox], not a Maildir",
+                        ));
+                    }
+                    Kind::Password {
+                        roles: roles(names, "roles", &mut errors),
+                    }
+                }
             };
             assets.push(Asset {
                 name: a.name.clone(),

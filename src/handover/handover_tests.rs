@@ -60,6 +60,28 @@ fn roles_grant_their_union_and_post_beats_hold() {
 }
 
 #[test]
+fn a_shared_password_is_handed_over_as_its_rotation_by_hand() {
+    let shared = Asset {
+        name: "mailbox:shared".to_owned(),
+        critical: true,
+        kind: Kind::Password {
+            roles: BTreeSet::from([Role::Se, Role::Leader]),
+        },
+    };
+    assert!(shared.is_manual() && !mailbox("*").is_manual());
+    assert_eq!(shared.kind_name(), "imap-password");
+    // A leader's handover and a retirement take what the role gives: the manual rotation item.
+    let grant = shared.grant_for(&[Role::Leader]);
+    assert_eq!(grant, Some(Grant::Password));
+    assert_eq!(
+        grant.map(|g| g.text()).as_deref(),
+        Some(super::assets::ROTATE)
+    );
+    assert_eq!(shared.grant_for(&[Role::Assurer]), None);
+    assert_eq!(shared.grant_from(super::assets::ROTATE), Grant::Password);
+}
+
+#[test]
 fn folders_cover_the_tree_a_folder_or_a_subtree() {
     assert!(mailbox("*").covers("Lang/German"));
     let sub = mailbox("Support/*");

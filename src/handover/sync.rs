@@ -167,7 +167,7 @@ pub(super) fn wanted(
             }
             Wanted::List(w)
         }
-        Kind::Manual { .. } => Wanted::Manual,
+        Kind::Manual { .. } | Kind::Password { .. } => Wanted::Manual,
     }
 }
 

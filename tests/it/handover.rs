@@ -9,7 +9,8 @@ use anyhow::{Context as _, Result, ensure};
 use futures::TryStreamExt as _;
 
 use super::support::{
-    Backend, ImapSession, TestUser, append, getacl, imap_login, list_folders, mailman, new_user,
+    Backend, ImapSession, TestUser, append, getacl, imap_login, list_folders, mailman, mailserver,
+    new_user,
 };
 use super::team::env::Env;
 
@@ -613,3 +614,212 @@ async fn a_leaders_handover_covers_what_the_leader_role_holds(backend: Backend) 
     Ok(())
 }
 crate::both_stores!(a_leaders_handover_covers_what_the_leader_role_holds);
+
+const SHARED_ASSET: &str = "[[asset]]\nname = \"mailbox:shared\"\nkind = \"imap-password\"\n\
+    roles = [\"se\", \"leader\"]\ncritical = true\n";
+
+/// Gives `user` a new password on the server (its passwd-file written aside and renamed into place, as
+/// a new user's is) and waits until Dovecot takes it: the test's own login with it works.
+async fn change_password(user: &TestUser) -> Result<TestUser> {
+    let users = &mailserver().await?.users;
+    let changed = TestUser {
+        password: format!("pw-{}", rand::random::<u64>()),
+        ..user.clone()
+    };
+    let staged = users.join(format!(".{}.new", user.name));
+    std::fs::write(
+        &staged,
+        format!("{}:{{PLAIN}}{}::::::\n", changed.name, changed.password),
+    )?;
+    std::fs::rename(&staged, users.join(&changed.name))?;
+    for _ in 0..50 {
+        if let Ok(session) = imap_login(&changed, false).await {
+            drop(session);
+            return Ok(changed);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("Dovecot never took {}'s new password", user.name)
+}
+
+/// A mailbox reached with a shared password: a handover of it holds the manual item "rotate the
+/// password"; `handover tick` logs in with triaged's configured password and records the item verified
+/// only when that works. With the password changed on the server but not in triaged's password file the
+/// tick fails (exit 1, the server's answer, never a password) and the handover stays open; once the
+/// file is updated a second tick verifies it. A retirement covering the asset holds the item too.
+async fn a_rotated_shared_password_is_verified_by_triageds_own_login(
+    backend: Backend,
+) -> Result<()> {
+    let env = Env::imap(backend, "ho-shared", &[SHARED_ASSET]).await?;
+    let owner = env.user.clone().context("no owner")?;
+    member(&env, "Alice", "se", None).await?;
+    member(&env, "Bob", "assurer", None).await?;
+    member(&env, "Carol", "assurer", None).await?;
+    let start = |from: &'static str, to: &'static str| {
+        [
+            "handover",
+            "start",
+            "--asset",
+            "mailbox:shared",
+            "--from",
+            from,
+            "--to",
+            to,
+        ]
+    };
+
+    // The password still works: the tick verifies at once, and the handover closes on verify.
+    let started = env.ok(&start("Alice", "Bob")).await?;
+    ensure!(
+        started.contains("mailbox:shared  rotate the password (critical"),
+        "{started}"
+    );
+    env.ok(&["handover", "confirm", "1", "--by", "Carol"])
+        .await?;
+    let applied = env.ok(&["handover", "apply", "1"]).await?;
+    ensure!(
+        applied.contains("mailbox:shared  pending: a manual item: rotate the password")
+            && applied.contains("handover tick 1 --asset mailbox:shared"),
+        "{applied}"
+    );
+    let ticked = env
+        .ok(&["handover", "tick", "1", "--asset", "mailbox:shared"])
+        .await?;
+    ensure!(ticked.contains("mailbox:shared  verified"), "{ticked}");
+    let verified = env.ok(&["handover", "verify", "1"]).await?;
+    ensure!(verified.contains("mailbox:shared  verified"), "{verified}");
+    let shown = env.ok(&["handover", "show", "1"]).await?;
+    ensure!(shown.contains("closed"), "{shown}");
+
+    // Bob now holds it. The password is changed on the server, not in triaged's password file.
+    env.ok(&start("Bob", "Alice")).await?;
+    env.ok(&["handover", "confirm", "2", "--by", "Carol"])
+        .await?;
+    let rotated = change_password(&owner).await?;
+    let out = env
+        .fails(&["handover", "tick", "2", "--asset", "mailbox:shared"], 1)
+        .await?;
+    ensure!(
+        out.stdout
+            .contains("mailbox:shared  failed: triaged's own login fails")
+            && out.stdout.contains(&format!("as {}", owner.name)),
+        "{}",
+        out.all()
+    );
+    ensure!(
+        !out.all().contains(&owner.password) && !out.all().contains(&rotated.password),
+        "a password was printed: {}",
+        out.all()
+    );
+    let shown = env.ok(&["handover", "show", "2"]).await?;
+    ensure!(
+        shown.contains("  open  ")
+            && shown
+                .contains("mailbox:shared  imap-password critical  rotate the password  failed"),
+        "{shown}"
+    );
+    let failed: Vec<(String,)> = env
+        .store
+        .rows(
+            "SELECT detail FROM events WHERE subject = 'handover:2' \
+             AND action = 'asset-tick-failed'",
+        )
+        .await?;
+    ensure!(failed.len() == 1, "{failed:?}");
+    ensure!(!failed[0].0.contains(&rotated.password), "{failed:?}");
+
+    // The password file updated: the next tick reads it again and verifies.
+    std::fs::write(env.dir.path().join("password"), &rotated.password)?;
+    let ticked = env
+        .ok(&["handover", "tick", "2", "--asset", "mailbox:shared"])
+        .await?;
+    ensure!(ticked.contains("mailbox:shared  verified"), "{ticked}");
+    env.ok(&["handover", "verify", "2"]).await?;
+    let shown = env.ok(&["handover", "show", "2"]).await?;
+    ensure!(
+        shown.contains("closed") && shown.contains("rotate the password  verified"),
+        "{shown}"
+    );
+
+    // Alice holds it again; her retirement hands over the rotation too.
+    let retired = env
+        .ok(&["team", "retire", "Alice", "--reason", "moved on"])
+        .await?;
+    ensure!(
+        retired.contains("mailbox:shared  rotate the password"),
+        "{retired}"
+    );
+    Ok(())
+}
+crate::both_stores!(a_rotated_shared_password_is_verified_by_triageds_own_login);
+
+/// The IMAP server unreachable during `apply` (the config pointed at a closed port): the mailbox asset
+/// stays `pending` with the error, nothing is marked applied, no right changes; a rerun with the right
+/// port completes it, read back with the owner's own GETACL.
+async fn unreachable_imap_leaves_the_asset_pending_and_a_rerun_continues(
+    backend: Backend,
+) -> Result<()> {
+    let env = Env::imap(backend, "ho-down", &[MAILBOX_ASSET]).await?;
+    let owner = env.user.clone().context("no owner")?;
+    let alice = new_user("ho-down-alice").await?;
+    let bob = new_user("ho-down-bob").await?;
+    member(&env, "Alice", "se", Some(&alice)).await?;
+    member(&env, "Bob", "assurer", Some(&bob)).await?;
+    member(&env, "Carol", "assurer", None).await?;
+    env.ok(&["team", "sync", "--apply"]).await?;
+    env.ok(&[
+        "handover",
+        "start",
+        "--asset",
+        "mailbox:support",
+        "--from",
+        "Alice",
+        "--to",
+        "Bob",
+    ])
+    .await?;
+    env.ok(&["handover", "confirm", "1", "--by", "Carol"])
+        .await?;
+
+    let good = std::fs::read_to_string(&env.config)?;
+    let live = format!("localhost:{}", mailserver().await?.imap_port);
+    ensure!(good.contains(&live), "{good}");
+    let dead = format!("localhost:{}", super::team::env::free_port()?);
+    std::fs::write(&env.config, good.replace(&live, &dead))?;
+    let out = env.fails(&["handover", "apply", "1"], 1).await?;
+    ensure!(
+        out.stdout
+            .contains("mailbox:support  pending: connect to the IMAP server")
+            && out.stdout.contains(&dead),
+        "{}",
+        out.all()
+    );
+    let shown = env.ok(&["handover", "show", "1"]).await?;
+    ensure!(
+        shown.contains(
+            "mailbox:support  imap-acl critical  lrswi  pending: connect to the IMAP server"
+        ) && !shown.contains("applied")
+            && !shown.contains("verified"),
+        "{shown}"
+    );
+    let mut own = imap_login(&owner, false).await?;
+    assert_eq!(
+        rights_of(&mut own, "INBOX", &alice.name).await?,
+        Some(sorted("lrswi"))
+    );
+    assert_eq!(rights_of(&mut own, "INBOX", &bob.name).await?, None);
+
+    std::fs::write(&env.config, good)?;
+    let applied = env.ok(&["handover", "apply", "1"]).await?;
+    ensure!(applied.contains("mailbox:support  applied"), "{applied}");
+    assert_eq!(rights_of(&mut own, "INBOX", &alice.name).await?, None);
+    assert_eq!(
+        rights_of(&mut own, "INBOX", &bob.name).await?,
+        Some(sorted("lrswi"))
+    );
+    let verified = env.ok(&["handover", "verify", "1"]).await?;
+    ensure!(verified.contains("mailbox:support  verified"), "{verified}");
+    own.logout().await?;
+    Ok(())
+}
+crate::both_stores!(unreachable_imap_leaves_the_asset_pending_and_a_rerun_continues);

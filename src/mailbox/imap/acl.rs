@@ -6,7 +6,8 @@
 //! async-imap 0.11 has no ACL commands: each is sent with `Session::run_command` and its replies are read
 //! with `read_response` up to the tagged completion, taking the `ACL` and `MYRIGHTS` replies imap-proto
 //! parses. (Reading them from the unsolicited channel would not do: it holds 100 replies and drops the
-//! rest.) It decides nothing about who should hold which rights.
+//! rest.) Also a bare login check of the account (`check_login`), for a mailbox reached with a shared
+//! password. It decides nothing about who should hold which rights.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -339,6 +340,26 @@ impl AclSession {
             .collect::<Vec<_>>()
             .join("/")
     }
+}
+
+/// Logs in with the `[mailbox]` account as configured and out again: whether triaged's own login
+/// works, for a mailbox reached with a shared password after it was rotated. The error says where it
+/// logged in and what the server answered, never the password.
+pub async fn check_login(cfg: &MailboxConfig) -> Result<()> {
+    if !matches!(cfg.source, MailboxSource::Imap { .. }) {
+        bail!("a login check needs an IMAP mailbox, not a Maildir");
+    }
+    let last_read = Arc::new(AtomicI64::new(0));
+    let mut session = open(cfg, &last_read).await?;
+    let limit = cfg.liveness_limit.min(Duration::from_secs(5));
+    let out = bounded(&last_read, limit, async {
+        session.logout().await.context("LOGOUT")
+    })
+    .await;
+    if let Err(e) = out {
+        tracing::debug!(error = %format!("{e:#}"), "logout");
+    }
+    Ok(())
 }
 
 /// One ACL command: its name, the folder (Sieve name, for errors) and the whole command line.
