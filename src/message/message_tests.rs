@@ -70,3 +70,36 @@ fn header_only_mail_is_parsed_like_dovecot_parses_it() -> Result<()> {
     assert!(msg.info().subject.is_none());
     Ok(())
 }
+
+/// Found by the `classify_message` fuzz target: a delivery report whose parts run into one another
+/// reaches a debug assertion inside mail-parser 0.11.9 ("Invalid part ID, could not find
+/// multipart."). A release build, which is what runs, compiles the assertion out and parses the
+/// message; a build with debug assertions (this test's usual one) must fail on that assertion and on
+/// nothing else, so that a change in either shows here.
+#[test]
+fn a_report_whose_parts_run_into_each_other_parses_as_shipped() {
+    let raw: &[u8] = include_bytes!(
+        "../../tests/fixtures/fuzz/classify_message/crash-a42ce837675291bf254f93763960a6881b1154c4"
+    );
+    let parsed = std::panic::catch_unwind(|| {
+        Message::parse(raw, 0).map(|m| (m.info().message_id.clone(), m.info().subject.clone()))
+    });
+    match parsed {
+        Ok(info) => {
+            let (id, subject) = info.expect("the message is valid mail");
+            assert_eq!(id.as_deref(), Some("4c38d8cdfa06fa03.112@mx.example.net"));
+            assert!(subject.is_some_and(|s| s.starts_with("Undeliverable")));
+        }
+        Err(panic) => {
+            assert!(cfg!(debug_assertions), "a release build must not panic");
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned());
+            assert_eq!(
+                text.as_deref(),
+                Some("Invalid part ID, could not find multipart.")
+            );
+        }
+    }
+}
