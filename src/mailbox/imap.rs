@@ -81,6 +81,9 @@ pub struct Imap {
     existing: BTreeSet<String>,
     /// The login: the owner of the tree, whose own ACL entry is never copied.
     user: String,
+    /// Whether a folder this session creates gets INBOX's ACL entries: set when the config manages
+    /// the tree's rights (an `imap-acl` asset), so a session that manages none never sends GETACL.
+    pub copy_rights: bool,
     /// `mono_ms()` of the last byte from the server.
     last_read: Arc<AtomicI64>,
     /// No byte for this long while waiting on the server means the connection is dead.
@@ -141,6 +144,7 @@ impl Imap {
             delimiter: '/',
             existing: BTreeSet::new(),
             user: user.clone(),
+            copy_rights: false,
             last_read,
             liveness: cfg.liveness_limit,
         };
@@ -338,7 +342,7 @@ impl Imap {
             let what = format!("subscribe {folder:?}");
             Self::io(&lr, limit, &what, self.session.subscribe(&name)).await?;
             tracing::info!(folder = %folder, "created folder");
-            if self.caps.acl {
+            if self.caps.acl && self.copy_rights {
                 // Dovecot gives a new top-level folder only the owner's rights: the tree's rights
                 // (granted on INBOX and every folder by `team sync` and handovers) are copied onto it.
                 let copied =

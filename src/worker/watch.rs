@@ -61,12 +61,22 @@ impl Watcher {
             .max(Duration::from_millis(500))
     }
 
+    /// Whether the config manages the mailbox tree's rights (an `imap-acl` asset), so that folders
+    /// the worker creates get INBOX's rights.
+    fn manages_rights(&self) -> bool {
+        self.config
+            .assets
+            .iter()
+            .any(|a| matches!(a.kind, crate::config::AssetKind::ImapAcl { .. }))
+    }
+
     /// Opens the source once and processes everything pending (`run --once`).
     pub(super) async fn once(&self, cancel: &CancellationToken) -> Result<Summary> {
         match &self.config.mailbox.source {
             MailboxSource::Imap { .. } => {
-                let (imap, selected) =
+                let (mut imap, selected) =
                     Imap::connect(&self.config.mailbox, self.metrics.last_read.clone()).await?;
+                imap.copy_rights = self.manages_rights();
                 let mut state = self.pipeline.attach(Some(selected)).await?;
                 let mut source = Source::Imap(Box::new(imap));
                 let summary = self.pipeline.pass(&mut source, &mut state, cancel).await;
@@ -130,6 +140,7 @@ impl Watcher {
     async fn imap_session(&self, cancel: &CancellationToken, backoff: &mut Backoff) -> Result<()> {
         let (mut imap, selected) =
             Imap::connect(&self.config.mailbox, self.metrics.last_read.clone()).await?;
+        imap.copy_rights = self.manages_rights();
         tracing::info!(mailbox = %self.mailbox(), uidvalidity = selected.uidvalidity, exists = selected.exists, "connected");
         self.metrics.set_connected(true);
         let mut state = self.pipeline.attach(Some(selected)).await?;
