@@ -456,6 +456,7 @@ impl Imap {
             delimiter,
             existing,
             user,
+            copy_rights,
             last_read,
             liveness,
         } = self;
@@ -482,6 +483,7 @@ impl Imap {
             delimiter,
             existing,
             user,
+            copy_rights,
             last_read,
             liveness,
         };
