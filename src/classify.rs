@@ -348,12 +348,15 @@ fn compile_source(
         message: e.message.to_string(),
     };
     // One construct trips sieve-rs's compiler itself, so it is looked for first.
-    if let Some(e) = lexer::match_variable_in_matching_test(src, &lexer::lex_prefix(src)) {
+    let (tokens, lex_error) = lexer::lex_prefix(src);
+    if let Some(e) = lexer::match_variable_in_matching_test(src, &tokens) {
         return Err(lex_err(e));
     }
     // The original is compiled first so errors (and undeclared capabilities) point at what the user wrote.
     compiler.compile(src).map_err(compile_err)?;
-    let tokens = lexer::lex(src).map_err(lex_err)?;
+    if let Some(e) = lex_error {
+        return Err(lex_err(e));
+    }
     lexer::check_commands(&tokens).map_err(lex_err)?;
     let required = source::required(src, &tokens);
     if let Some((extension, line, column)) = required

@@ -43,13 +43,12 @@ pub(crate) fn lex(src: &[u8]) -> Result<Vec<Token>, LexError> {
     Ok(lx.tokens)
 }
 
-/// The tokens before the first lexical error, or all of them: what sieve-rs has read before it
-/// reports that error.
-pub(crate) fn lex_prefix(src: &[u8]) -> Vec<Token> {
+/// The tokens before the first lexical error (all of them when there is none: what sieve-rs has
+/// read before it reports that error), and the error.
+pub(crate) fn lex_prefix(src: &[u8]) -> (Vec<Token>, Option<LexError>) {
     let mut lx = Lexer::new(src);
-    // The error itself is sieve-rs's to report.
-    let _ = lx.run();
-    lx.tokens
+    let error = lx.run().err();
+    (lx.tokens, error)
 }
 
 struct Lexer<'a> {
