@@ -285,23 +285,34 @@ impl Imap {
         Ok(uids)
     }
 
-    /// Fetches whole messages without setting \Seen.
-    pub async fn fetch(&mut self, uids: &[u32]) -> Result<Vec<Fetched>> {
-        if uids.is_empty() {
-            return Ok(Vec::new());
-        }
+    /// `UID FETCH` of `items` for `uids` in the selected folder, read to the end under the liveness
+    /// limit; the unsolicited responses it brings are dropped.
+    async fn fetch_items(
+        &mut self,
+        uids: &[u32],
+        items: &str,
+    ) -> Result<Vec<async_imap::types::Fetch>> {
         let (lr, limit) = (self.last_read.clone(), self.liveness);
         let set = uid_set(uids);
-        let what = format!("UID FETCH {set}");
-        let fetches: Vec<_> = Self::io(&lr, limit, &what, async {
+        let what = format!("UID FETCH {set} {items}");
+        let fetches = Self::io(&lr, limit, &what, async {
             self.session
-                .uid_fetch(&set, "(UID FLAGS BODY.PEEK[])")
+                .uid_fetch(&set, items)
                 .await?
                 .try_collect()
                 .await
         })
         .await?;
         self.drain();
+        Ok(fetches)
+    }
+
+    /// Fetches whole messages without setting \Seen.
+    pub async fn fetch(&mut self, uids: &[u32]) -> Result<Vec<Fetched>> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fetches = self.fetch_items(uids, "(UID FLAGS BODY.PEEK[])").await?;
         let mut out: Vec<Fetched> = fetches
             .iter()
             .filter_map(|f| {

@@ -48,18 +48,7 @@ impl Imap {
         let cutoff = before.timestamp_millis();
         let mut out = Vec::new();
         for chunk in uids.chunks(FETCH_CHUNK) {
-            let (lr, limit) = (self.last_read.clone(), self.liveness);
-            let set = uid_set(chunk);
-            let what = format!("UID FETCH {set} (INTERNALDATE FLAGS)");
-            let fetches: Vec<_> = Self::io(&lr, limit, &what, async {
-                self.session
-                    .uid_fetch(&set, "(UID FLAGS INTERNALDATE)")
-                    .await?
-                    .try_collect()
-                    .await
-            })
-            .await?;
-            self.drain();
+            let fetches = self.fetch_items(chunk, "(UID FLAGS INTERNALDATE)").await?;
             for f in &fetches {
                 let (Some(uid), Some(date)) = (f.uid, f.internal_date()) else {
                     continue;

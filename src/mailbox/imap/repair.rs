@@ -3,10 +3,8 @@
 //! decides nothing about which flags a copy should carry: the plan says.
 
 use anyhow::Result;
-use futures::TryStreamExt;
 
 use super::{Imap, flag_name};
-use crate::mailbox::uid_set;
 
 impl Imap {
     /// Whether `folder` holds a message with this Message-ID (re-applying after a crash); when it does,
@@ -41,18 +39,7 @@ impl Imap {
         if uids.is_empty() {
             return Ok(false);
         }
-        let (lr, limit) = (self.last_read.clone(), self.liveness);
-        let set = uid_set(&uids);
-        let what = format!("UID FETCH {set} (FLAGS)");
-        let fetches: Vec<_> = Self::io(&lr, limit, &what, async {
-            self.session
-                .uid_fetch(&set, "(UID FLAGS)")
-                .await?
-                .try_collect()
-                .await
-        })
-        .await?;
-        self.drain();
+        let fetches = self.fetch_items(&uids, "(UID FLAGS)").await?;
         for f in &fetches {
             let Some(uid) = f.uid else { continue };
             let has: Vec<String> = f.flags().filter_map(|flag| flag_name(&flag)).collect();
