@@ -2,7 +2,8 @@
 //! outgoing person's access, reads both back, and records the asset's state (`applied`, or `pending`
 //! with the error when the server did not answer, or `failed` when it refused or read back otherwise).
 //! A rerun continues with the assets not yet applied. `handover verify ID` reads every applied asset
-//! again and checks the whole asset for drift.
+//! again and checks the whole asset for drift; a verified `imap-password` item is checked again with
+//! triaged's own login.
 //!
 //! `handover tick ID --asset NAME` records a manual item done; for an `imap-password` asset (the
 //! rotated shared password) only once triaged's own login works with the password configured now.
@@ -31,6 +32,17 @@ pub struct AssetOutcome {
     pub error: String,
 }
 
+impl AssetOutcome {
+    /// `row` as it stands, with `error` (why it was left alone).
+    fn as_is(row: &HandoverAssetRow, error: String) -> AssetOutcome {
+        AssetOutcome {
+            asset: row.asset.clone(),
+            state: row.state.clone(),
+            error,
+        }
+    }
+}
+
 /// A failure that trying again will not mend: the server refused, a read-back differs, a person has
 /// no IMAP login recorded.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +64,47 @@ fn people<'a>(roster: &'a Roster, h: &HandoverRow) -> Result<(&'a Person, Option
         .get(h.from_person)
         .with_context(|| format!("person {} of handover {} is gone", h.from_person, h.id))?;
     Ok((from, roster.get(h.to_person)))
+}
+
+/// One `handover apply` or `handover verify` run: where it records each asset's outcome.
+struct Run<'a> {
+    store: &'a Store,
+    id: i64,
+    actor: &'a str,
+    /// `handover apply` or `handover verify`, for the audit trail.
+    command: &'static str,
+    now: DateTime<Utc>,
+}
+
+impl Run<'_> {
+    /// Records `row`'s new state and error with its audit event `action`, in one transaction;
+    /// `applied` also stamps when the asset was applied.
+    async fn record(
+        &self,
+        row: &HandoverAssetRow,
+        state: impl Into<String>,
+        error: String,
+        applied: bool,
+        action: &str,
+    ) -> Result<AssetOutcome> {
+        let state = state.into();
+        let mut tx = self.store.begin().await?;
+        let now_ms = self.now.timestamp_millis();
+        Store::handover_asset_state_in(&mut tx, row.id, &state, &error, applied, now_ms).await?;
+        let detail = if error.is_empty() {
+            row.asset.clone()
+        } else {
+            format!("{}: {error}", row.asset)
+        };
+        let (id, actor) = (self.id, self.actor);
+        event_in(&mut tx, id, actor, action, self.command, &detail, self.now).await?;
+        tx.commit().await.context("commit the asset's state")?;
+        Ok(AssetOutcome {
+            asset: row.asset.clone(),
+            state,
+            error,
+        })
+    }
 }
 
 /// `handover apply ID`.
@@ -79,6 +132,13 @@ pub async fn apply(
     }
     let (from, to) = people(&roster, &h)?;
     let mut systems = Systems::new(config);
+    let run = Run {
+        store,
+        id,
+        actor,
+        command: "handover apply",
+        now,
+    };
     let mut out = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         if i > 0 {
@@ -92,11 +152,7 @@ pub async fn apply(
             } else {
                 row.error.clone()
             };
-            out.push(AssetOutcome {
-                asset: row.asset.clone(),
-                state: row.state.clone(),
-                error,
-            });
+            out.push(AssetOutcome::as_is(row, error));
             continue;
         }
         let Some(asset) = asset else { continue };
@@ -111,30 +167,15 @@ pub async fn apply(
             Ok(()) => (APPLIED, String::new()),
             Err(e) => (state_after(e), format!("{e:#}")),
         };
-        let mut tx = store.begin().await?;
-        let now_ms = now.timestamp_millis();
-        Store::handover_asset_state_in(&mut tx, row.id, state, &error, done.is_ok(), now_ms)
-            .await?;
         let action = match state {
             APPLIED => "asset-applied",
             FAILED => "asset-failed",
             _ => "asset-pending",
         };
-        let detail = if error.is_empty() {
-            row.asset.clone()
-        } else {
-            format!("{}: {error}", row.asset)
-        };
-        event_in(&mut tx, id, actor, action, "handover apply", &detail, now).await?;
-        tx.commit().await.context("commit the asset's state")?;
         if !error.is_empty() {
             tracing::warn!(handover = id, asset = %row.asset, state, error = %error, "handover asset");
         }
-        out.push(AssetOutcome {
-            asset: row.asset.clone(),
-            state: state.to_owned(),
-            error,
-        });
+        out.push(run.record(row, state, error, done.is_ok(), action).await?);
     }
     systems.close().await;
     Ok(out)
@@ -369,28 +410,38 @@ pub async fn verify(
     let (roster, holdings) = holdings(store, assets).await?;
     let (from, to) = people(&roster, &h)?;
     let mut systems = Systems::new(config);
+    let run = Run {
+        store,
+        id,
+        actor,
+        command: "handover verify",
+        now,
+    };
     let mut out = Vec::new();
     for row in &rows {
         let asset = assets.get(&row.asset);
         let Some(asset) = asset.filter(|a| !a.is_manual()) else {
-            let error = if row.state == VERIFIED {
-                String::new()
+            if row.state != VERIFIED {
+                out.push(AssetOutcome::as_is(row, manual_item(id, row)));
+            } else if row.kind == "imap-password"
+                && let Err(e) = check_login(&config.mailbox).await
+            {
+                // The rotated password was verified once; the login that proved it must still work.
+                let error = format!("triaged's own login fails now: {e:#}");
+                out.push(
+                    run.record(row, FAILED, error, false, "asset-verify-failed")
+                        .await?,
+                );
             } else {
-                manual_item(id, row)
-            };
-            out.push(AssetOutcome {
-                asset: row.asset.clone(),
-                state: row.state.clone(),
-                error,
-            });
+                out.push(AssetOutcome::as_is(row, String::new()));
+            }
             continue;
         };
         if row.applied_ms == 0 {
-            out.push(AssetOutcome {
-                asset: row.asset.clone(),
-                state: row.state.clone(),
-                error: "not applied yet (handover apply)".to_owned(),
-            });
+            out.push(AssetOutcome::as_is(
+                row,
+                "not applied yet (handover apply)".to_owned(),
+            ));
             continue;
         }
         let keep = kept(&h, asset, from);
@@ -415,33 +466,15 @@ pub async fn verify(
             Err(e) if permanent(e) => (FAILED, format!("{e:#}")),
             Err(e) => (row.state.as_str(), format!("{e:#}")),
         };
-        let mut tx = store.begin().await?;
-        Store::handover_asset_state_in(
-            &mut tx,
-            row.id,
-            state,
-            &error,
-            false,
-            now.timestamp_millis(),
-        )
-        .await?;
         let action = if state == VERIFIED {
             "asset-verified"
         } else {
             "asset-verify-failed"
         };
-        let detail = if error.is_empty() {
-            row.asset.clone()
-        } else {
-            format!("{}: {error}", row.asset)
-        };
-        event_in(&mut tx, id, actor, action, "handover verify", &detail, now).await?;
-        tx.commit().await.context("commit the asset's state")?;
-        out.push(AssetOutcome {
-            asset: row.asset.clone(),
-            state: state.to_owned(),
-            error,
-        });
+        out.push(
+            run.record(row, state.to_owned(), error, false, action)
+                .await?,
+        );
     }
     systems.close().await;
     close_if_verified(store, &h, &out, actor, now).await?;

@@ -12,7 +12,7 @@ use super::support::{
     Backend, ImapSession, TestUser, append, getacl, imap_login, list_folders, mailman, mailserver,
     new_user,
 };
-use super::team::env::Env;
+use super::team::env::{Env, Out};
 
 /// The rights `who` holds on `folder` as the owner's own GETACL shows them, as a sorted set without
 /// the obsolete `c` and `d`; `None` when there is no entry.
@@ -59,6 +59,17 @@ async fn member(env: &Env, name: &str, role: &str, user: Option<&TestUser>) -> R
     Ok(())
 }
 
+/// `handover start --asset ASSET --from FROM --to TO`, which must be refused as bad input (exit 2).
+async fn refused_start(env: &Env, asset: &str, from: &str, to: &str) -> Result<Out> {
+    env.fails(
+        &[
+            "handover", "start", "--asset", asset, "--from", from, "--to", to,
+        ],
+        2,
+    )
+    .await
+}
+
 /// Done when (Dovecot): a handover of `mailbox:support` from one test user to another is applied and
 /// verified; the new holder can SELECT and read a bucket folder through the shared namespace, the old
 /// one no longer can (a fresh login); a bucket the worker creates after the handover gets the tree's
@@ -97,61 +108,19 @@ async fn mailbox_handover_is_applied_verified_and_proven_with_fresh_logins(
     ensure!(again.contains("in sync"), "{again}");
 
     // Bad input: unknown people and assets, an asset the outgoing person does not hold.
-    let out = env
-        .fails(
-            &[
-                "handover",
-                "start",
-                "--asset",
-                "mailbox:nope",
-                "--from",
-                "Alice",
-                "--to",
-                "Bob",
-            ],
-            2,
-        )
-        .await?;
+    let out = refused_start(&env, "mailbox:nope", "Alice", "Bob").await?;
     ensure!(
         out.stderr.contains("mailbox:nope") && out.stderr.contains("mailbox:support"),
         "{}",
         out.all()
     );
-    let out = env
-        .fails(
-            &[
-                "handover",
-                "start",
-                "--asset",
-                "mailbox:support",
-                "--from",
-                "Zed",
-                "--to",
-                "Bob",
-            ],
-            2,
-        )
-        .await?;
+    let out = refused_start(&env, "mailbox:support", "Zed", "Bob").await?;
     ensure!(
         out.stderr.contains("Zed") && out.stderr.contains("Alice"),
         "{}",
         out.all()
     );
-    let out = env
-        .fails(
-            &[
-                "handover",
-                "start",
-                "--asset",
-                "mailbox:support",
-                "--from",
-                "Bob",
-                "--to",
-                "Alice",
-            ],
-            2,
-        )
-        .await?;
+    let out = refused_start(&env, "mailbox:support", "Bob", "Alice").await?;
     ensure!(out.stderr.contains("does not hold"), "{}", out.all());
 
     let started = env
@@ -180,21 +149,7 @@ async fn mailbox_handover_is_applied_verified_and_proven_with_fresh_logins(
             "no notice to {to}: {started}"
         );
     }
-    let out = env
-        .fails(
-            &[
-                "handover",
-                "start",
-                "--asset",
-                "mailbox:support",
-                "--from",
-                "Alice",
-                "--to",
-                "Carol",
-            ],
-            2,
-        )
-        .await?;
+    let out = refused_start(&env, "mailbox:support", "Alice", "Carol").await?;
     ensure!(out.stderr.contains("open handover 1"), "{}", out.all());
 
     // Critical: a second member must agree, and neither of the two people will do.
@@ -646,7 +601,8 @@ async fn change_password(user: &TestUser) -> Result<TestUser> {
 /// password"; `handover tick` logs in with triaged's configured password and records the item verified
 /// only when that works. With the password changed on the server but not in triaged's password file the
 /// tick fails (exit 1, the server's answer, never a password) and the handover stays open; once the
-/// file is updated a second tick verifies it. A retirement covering the asset holds the item too.
+/// file is updated a second tick verifies it. A retirement covering the asset holds the item too. A
+/// password changed again behind triaged's back fails `handover verify` and opens the handover again.
 async fn a_rotated_shared_password_is_verified_by_triageds_own_login(
     backend: Backend,
 ) -> Result<()> {
@@ -749,6 +705,30 @@ async fn a_rotated_shared_password_is_verified_by_triageds_own_login(
         retired.contains("mailbox:shared  rotate the password"),
         "{retired}"
     );
+
+    // The password changed behind triaged's back after all that: verify logs in again and says so.
+    let changed = change_password(&rotated).await?;
+    let out = env.fails(&["handover", "verify", "2"], 1).await?;
+    ensure!(
+        out.stdout
+            .contains("mailbox:shared  failed: triaged's own login fails now"),
+        "{}",
+        out.all()
+    );
+    ensure!(
+        !out.all().contains(&changed.password) && !out.all().contains(&rotated.password),
+        "a password was printed: {}",
+        out.all()
+    );
+    let shown = env.ok(&["handover", "show", "2"]).await?;
+    ensure!(shown.contains("  open  "), "{shown}");
+    let listed = env.ok(&["handover", "list"]).await?;
+    let states: Vec<&str> = listed
+        .lines()
+        .filter(|l| l.starts_with("handover "))
+        .filter_map(|l| l.split("  ").nth(2))
+        .collect();
+    ensure!(states == ["closed", "open", "open"], "{states:?}\n{listed}");
     Ok(())
 }
 crate::both_stores!(a_rotated_shared_password_is_verified_by_triageds_own_login);
