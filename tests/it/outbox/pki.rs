@@ -205,6 +205,26 @@ fn stamp(at: DateTime<Utc>) -> String {
     at.format("%Y%m%d%H%M%SZ").to_string()
 }
 
+/// `openssl cms -decrypt` of a whole S/MIME message (the bytes as fetched) with `recipient`'s key:
+/// the decrypted entity.
+pub fn openssl_decrypt(work: &Path, raw: &[u8], recipient: &Issued) -> Result<Vec<u8>> {
+    let file = work.join("encrypted.eml");
+    std::fs::write(&file, raw)?;
+    openssl_ok(
+        work,
+        &[
+            "cms",
+            "-decrypt",
+            "-in",
+            &file.display().to_string(),
+            "-recip",
+            &recipient.cert.display().to_string(),
+            "-inkey",
+            &recipient.key.display().to_string(),
+        ],
+    )
+}
+
 /// The certificate in `cert` (PEM) as DER.
 pub fn der(cert: &Path) -> Result<Vec<u8>> {
     let dir = cert.parent().context("certificate directory")?;
@@ -311,6 +331,31 @@ impl Gpgsm {
             .context("gpgsm stdin")?
             .write_all(stdin)?;
         child.wait_with_output().context("wait for gpgsm")
+    }
+
+    /// `gpgsm --decrypt` of an `application/pkcs7-mime` message as fetched (its one part's DER),
+    /// holding this home's keys; the decrypted entity. gpgsm exits 2 on mail encrypted to several
+    /// recipients of which it holds one key even though it decrypted, so its status line decides.
+    pub fn decrypt(&self, work: &Path, raw: &[u8]) -> Result<Vec<u8>> {
+        let der = super::parse(raw)?.parts[0].contents().to_vec();
+        let (input, output) = (work.join("encrypted.p7m"), work.join("decrypted.eml"));
+        std::fs::write(&input, der)?;
+        let out = self.run(
+            &[
+                "--output",
+                &output.display().to_string(),
+                "--decrypt",
+                &input.display().to_string(),
+            ],
+            b"test-passphrase\n",
+        )?;
+        let status = String::from_utf8_lossy(&out.stdout);
+        anyhow::ensure!(
+            status.contains("[GNUPG:] DECRYPTION_OKAY"),
+            "gpgsm did not decrypt: {status}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read(&output).context("gpgsm output")
     }
 
     fn ok(&self, args: &[&str], stdin: &[u8]) -> Result<Output> {

@@ -6,12 +6,12 @@
 use crate::it::support::Backend;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 use super::super::support::{new_user, wait_for_messages};
-use super::pki::{Ca, Gpgsm, Validity, openssl_ok};
+use super::pki::{Ca, Gpgsm, Validity, openssl_decrypt};
 use super::smime::{content_type, gpgsm_verify, openssl_verifies, smime_table};
-use super::{Env, parse, text_of};
+use super::{Env, text_of};
 
 crate::both_stores!(a_welcome_pack_to_a_member_with_a_recorded_certificate_is_signed_and_encrypted);
 
@@ -88,21 +88,7 @@ async fn a_welcome_pack_to_a_member_with_a_recorded_certificate_is_signed_and_en
         "the body is not in clear"
     );
     let work = tempfile::tempdir()?;
-    let file = work.path().join("encrypted.eml");
-    std::fs::write(&file, encrypted)?;
-    let inner = openssl_ok(
-        work.path(),
-        &[
-            "cms",
-            "-decrypt",
-            "-in",
-            &file.display().to_string(),
-            "-recip",
-            &member_cert.cert.display().to_string(),
-            "-inkey",
-            &member_cert.key.display().to_string(),
-        ],
-    )?;
+    let inner = openssl_decrypt(work.path(), encrypted, &member_cert)?;
     assert_eq!(
         content_type(&inner)?,
         (
@@ -124,29 +110,7 @@ async fn a_welcome_pack_to_a_member_with_a_recorded_certificate_is_signed_and_en
 
     let gpgsm = Gpgsm::new(&ca)?;
     gpgsm.import_key(&ca, &member_cert)?;
-    let der = parse(encrypted)?.parts[0].contents().to_vec();
-    let (input, output) = (
-        work.path().join("encrypted.p7m"),
-        work.path().join("decrypted.eml"),
-    );
-    std::fs::write(&input, der)?;
-    let out = gpgsm.run(
-        &[
-            "--output",
-            &output.display().to_string(),
-            "--decrypt",
-            &input.display().to_string(),
-        ],
-        b"test-passphrase\n",
-    )?;
-    // Encrypted to the member and the team, holding one key: gpgsm exits 2 after decrypting.
-    let status = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        status.contains("[GNUPG:] DECRYPTION_OKAY"),
-        "{status}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let decrypted = std::fs::read(&output).context("gpgsm output")?;
+    let decrypted = gpgsm.decrypt(work.path(), encrypted)?;
     assert_eq!(decrypted, inner, "gpgsm and openssl read the same entity");
     let status = gpgsm_verify(&gpgsm, work.path(), &decrypted)?;
     assert!(status.contains("[GNUPG:] GOODSIG"), "{status}");

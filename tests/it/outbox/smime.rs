@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result};
 use mail_parser::MimeHeaders as _;
 
 use super::super::support::{mailserver, new_user, wait_for_messages};
-use super::pki::{Ca, Gpgsm, Issued, Validity, openssl, openssl_ok};
+use super::pki::{Ca, Gpgsm, Issued, Validity, openssl, openssl_decrypt, openssl_ok};
 use super::{Env, Setup, parse, part_body, plaintext, split_parts, text_of};
 
 /// The `[smime]` table for the team's identity issued by `ca`, its key locked with a passphrase.
@@ -192,21 +192,7 @@ async fn smime_mail_verifies_and_decrypts_with_openssl_and_gpgsm(backend: Backen
         !String::from_utf8_lossy(encrypted).contains("Hello"),
         "the body is not in clear"
     );
-    let file = work.path().join("encrypted.eml");
-    std::fs::write(&file, encrypted)?;
-    let inner = openssl_ok(
-        work.path(),
-        &[
-            "cms",
-            "-decrypt",
-            "-in",
-            &file.display().to_string(),
-            "-recip",
-            &member_cert.cert.display().to_string(),
-            "-inkey",
-            &member_cert.key.display().to_string(),
-        ],
-    )?;
+    let inner = openssl_decrypt(work.path(), encrypted, &member_cert)?;
     let printed = String::from_utf8(openssl_ok(
         work.path(),
         &[
@@ -214,7 +200,7 @@ async fn smime_mail_verifies_and_decrypts_with_openssl_and_gpgsm(backend: Backen
             "-cmsout",
             "-print",
             "-in",
-            &file.display().to_string(),
+            &work.path().join("encrypted.eml").display().to_string(),
         ],
     )?)?;
     assert!(
@@ -234,30 +220,8 @@ async fn smime_mail_verifies_and_decrypts_with_openssl_and_gpgsm(backend: Backen
         "the inner signature verifies"
     );
 
-    let der = parse(encrypted)?.parts[0].contents().to_vec();
-    let (input, output) = (
-        work.path().join("encrypted.p7m"),
-        work.path().join("decrypted.eml"),
-    );
-    std::fs::write(&input, der)?;
-    let out = gpgsm.run(
-        &[
-            "--output",
-            &output.display().to_string(),
-            "--decrypt",
-            &input.display().to_string(),
-        ],
-        b"test-passphrase\n",
-    )?;
-    // Encrypted to two recipients and holding one key, gpgsm exits 2 even though it decrypted.
-    let status = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        status.contains("[GNUPG:] DECRYPTION_OKAY"),
-        "{status}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(
-        std::fs::read(&output)?,
+        gpgsm.decrypt(work.path(), encrypted)?,
         inner,
         "gpgsm and openssl read the same entity"
     );
@@ -381,21 +345,7 @@ async fn always_encrypted_mail_is_held_until_the_certificate_is_there_then_retri
     let got = wait_for_messages(&member, "INBOX", 1, Duration::from_secs(20)).await?;
     assert_eq!(content_type(&got[0])?.1, "enveloped-data");
     let work = tempfile::tempdir()?;
-    let file = work.path().join("held.eml");
-    std::fs::write(&file, &got[0])?;
-    let inner = openssl_ok(
-        work.path(),
-        &[
-            "cms",
-            "-decrypt",
-            "-in",
-            &file.display().to_string(),
-            "-recip",
-            &member_cert.cert.display().to_string(),
-            "-inkey",
-            &member_cert.key.display().to_string(),
-        ],
-    )?;
+    let inner = openssl_decrypt(work.path(), &got[0], &member_cert)?;
     assert!(String::from_utf8_lossy(&inner).contains("The keys to the kingdom."));
     env.assert_backend().await?;
     Ok(())

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::env::{Env, free_port, http_get};
 use crate::it::outbox::pgp::GpgHome;
-use crate::it::outbox::pki::{Ca, Issued, Validity, openssl_ok};
+use crate::it::outbox::pki::{Ca, Issued, Validity, openssl_decrypt, openssl_ok};
 use crate::it::support::{Backend, deliver_lmtp};
 
 const MEMBER: &str = "rudolph@test.example";
@@ -189,17 +189,10 @@ fn ca_mail(other: &Ca, foreign: &Issued) -> Result<Vec<u8>> {
     other.sign_mail(foreign, &format!("Rudolph <{MEMBER}>"), CONTENT, false)
 }
 
-/// `send welcome` to the member now goes out S/MIME enveloped-data that their key decrypts.
-async fn next_mail_is_encrypted_to(env: &Env, member: &Issued) -> Result<()> {
+/// `send welcome --role triage --to TO`: the message it queued, as the outbox holds it.
+async fn queued_welcome(env: &Env, to: &str) -> Result<Vec<u8>> {
     let out = env
-        .ok(&[
-            "send",
-            "welcome",
-            "--role",
-            "triage",
-            "--to",
-            &format!("Rudolph <{MEMBER}>"),
-        ])
+        .ok(&["send", "welcome", "--role", "triage", "--to", to])
         .await?;
     let id: i64 = out
         .lines()
@@ -210,6 +203,12 @@ async fn next_mail_is_encrypted_to(env: &Env, member: &Issued) -> Result<()> {
     let store = env.store.open().await?;
     let raw = store.outbox_raw(id).await?;
     store.close().await;
+    Ok(raw)
+}
+
+/// `send welcome` to the member now goes out S/MIME enveloped-data that their key decrypts.
+async fn next_mail_is_encrypted_to(env: &Env, member: &Issued) -> Result<()> {
+    let raw = queued_welcome(env, &format!("Rudolph <{MEMBER}>")).await?;
     let text = String::from_utf8_lossy(&raw);
     ensure!(
         text.contains("application/pkcs7-mime") && text.contains("enveloped-data"),
@@ -217,21 +216,7 @@ async fn next_mail_is_encrypted_to(env: &Env, member: &Issued) -> Result<()> {
         text.lines().take(20).collect::<Vec<_>>().join("\n")
     );
     let work = tempfile::tempdir()?;
-    let file = work.path().join("welcome.eml");
-    std::fs::write(&file, &raw)?;
-    let inner = openssl_ok(
-        work.path(),
-        &[
-            "cms",
-            "-decrypt",
-            "-in",
-            &file.display().to_string(),
-            "-recip",
-            &member.cert.display().to_string(),
-            "-inkey",
-            &member.key.display().to_string(),
-        ],
-    )?;
+    let inner = openssl_decrypt(work.path(), &raw, member)?;
     ensure!(
         String::from_utf8_lossy(&inner).contains("application/pkcs7-signature"),
         "signed, then encrypted"
@@ -308,25 +293,7 @@ async fn a_key_attached_to_a_members_signed_mail_is_learnt(backend: Backend) -> 
         "a key is not an S/MIME certificate"
     );
 
-    let out = env
-        .ok(&[
-            "send",
-            "welcome",
-            "--role",
-            "triage",
-            "--to",
-            &format!("Comet <{COMET}>"),
-        ])
-        .await?;
-    let id: i64 = out
-        .lines()
-        .find_map(|l| l.strip_prefix("queued outbox "))
-        .and_then(|l| l.split_whitespace().next())
-        .context("queued line")?
-        .parse()?;
-    let store = env.store.open().await?;
-    let raw = store.outbox_raw(id).await?;
-    store.close().await;
+    let raw = queued_welcome(&env, &format!("Comet <{COMET}>")).await?;
     let text = String::from_utf8(raw)?;
     ensure!(
         text.contains("multipart/encrypted") && text.contains("application/pgp-encrypted"),
