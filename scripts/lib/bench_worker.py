@@ -22,7 +22,12 @@ FILLER = (b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eius
 
 
 def corpus():
-    """Corpus messages with CRLF line ends and no Message-ID, as the integration tests build them."""
+    """Corpus messages with CRLF line ends and no Message-ID, as the integration tests build them.
+
+    Header-only messages (no empty line after the header) are left out: the figures quoted in the README
+    were measured before the corpus had them, and builds from before they were sorted by the rules
+    quarantine them, so a run comparing two builds (scripts/bench-ab) would wait for a move that never
+    comes and time different work."""
     out = []
     for path in sorted(glob.glob(os.path.join(CORPUS, "*.eml"))):
         raw = open(path, "rb").read()
@@ -30,6 +35,8 @@ def corpus():
             continue
         raw = re.sub(rb"(?<!\r)\n", b"\r\n", raw)
         head, sep, body = raw.partition(b"\r\n\r\n")
+        if not sep:
+            continue
         lines, skipping = [], False
         for line in head.split(b"\r\n"):
             if line[:1] in (b" ", b"\t") and skipping:
