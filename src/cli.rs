@@ -10,6 +10,7 @@ mod classify;
 mod dispute;
 mod handover;
 mod outbox;
+mod report;
 mod retention;
 mod run;
 mod send;
@@ -88,6 +89,8 @@ enum Command {
     Handover(handover::HandoverArgs),
     /// Apply the data retention practice: list (or purge) mail past its bucket's limit; hold mail.
     Retention(retention::RetentionArgs),
+    /// The team leader's reports: response times against the target.
+    Report(report::ReportArgs),
     /// Support tickets: the thread of a ticket, with who answered and when.
     Ticket(ticket::TicketArgs),
 }
@@ -185,6 +188,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Retention(args) => retention::retention(args).await,
         Command::Handover(args) => handover::handover(args).await,
         Command::Ticket(args) => ticket::ticket(args).await,
+        Command::Report(args) => report::report(args).await,
     }
 }
 

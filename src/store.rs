@@ -11,6 +11,7 @@ mod outbox;
 mod prune;
 mod quarantine;
 mod retention;
+mod sla;
 mod sync;
 mod team;
 mod threads;
@@ -34,6 +35,7 @@ pub use self::quarantine::{
     GIVEN_UP, GONE, HELD, QuarantineFailure, QuarantineRow, RELEASED, RELEASING,
 };
 pub use self::retention::{HoldKind, HoldRow, NewPurge, PurgeRow, RunEnd};
+pub use self::sla::{QueuedMailRow, TicketTimeRow};
 pub use self::sync::SyncState;
 pub use self::team::{
     AddressRow, CertificateBytes, CertificateRow, FactRow, ItemRow, NewCertificate, NewFact,
