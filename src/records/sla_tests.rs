@@ -262,7 +262,67 @@ async fn an_empty_store_reports_zeros(store: Store) -> Result<()> {
     Ok(())
 }
 
+async fn queue(store: &Store, template: &str, raw: &str, created: DateTime<Utc>) -> Result<()> {
+    let raw = raw.replace('\n', "\r\n");
+    let mut tx = store.begin().await?;
+    Store::insert_outbox_mail_in(
+        &mut tx,
+        &crate::store::NewOutboxMail {
+            created_at_ms: created.timestamp_millis(),
+            template,
+            message_id: "<m@example.org>",
+            subject: "Re: help",
+            envelope_from: "support@example.org",
+            raw: raw.as_bytes(),
+            source: "{}",
+            hold_error: "",
+            give_up_at_ms: created.timestamp_millis() + 86_400_000,
+            recipients: &["ann1@example.net".to_owned()],
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Guards against: mail triaged sends in a thread not counted, or a redirect of a received message,
+/// an automatic reply, or mail read twice counted.
+async fn mail_triaged_sends_counts_unless_automatic(store: Store) -> Result<()> {
+    received(&store, &question(1), at(9, 0)?).await?;
+    let redirect =
+        "From: Ann <ann1@example.net>\nMessage-ID: <q1@example.net>\nSubject: help 1\n\nx\n";
+    queue(&store, "redirect", redirect, at(9, 5)?).await?;
+    let vacation = "From: support@example.org\nMessage-ID: <v@example.org>\nIn-Reply-To: <q1@example.net>\n\
+                    Auto-Submitted: auto-replied\nSubject: Away\n\nx\n";
+    queue(&store, "vacation", vacation, at(9, 10)?).await?;
+    let mut out = Pass::default();
+    read_outbox(&store, &threads()?, &mut out).await?;
+    assert_eq!(
+        out.recorded, 1,
+        "the vacation reply is recorded, the redirect not"
+    );
+    assert_eq!(
+        store
+            .ticket("s20261127.001")
+            .await?
+            .context("t")?
+            .first_reply_ms,
+        0
+    );
+    let answer = "From: Support <support@example.org>\nMessage-ID: <a@example.org>\n\
+                  References: <q1@example.net>\nSubject: Re: help 1\n\nDone.\n";
+    queue(&store, "", answer, at(9, 20)?).await?;
+    let mut out = Pass::default();
+    read_outbox(&store, &threads()?, &mut out).await?;
+    read_outbox(&store, &threads()?, &mut out).await?;
+    assert_eq!(out.recorded, 1, "read once");
+    let t = store.ticket("s20261127.001").await?.context("t")?;
+    assert_eq!(t.first_reply_ms, at(9, 20)?.timestamp_millis());
+    Ok(())
+}
+
 backend_tests!(
+    mail_triaged_sends_counts_unless_automatic,
     replies_count_and_breaches_are_found,
     business_hours_shift_the_figures,
     an_empty_store_reports_zeros,
