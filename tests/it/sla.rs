@@ -2,7 +2,10 @@
 //! (`TRIAGED_CLOCK_OFFSET`): two tickets answered 30 and 90 minutes after they arrived, one from the
 //! team's sent folder and one by a member writing with the team in Cc; `report sla` shows one breach,
 //! the 90-minute one. With business hours, a question at 16:30 on a Friday in Berlin answered at 18:00
-//! took half an hour, in time.
+//! took half an hour, in time. Under `triaged run`, an unanswered ticket past its target is logged and
+//! shown by `triaged_sla_open_breaches`.
+
+use std::process::Stdio;
 
 use anyhow::{Context as _, Result, ensure};
 use chrono::{DateTime, Datelike, Duration, TimeZone as _, Utc, Weekday};
@@ -10,6 +13,7 @@ use serde_json::Value;
 
 use super::retention::env::Env;
 use super::support::{Backend, append_at};
+use super::team::env::{free_port, http_get};
 use super::threads::{SCRIPT, message};
 
 const TEAM: &str = "Support <support@test.example>";
@@ -185,5 +189,61 @@ async fn business_hours_count_only_the_open_half_hour(backend: Backend) -> Resul
         (1740..=1860).contains(&median),
         "half an hour of business time: {json}"
     );
+    Ok(())
+}
+
+crate::both_stores!(an_open_breach_is_logged_and_in_the_metrics_while_triaged_runs);
+
+/// Guards against: the response-time loop not running under `triaged run`, or a breach that is neither
+/// logged nor shown by `triaged_sla_open_breaches` while it is open.
+async fn an_open_breach_is_logged_and_in_the_metrics_while_triaged_runs(
+    backend: Backend,
+) -> Result<()> {
+    let port = free_port()?;
+    let sections =
+        format!("[sla]\nbuckets = [\"Support\"]\n\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n");
+    let env = Env::with_script("slaopen", backend, &sections, SCRIPT).await?;
+    let mut session = env.session().await?;
+    let raw = message(
+        &env.id("q1"),
+        "Ann <ann@example.net>",
+        "help",
+        "",
+        "Please help.",
+    );
+    append_at(
+        &mut session,
+        "INBOX",
+        &raw,
+        &[],
+        triaged::clock::Clock::system().now(),
+    )
+    .await?;
+    session.logout().await.ok();
+    env.ok(&["run", "--once"], &[]).await?;
+    let mut child = env
+        .command(&["run"], &[("TRIAGED_CLOCK_OFFSET", "2h")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("start triaged run")?;
+    let mut seen = String::new();
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        if let Ok(text) = http_get(port, "/metrics").await {
+            seen = text;
+            if seen.lines().any(|l| l == "triaged_sla_open_breaches 1") {
+                break;
+            }
+        }
+    }
+    child.start_kill().ok();
+    let out = child.wait_with_output().await?;
+    let log = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        seen.lines().any(|l| l == "triaged_sla_open_breaches 1"),
+        "no open breach in the metrics:\n{seen}\n{log}"
+    );
+    ensure!(log.contains("response target missed"), "not logged:\n{log}");
     Ok(())
 }
