@@ -401,13 +401,32 @@ pub fn mentions(raw: &[u8], subject: Option<&str>) -> BTreeSet<String> {
         found.extend(numbers(subject, 's'));
         found.extend(numbers(subject, 'a'));
     }
-    let lower = text.to_ascii_lowercase();
-    if lower.contains("base64") || lower.contains("quoted-printable") {
+    if encoded(raw) {
         let facts = scan(raw);
         found.extend(facts.tickets);
         found.extend(facts.cases);
     }
     found
+}
+
+/// Whether `raw` names a base64 or quoted-printable transfer encoding (any case), without copying it:
+/// only then is the message parsed again to search its decoded text.
+fn encoded(raw: &[u8]) -> bool {
+    static FINDERS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
+        std::sync::LazyLock::new(|| {
+            [
+                "base64",
+                "Base64",
+                "BASE64",
+                "quoted-printable",
+                "Quoted-Printable",
+                "QUOTED-PRINTABLE",
+            ]
+            .into_iter()
+            .map(memchr::memmem::Finder::new)
+            .collect()
+        });
+    FINDERS.iter().any(|f| f.find(raw).is_some())
 }
 
 /// The ticket the message with Message-ID `message_id` is recorded in, and whether it opened it; asked
