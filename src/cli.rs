@@ -10,10 +10,12 @@ mod classify;
 mod dispute;
 mod handover;
 mod outbox;
+mod report;
 mod retention;
 mod run;
 mod send;
 mod team;
+mod ticket;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -87,6 +89,10 @@ enum Command {
     Handover(handover::HandoverArgs),
     /// Apply the data retention practice: list (or purge) mail past its bucket's limit; hold mail.
     Retention(retention::RetentionArgs),
+    /// The team leader's reports: response times against the target.
+    Report(report::ReportArgs),
+    /// Support tickets: the thread of a ticket, with who answered and when.
+    Ticket(ticket::TicketArgs),
 }
 
 /// An error the user made on the command line (exit 2), as opposed to a runtime failure (exit 1).
@@ -181,6 +187,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Team(args) => team::team(args).await,
         Command::Retention(args) => retention::retention(args).await,
         Command::Handover(args) => handover::handover(args).await,
+        Command::Ticket(args) => ticket::ticket(args).await,
+        Command::Report(args) => report::report(args).await,
     }
 }
 

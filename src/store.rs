@@ -11,8 +11,10 @@ mod outbox;
 mod prune;
 mod quarantine;
 mod retention;
+mod sla;
 mod sync;
 mod team;
+mod threads;
 mod verdicts;
 
 use std::str::FromStr;
@@ -33,10 +35,15 @@ pub use self::quarantine::{
     GIVEN_UP, GONE, HELD, QuarantineFailure, QuarantineRow, RELEASED, RELEASING,
 };
 pub use self::retention::{HoldKind, HoldRow, NewPurge, PurgeRow, RunEnd};
+pub use self::sla::{QueuedMailRow, TicketTimeRow};
 pub use self::sync::SyncState;
 pub use self::team::{
     AddressRow, CertificateBytes, CertificateRow, FactRow, ItemRow, NewCertificate, NewFact,
     NewItem, NewPerson, NewPing, PersonRow, PingMatch, PingRow, RoleRow, RosterRows,
+};
+pub use self::threads::{
+    KEY_CASE, KEY_MESSAGE_ID, NewThreadMessage, NewTicket, OUTBOX, RECEIVED, SENT_FOLDER,
+    ThreadMessageRow, TicketRow,
 };
 pub use self::verdicts::{APPLIED, NewVerdict, RECORDED, VerdictRow};
 

@@ -1,12 +1,14 @@
 //! The worker: [`run`] is `triaged run` and `run --once`. It loads what the loops need (the rules, the
 //! outbox with its keys, the templates), then either makes one pass and one outbox flush, or starts the
 //! one scheduler (`scheduler.rs`) with a loop per concern (the mailbox watcher, the outbox sender, the
-//! team gauges, the retention schedule when `[retention] schedule` is set, the metrics listener) until
-//! shutdown.
+//! team gauges, the retention schedule when `[retention] schedule` is set, the response times when
+//! `[sla] buckets` are set, the metrics listener) until shutdown. `--once` reads the response times once
+//! too.
 //! [`check`] loads the same things without running anything, for `triaged check`; [`status`] reads
 //! where the mailbox stands. The worker writes no SQL and parses no arguments.
 
 mod backoff;
+mod caused;
 mod gauges;
 mod pipeline;
 mod progress;
@@ -42,7 +44,7 @@ use crate::templates::Templates;
 pub enum Mode {
     /// Watch the mailbox and send mail until shutdown.
     Watch,
-    /// Sort what is pending, flush the outbox once, and return.
+    /// Sort what is pending, read the response times, flush the outbox once, and return.
     Once,
 }
 
@@ -123,6 +125,9 @@ async fn once(
             pass.await?
         }
     };
+    if !config.sla.buckets.is_empty() {
+        crate::records::sla::pass(config, store, &Clock::system()).await?;
+    }
     let flushed = crate::outbox::flush(store, &config.outbox, &Clock::system(), false).await?;
     Ok(Report {
         summary,
@@ -159,6 +164,19 @@ async fn watch(
         group.spawn(
             "retention",
             crate::records::retention::scheduled(c, s, Clock::system(), every, t),
+        );
+    }
+    if !config.sla.buckets.is_empty() {
+        let (c, s, m, t) = (
+            Arc::new(config.clone()),
+            store.clone(),
+            metrics.clone(),
+            group.token(),
+        );
+        let every = config.mailbox.poll_interval;
+        group.spawn(
+            "response times",
+            crate::records::sla::scheduled(c, s, Clock::system(), m, every, t),
         );
     }
     let (s, m, c) = (store.clone(), metrics.clone(), group.token());

@@ -14,7 +14,9 @@ mod it {
     mod records;
     mod retention;
     mod sieve_diff;
+    mod sla;
     mod support;
     mod team;
+    mod threads;
     mod worker;
 }

@@ -20,7 +20,7 @@ mod holds;
 mod prune;
 mod purge;
 mod rules;
-mod scan;
+pub(crate) mod scan;
 mod threads;
 
 use std::sync::Arc;

@@ -6,11 +6,13 @@
 //!   every dispute counts as open (nothing records yet that Arbitration closed one), so mail in a
 //!   dispute's thread is never purged. The holds ask it with a message's own Message-ID and those it
 //!   answers (In-Reply-To, References), so replies to a dispute are found through their headers.
-//! - [`ticket_thread_ids`]: the Message-IDs of a support ticket's thread. Today a ticket is known by the
-//!   acknowledgement that handed it out: its own Message-ID and those it answered.
+//! - [`ticket_thread_ids`]: the Message-IDs of a support ticket's thread, from the thread records
+//!   (`records::threads`): every message the thread has and every one they answer. A ticket handed out
+//!   before threads were recorded is known by the acknowledgement that carried it: its own Message-ID
+//!   and those it answered.
 //!
-//! When threads and the disputes bridge keep their own records, these two functions ask them instead;
-//! nothing else in `retention` changes. Reads only.
+//! When the disputes bridge keeps its own records, [`open_dispute_ids`] asks them instead; nothing else
+//! in `retention` changes. Reads only.
 
 use std::collections::BTreeSet;
 
@@ -36,7 +38,10 @@ pub fn is_dispute_folder(config: &Config, folder: &str) -> bool {
 
 /// The Message-IDs (without angle brackets) of the thread of support ticket `ticket`.
 pub async fn ticket_thread_ids(store: &Store, ticket: &str) -> Result<BTreeSet<String>> {
-    let mut ids = BTreeSet::new();
+    let mut ids = crate::records::threads::thread_ids(store, ticket).await?;
+    if !ids.is_empty() {
+        return Ok(ids);
+    }
     for (ack, raw) in store.ticket_mails(ticket).await? {
         ids.insert(bare_id(&ack));
         if raw.is_empty() {
