@@ -14,7 +14,8 @@
 //! - `holdings`: who should hold what, from the roster and the applied handovers.
 //! - `imap`, `lists`: one asset's differences in its real system, changes made and read back.
 //! - `sync`: `team sync`; `start`: opening, confirming, listing handovers and the notice;
-//!   `apply`: `handover apply` and `handover verify`; `alerts`: rights left after a retirement, drift.
+//!   `apply`: `handover apply` and `handover verify`; `manual`: manual items, `handover tick` and the
+//!   rotated shared password; `outcome`: an asset's outcome recorded; `alerts`: rights left after a retirement, drift.
 
 mod alerts;
 mod apply;
@@ -23,14 +24,18 @@ mod change;
 mod holdings;
 mod imap;
 mod lists;
+mod manual;
+mod outcome;
 mod start;
 mod sync;
 
 pub use self::alerts::{Alert, Alerts, alerts};
-pub use self::apply::{AssetOutcome, apply, tick, verify};
+pub use self::apply::{apply, verify};
 pub use self::assets::{Asset, Assets, Grant, Kind};
 pub use self::change::{Change, Drift, Op};
 pub use self::holdings::Holdings;
+pub use self::manual::tick;
+pub use self::outcome::AssetOutcome;
 pub use self::start::{Confirmed, Mail, Scope, Shown, Started, confirm, list, retire, show, start};
 pub use self::sync::{SyncReport, sync};
 

@@ -2,46 +2,25 @@
 //! outgoing person's access, reads both back, and records the asset's state (`applied`, or `pending`
 //! with the error when the server did not answer, or `failed` when it refused or read back otherwise).
 //! A rerun continues with the assets not yet applied. `handover verify ID` reads every applied asset
-//! again and checks the whole asset for drift; a verified `imap-password` item is checked again with
-//! triaged's own login.
+//! again and checks the whole asset for drift.
 //!
-//! `handover tick ID --asset NAME` records a manual item done; for an `imap-password` asset (the
-//! rotated shared password) only once triaged's own login works with the password configured now.
+//! Manual items (and `handover tick`) are `manual`'s.
 //!
 //! Fail point `handover-between-assets`: between two assets of one apply (the first committed).
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
-use super::assets::{Asset, Assets, Kind, ROTATE};
+use super::assets::{Asset, Assets, Kind};
 use super::holdings::imap_user;
+use super::manual::{self, manual_item};
+use super::outcome::{AssetOutcome, Run};
 use super::start::{event_in, load_in, waiting};
 use super::sync::{Change, Op, Systems, holdings, is_refused, keep_drift, record_change, wanted};
 use super::{APPLIED, FAILED, PENDING, VERIFIED, imap, lists};
 use crate::config::Config;
-use crate::mailbox::imap::acl::check_login;
 use crate::store::{HandoverAssetRow, HandoverRow, Store};
 use crate::team::{Invalid, Person, Role, Roster};
-
-/// An asset's state after `apply` or `verify`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AssetOutcome {
-    pub asset: String,
-    pub state: String,
-    /// Why it is not applied or verified; empty otherwise.
-    pub error: String,
-}
-
-impl AssetOutcome {
-    /// `row` as it stands, with `error` (why it was left alone).
-    fn as_is(row: &HandoverAssetRow, error: String) -> AssetOutcome {
-        AssetOutcome {
-            asset: row.asset.clone(),
-            state: row.state.clone(),
-            error,
-        }
-    }
-}
 
 /// A failure that trying again will not mend: the server refused, a read-back differs, a person has
 /// no IMAP login recorded.
@@ -64,47 +43,6 @@ fn people<'a>(roster: &'a Roster, h: &HandoverRow) -> Result<(&'a Person, Option
         .get(h.from_person)
         .with_context(|| format!("person {} of handover {} is gone", h.from_person, h.id))?;
     Ok((from, roster.get(h.to_person)))
-}
-
-/// One `handover apply` or `handover verify` run: where it records each asset's outcome.
-struct Run<'a> {
-    store: &'a Store,
-    id: i64,
-    actor: &'a str,
-    /// `handover apply` or `handover verify`, for the audit trail.
-    command: &'static str,
-    now: DateTime<Utc>,
-}
-
-impl Run<'_> {
-    /// Records `row`'s new state and error with its audit event `action`, in one transaction;
-    /// `applied` also stamps when the asset was applied.
-    async fn record(
-        &self,
-        row: &HandoverAssetRow,
-        state: impl Into<String>,
-        error: String,
-        applied: bool,
-        action: &str,
-    ) -> Result<AssetOutcome> {
-        let state = state.into();
-        let mut tx = self.store.begin().await?;
-        let now_ms = self.now.timestamp_millis();
-        Store::handover_asset_state_in(&mut tx, row.id, &state, &error, applied, now_ms).await?;
-        let detail = if error.is_empty() {
-            row.asset.clone()
-        } else {
-            format!("{}: {error}", row.asset)
-        };
-        let (id, actor) = (self.id, self.actor);
-        event_in(&mut tx, id, actor, action, self.command, &detail, self.now).await?;
-        tx.commit().await.context("commit the asset's state")?;
-        Ok(AssetOutcome {
-            asset: row.asset.clone(),
-            state,
-            error,
-        })
-    }
 }
 
 /// `handover apply ID`.
@@ -421,20 +359,7 @@ pub async fn verify(
     for row in &rows {
         let asset = assets.get(&row.asset);
         let Some(asset) = asset.filter(|a| !a.is_manual()) else {
-            if row.state != VERIFIED {
-                out.push(AssetOutcome::as_is(row, manual_item(id, row)));
-            } else if row.kind == "imap-password"
-                && let Err(e) = check_login(&config.mailbox).await
-            {
-                // The rotated password was verified once; the login that proved it must still work.
-                let error = format!("triaged's own login fails now: {e:#}");
-                out.push(
-                    run.record(row, FAILED, error, false, "asset-verify-failed")
-                        .await?,
-                );
-            } else {
-                out.push(AssetOutcome::as_is(row, String::new()));
-            }
+            out.push(manual::verify(&run, config, row).await?);
             continue;
         };
         if row.applied_ms == 0 {
@@ -551,81 +476,4 @@ async fn check_one(
     } else {
         Err(Permanent(found.join("; ")).into())
     }
-}
-
-/// What `apply` and `verify` say of a manual item not yet done; the CLI knows it by its first words.
-fn manual_item(id: i64, row: &HandoverAssetRow) -> String {
-    if row.kind == "imap-password" {
-        format!(
-            "a manual item: {ROTATE} on the server and in [mailbox], then handover tick {id} --asset {}",
-            row.asset
-        )
-    } else {
-        "a manual item: a person does it".to_owned()
-    }
-}
-
-/// `handover tick ID --asset NAME`: a person did a manual item (wiki group, ticket-system admin, chat
-/// room) by hand; it counts as verified. For an `imap-password` asset the person rotated the shared
-/// password: triaged logs in to the `[mailbox]` account with the password as configured now (the
-/// config, its password file or variable, read by this command), and the item is verified only when
-/// that works; otherwise it is `failed` with the server's answer and the handover stays open.
-pub async fn tick(
-    config: &Config,
-    store: &Store,
-    id: i64,
-    asset: &str,
-    actor: &str,
-    now: DateTime<Utc>,
-) -> Result<AssetOutcome> {
-    let mut tx = store.begin().await?;
-    let (_, rows) = load_in(&mut tx, id).await?;
-    drop(tx);
-    let Some(row) = rows.iter().find(|r| r.asset == asset) else {
-        let valid = rows.iter().map(|r| r.asset.clone()).collect();
-        return Err(crate::team::Unknown::new("asset of the handover", asset, valid).into());
-    };
-    let (state, error, action) = match row.kind.as_str() {
-        "manual" => (VERIFIED, String::new(), "asset-ticked"),
-        "imap-password" => match check_login(&config.mailbox).await {
-            Ok(()) => (VERIFIED, String::new(), "asset-ticked"),
-            Err(e) => (
-                FAILED,
-                format!("triaged's own login fails after \"{ROTATE}\": {e:#}"),
-                "asset-tick-failed",
-            ),
-        },
-        _ => {
-            return Err(Invalid(format!(
-                "{asset} is not a manual item: handover apply {id} changes it"
-            ))
-            .into());
-        }
-    };
-    let mut tx = store.begin().await?;
-    let verified = state == VERIFIED;
-    Store::handover_asset_state_in(
-        &mut tx,
-        row.id,
-        state,
-        &error,
-        verified,
-        now.timestamp_millis(),
-    )
-    .await?;
-    let detail = if error.is_empty() {
-        asset.to_owned()
-    } else {
-        format!("{asset}: {error}")
-    };
-    event_in(&mut tx, id, actor, action, "handover tick", &detail, now).await?;
-    tx.commit().await.context("commit the tick")?;
-    if !verified {
-        tracing::warn!(handover = id, asset, error = %error, "handover tick");
-    }
-    Ok(AssetOutcome {
-        asset: asset.to_owned(),
-        state: state.to_owned(),
-        error,
-    })
 }
