@@ -286,15 +286,15 @@ impl Imap {
         Ok(uids)
     }
 
-    /// `UID FETCH` of `items` for `uids` in the selected folder, read to the end under the liveness
-    /// limit; the unsolicited responses it brings are dropped.
+    /// `UID FETCH` of `items` for the UID set `set` (`uid_set`, or a range such as `n:*`) in the
+    /// selected folder, read to the end under the liveness limit; the unsolicited responses it brings
+    /// are dropped.
     async fn fetch_items(
         &mut self,
-        uids: &[u32],
+        set: &str,
         items: &str,
     ) -> Result<Vec<async_imap::types::Fetch>> {
         let (lr, limit) = (self.last_read.clone(), self.liveness);
-        let set = uid_set(uids);
         let what = format!("UID FETCH {set} {items}");
         let fetches = Self::io(&lr, limit, &what, async {
             self.session
@@ -313,7 +313,9 @@ impl Imap {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let fetches = self.fetch_items(uids, "(UID FLAGS BODY.PEEK[])").await?;
+        let fetches = self
+            .fetch_items(&uid_set(uids), "(UID FLAGS BODY.PEEK[])")
+            .await?;
         let mut out: Vec<Fetched> = fetches
             .iter()
             .filter_map(|f| {

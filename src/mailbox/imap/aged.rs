@@ -48,7 +48,9 @@ impl Imap {
         let cutoff = before.timestamp_millis();
         let mut out = Vec::new();
         for chunk in uids.chunks(FETCH_CHUNK) {
-            let fetches = self.fetch_items(chunk, "(UID FLAGS INTERNALDATE)").await?;
+            let fetches = self
+                .fetch_items(&uid_set(chunk), "(UID FLAGS INTERNALDATE)")
+                .await?;
             for f in &fetches {
                 let (Some(uid), Some(date)) = (f.uid, f.internal_date()) else {
                     continue;

@@ -2,7 +2,6 @@
 //! response-time records' look at the team's sent folders. PEEK leaves `\Seen` as it is.
 
 use anyhow::Result;
-use futures::TryStreamExt;
 
 use super::super::SentHeader;
 use super::Imap;
@@ -16,17 +15,7 @@ impl Imap {
             .unwrap_or(u32::MAX)
             .saturating_add(1);
         let set = format!("{from}:*");
-        let (lr, live) = (self.last_read.clone(), self.liveness);
-        let what = format!("UID FETCH {set} (BODY.PEEK[HEADER])");
-        let fetches: Vec<_> = Self::io(&lr, live, &what, async {
-            self.session
-                .uid_fetch(&set, "(UID BODY.PEEK[HEADER])")
-                .await?
-                .try_collect()
-                .await
-        })
-        .await?;
-        self.drain();
+        let fetches = self.fetch_items(&set, "(UID BODY.PEEK[HEADER])").await?;
         let mut out: Vec<SentHeader> = fetches
             .iter()
             .filter_map(|f| {

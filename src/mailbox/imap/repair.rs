@@ -5,6 +5,7 @@
 use anyhow::Result;
 
 use super::{Imap, flag_name};
+use crate::mailbox::uid_set;
 
 impl Imap {
     /// Whether `folder` holds a message with this Message-ID (re-applying after a crash); when it does,
@@ -39,7 +40,7 @@ impl Imap {
         if uids.is_empty() {
             return Ok(false);
         }
-        let fetches = self.fetch_items(&uids, "(UID FLAGS)").await?;
+        let fetches = self.fetch_items(&uid_set(&uids), "(UID FLAGS)").await?;
         for f in &fetches {
             let Some(uid) = f.uid else { continue };
             let has: Vec<String> = f.flags().filter_map(|flag| flag_name(&flag)).collect();
