@@ -10,6 +10,7 @@ mod classify;
 mod dispute;
 mod handover;
 mod outbox;
+mod report;
 mod retention;
 mod run;
 mod send;
@@ -87,6 +88,8 @@ enum Command {
     Handover(handover::HandoverArgs),
     /// Apply the data retention practice: list (or purge) mail past its bucket's limit; hold mail.
     Retention(retention::RetentionArgs),
+    /// The team leader's reports: the annual team report with its charts, the open disputes.
+    Report(report::ReportArgs),
 }
 
 /// An error the user made on the command line (exit 2), as opposed to a runtime failure (exit 1).
@@ -181,6 +184,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Team(args) => team::team(args).await,
         Command::Retention(args) => retention::retention(args).await,
         Command::Handover(args) => handover::handover(args).await,
+        Command::Report(args) => report::report(args).await,
     }
 }
 

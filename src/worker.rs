@@ -1,7 +1,8 @@
 //! The worker: [`run`] is `triaged run` and `run --once`. It loads what the loops need (the rules, the
 //! outbox with its keys, the templates), then either makes one pass and one outbox flush, or starts the
 //! one scheduler (`scheduler.rs`) with a loop per concern (the mailbox watcher, the outbox sender, the
-//! team gauges, the retention schedule when `[retention] schedule` is set, the metrics listener) until
+//! team gauges, the retention schedule when `[retention] schedule` is set, the disputes escalation
+//! check when the disputes bridge is on, the metrics listener) until
 //! shutdown.
 //! [`check`] loads the same things without running anything, for `triaged check`; [`status`] reads
 //! where the mailbox stands. The worker writes no SQL and parses no arguments.
@@ -42,7 +43,7 @@ use crate::templates::Templates;
 pub enum Mode {
     /// Watch the mailbox and send mail until shutdown.
     Watch,
-    /// Sort what is pending, flush the outbox once, and return.
+    /// Sort what is pending, escalate stalled disputes, flush the outbox once, and return.
     Once,
 }
 
@@ -123,6 +124,12 @@ async fn once(
             pass.await?
         }
     };
+    if crate::records::bridge::enabled(&config.disputes) {
+        let outbox = Outbox::new(config)?;
+        let templates = Templates::load(config.outbox.templates_dir.as_deref())?;
+        crate::records::bridge::escalate(store, config, &outbox, &templates, &Clock::system())
+            .await?;
+    }
     let flushed = crate::outbox::flush(store, &config.outbox, &Clock::system(), false).await?;
     Ok(Report {
         summary,
@@ -159,6 +166,13 @@ async fn watch(
         group.spawn(
             "retention",
             crate::records::retention::scheduled(c, s, Clock::system(), every, t),
+        );
+    }
+    if crate::records::bridge::enabled(&config.disputes) {
+        let (c, s, t) = (Arc::new(config.clone()), store.clone(), group.token());
+        group.spawn(
+            "disputes escalation",
+            crate::records::bridge::scheduled(c, s, Clock::system(), t),
         );
     }
     let (s, m, c) = (store.clone(), metrics.clone(), group.token());

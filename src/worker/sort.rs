@@ -81,7 +81,9 @@ impl Sorter {
         };
         let causes_mail = !outcome.verdict.redirects.is_empty()
             || !outcome.verdict.vacations.is_empty()
-            || self.config.ack.buckets.iter().any(|b| b == plan.bucket());
+            || self.config.ack.buckets.iter().any(|b| b == plan.bucket())
+            // The disputes bridge reads case numbers in the text, and forwards the bytes.
+            || crate::records::bridge::enabled(&self.config.disputes);
         Classified {
             key: Key {
                 uid: f.uid,
