@@ -15,6 +15,7 @@ mod retention;
 mod run;
 mod send;
 mod team;
+mod ticket;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,6 +91,8 @@ enum Command {
     Retention(retention::RetentionArgs),
     /// The team leader's reports: the annual team report with its charts, the open disputes.
     Report(report::ReportArgs),
+    /// Support tickets: the thread of a ticket, with who answered and when.
+    Ticket(ticket::TicketArgs),
 }
 
 /// An error the user made on the command line (exit 2), as opposed to a runtime failure (exit 1).
@@ -185,6 +188,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Retention(args) => retention::retention(args).await,
         Command::Handover(args) => handover::handover(args).await,
         Command::Report(args) => report::report(args).await,
+        Command::Ticket(args) => ticket::ticket(args).await,
     }
 }
 

@@ -14,6 +14,8 @@
 //! - `report`: the annual team report: its figures, built from plain rows, and rendered as text, markdown,
 //!   JSON or one self-contained HTML file, with its charts as SVG (`report::chart`, plotters): mail per
 //!   bucket per month, response time per month.
+//! - `threads`: support tickets `sYYYYMMDD.NNN` and their threads: what opens a ticket, what joins one,
+//!   who answered; recorded in the verdict's transaction.
 //! - `buckets`: the bucket names the config may use, learnt from the Sieve script.
 //! - `retention`: the data retention practice: purge runs (dry by default) over the bucket folders,
 //!   holds (open disputes, case numbers, manual holds), the purge journal, pruning triaged's own records.
@@ -25,3 +27,4 @@ pub mod disputes;
 pub mod report;
 pub mod retention;
 pub mod stats;
+pub mod threads;

@@ -15,6 +15,7 @@ mod report;
 mod retention;
 mod sync;
 mod team;
+mod threads;
 mod verdicts;
 
 use std::str::FromStr;
@@ -41,6 +42,10 @@ pub use self::sync::SyncState;
 pub use self::team::{
     AddressRow, CertificateBytes, CertificateRow, FactRow, ItemRow, NewCertificate, NewFact,
     NewItem, NewPerson, NewPing, PersonRow, PingMatch, PingRow, RoleRow, RosterRows,
+};
+pub use self::threads::{
+    KEY_CASE, KEY_MESSAGE_ID, NewThreadMessage, NewTicket, OUTBOX, RECEIVED, SENT_FOLDER,
+    ThreadMessageRow, TicketRow,
 };
 pub use self::verdicts::{APPLIED, NewVerdict, RECORDED, VerdictRow};
 

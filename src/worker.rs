@@ -8,6 +8,7 @@
 //! where the mailbox stands. The worker writes no SQL and parses no arguments.
 
 mod backoff;
+mod caused;
 mod gauges;
 mod pipeline;
 mod progress;

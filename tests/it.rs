@@ -16,5 +16,6 @@ mod it {
     mod sieve_diff;
     mod support;
     mod team;
+    mod threads;
     mod worker;
 }

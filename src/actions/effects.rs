@@ -5,8 +5,9 @@
 //!   a redirect to the team's own address is refused, as it would come straight back;
 //! - a Sieve `vacation` (RFC 5230) goes through the outbox's RFC 3834 guard with the script's `:days`
 //!   as the per-sender period, threaded and marked `Auto-Submitted: auto-replied`;
-//! - an acknowledgement goes to a new thread (no In-Reply-To or References naming a message already
-//!   seen) sorted into `[ack] buckets`, unless a vacation reply already answered the message.
+//! - an acknowledgement goes to a new thread (one that opened a support ticket, answering no message
+//!   already seen) sorted into `[ack] buckets`, unless a vacation reply already answered the message;
+//!   it carries the thread's ticket number (`records::threads` opens tickets, the worker passes it in).
 //!
 //! It works from the header values and envelope read when the message was classified (it never parses
 //! a message again), renders no template of its own and writes no SQL itself.
@@ -25,7 +26,7 @@ use crate::config::Config;
 use crate::mailbox::Key;
 use crate::message::MessageInfo;
 use crate::outbox::harvest::{Harvest, Harvester};
-use crate::outbox::{AutoReply, Outbox, RawMail};
+use crate::outbox::{AutoReply, Outbox, Queued, RawMail};
 use crate::store::{NewEvent, Store, Tx};
 use crate::templates::{AutoSubmitted, Encrypt, RenderedMail, Templates};
 
@@ -45,6 +46,9 @@ pub struct Classified {
     pub raw: Option<Vec<u8>>,
     /// What the message's signature teaches (a member's certificate), checked when it was classified.
     pub harvest: Harvest,
+    /// Ticket numbers `sYYYYMMDD.NNN` and case numbers `aYYYYMMDD.N` named in its subject or text,
+    /// lower case: what threads it besides its headers.
+    pub mentions: BTreeSet<String>,
 }
 
 impl Classified {
@@ -102,7 +106,8 @@ impl Effects {
         self.outbox.harvester()
     }
 
-    /// Whether `item` is a new thread sorted into an acknowledged bucket.
+    /// Whether `item`, which opened a ticket, is sorted into an acknowledged bucket and answers no
+    /// message already seen (one seen before threads were recorded included).
     async fn wants_ack(&self, store: &Store, item: &Classified) -> Result<bool> {
         if item.verdict.is_error() || !self.ack_buckets.iter().any(|b| b == item.plan.bucket()) {
             return Ok(false);
@@ -115,37 +120,57 @@ impl Effects {
         Ok(known.is_empty())
     }
 
-    /// Writes the mail `item` causes inside the verdict's transaction.
+    /// Writes the mail `item` causes inside the verdict's transaction. `opened` is the support ticket
+    /// the message opened (a new thread), which its acknowledgement carries; returns the acknowledgement
+    /// queued, if one was.
     pub async fn in_tx(
         &self,
         tx: &mut Tx,
         store: &Store,
         item: &Classified,
+        opened: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<Option<Queued>> {
         let (Some(raw), Some(envelope)) = (&item.raw, &item.envelope) else {
-            return Ok(());
+            return Ok(None);
         };
         self.redirects_in(tx, item, raw, envelope, now).await?;
         if self.vacation_in(tx, item, now).await? {
-            return Ok(());
+            return Ok(None);
         }
+        let Some(ticket) = opened else {
+            return Ok(None);
+        };
         if !self.wants_ack(store, item).await? {
-            return Ok(());
+            return Ok(None);
         }
         let reply = self
             .outbox
-            .acknowledge_in(tx, &self.templates, &item.info, self.period, "worker", now)
+            .acknowledge_in(
+                tx,
+                &self.templates,
+                &item.info,
+                self.period,
+                ticket,
+                "worker",
+                now,
+            )
             .await?;
         match reply {
-            AutoReply::Queued { ticket, .. } => {
-                tracing::info!(uid = item.key.uid, ticket = %ticket, "acknowledgement queued")
+            AutoReply::Queued { ticket, queued } => {
+                tracing::info!(uid = item.key.uid, ticket = %ticket, "acknowledgement queued");
+                Ok(Some(queued))
             }
             AutoReply::Declined(why) => {
-                tracing::info!(uid = item.key.uid, reason = %why, "no acknowledgement")
+                tracing::info!(uid = item.key.uid, reason = %why, "no acknowledgement");
+                Ok(None)
             }
         }
-        Ok(())
+    }
+
+    /// The team's own address, which triaged's mail is sent from.
+    pub fn team_address(&self) -> String {
+        self.outbox.config().from.email.to_string()
     }
 
     /// Queues the original message once per distinct redirect address.

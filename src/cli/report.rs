@@ -131,12 +131,13 @@ fn print_disputes(rows: &[OpenRow]) {
         return;
     }
     crate::outln!(
-        "{:<44} {:<10} {:>8} {:>9} {:<14} escalated",
-        "dispute",
+        "{:<14} {:<9} {:>8} {:>9} {:<13} {:<10} message-id",
+        "ticket",
         "stage",
         "age",
         "in stage",
-        "case"
+        "case",
+        "escalated"
     );
     for r in rows {
         let escalated = if r.escalated.is_empty() {
@@ -145,13 +146,14 @@ fn print_disputes(rows: &[OpenRow]) {
             r.escalated.join(",")
         };
         crate::outln!(
-            "{:<44} {:<10} {:>8} {:>9} {:<14} {}",
-            r.dispute,
+            "{:<14} {:<9} {:>8} {:>9} {:<13} {:<10} {}",
+            r.ticket.as_deref().unwrap_or("-"),
             r.stage.as_str(),
             duration_text(r.age),
             duration_text(r.in_stage),
             r.case.as_deref().unwrap_or("-"),
-            escalated
+            escalated,
+            r.message_id
         );
     }
 }

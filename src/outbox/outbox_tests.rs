@@ -334,7 +334,15 @@ async fn an_automatic_reply_is_guarded_threaded_and_once_per_period() -> Result<
     let period = Duration::from_secs(86_400);
     let mut tx = store.begin().await?;
     let first = ob
-        .acknowledge_in(&mut tx, &templates, msg, period, "test", clock.now())
+        .acknowledge_in(
+            &mut tx,
+            &templates,
+            msg,
+            period,
+            "s20261128.001",
+            "test",
+            clock.now(),
+        )
         .await?;
     tx.commit().await?;
     let AutoReply::Queued { queued, ticket } = first else {

@@ -17,7 +17,8 @@ use crate::store::{Store, Tx};
 use crate::templates::{Ack, AutoSubmitted, RenderedMail, Templates, first_name};
 
 impl Outbox {
-    /// [`Outbox::acknowledge_in`] in a transaction of its own (`send ack`): committed when queued.
+    /// [`Outbox::acknowledge_in`] in a transaction of its own (`send ack`): committed when queued. The
+    /// ticket is the one the message's thread has, or a new number when the worker never saw it.
     pub async fn acknowledge(
         &self,
         store: &Store,
@@ -28,8 +29,15 @@ impl Outbox {
         now: DateTime<Utc>,
     ) -> Result<AutoReply> {
         let mut tx = store.begin().await?;
+        let ticket = match thread_ticket_in(&mut tx, msg).await? {
+            Some(ticket) => ticket,
+            None => {
+                let day = now.format("%Y%m%d").to_string();
+                format!("s{day}.{:03}", Store::next_ticket_in(&mut tx, &day).await?)
+            }
+        };
         let reply = self
-            .acknowledge_in(&mut tx, templates, msg, period, actor, now)
+            .acknowledge_in(&mut tx, templates, msg, period, &ticket, actor, now)
             .await?;
         if let AutoReply::Queued { .. } = reply {
             tx.commit().await.context("commit acknowledgement")?;
@@ -54,8 +62,13 @@ impl Outbox {
         if let Err(decline) = guard::check_period(store, &to, period, now).await? {
             return Ok(Err(decline));
         }
-        let day = now.format("%Y%m%d").to_string();
-        let ticket = format!("s{day}.{:03}", store.peek_ticket(&day).await?);
+        let ticket = match store.ticket_of_message_id(&bare(msg)).await? {
+            Some(ticket) => ticket,
+            None => {
+                let day = now.format("%Y%m%d").to_string();
+                format!("s{day}.{:03}", store.peek_ticket(&day).await?)
+            }
+        };
         let ctx = ack_context(msg, &to, &ticket, &self.config.from, now);
         let mut mail = templates.render(&ctx)?;
         shape_reply(&mut mail, msg, &to);
@@ -63,14 +76,17 @@ impl Outbox {
     }
 
     /// Acknowledges a received message inside the caller's transaction: checks the RFC 3834 guard and
-    /// the per-sender `period`, allocates a ticket number `sYYYYMMDD.NNN`, renders the `ack` template
-    /// and queues it threaded to the message (In-Reply-To/References, subject `Re: ...`).
+    /// the per-sender `period`, renders the `ack` template with the thread's support ticket `ticket`
+    /// (`sYYYYMMDD.NNN`, opened by the caller) and queues it threaded to the message
+    /// (In-Reply-To/References, subject `Re: ...`).
+    #[allow(clippy::too_many_arguments)]
     pub async fn acknowledge_in(
         &self,
         tx: &mut Tx,
         templates: &Templates,
         msg: &MessageInfo,
         period: Duration,
+        ticket: &str,
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<AutoReply> {
@@ -78,12 +94,9 @@ impl Outbox {
             Ok(to) => to,
             Err(decline) => return Ok(AutoReply::Declined(decline)),
         };
-        let day = now.format("%Y%m%d").to_string();
-        let n = Store::next_ticket_in(tx, &day).await?;
-        let ticket = format!("s{day}.{n:03}");
-        let ctx = ack_context(msg, &to, &ticket, &self.config.from, now);
+        let ctx = ack_context(msg, &to, ticket, &self.config.from, now);
         let mail = templates.render(&ctx)?;
-        self.queue_reply_in(tx, msg, mail, &to, &ticket, actor, now)
+        self.queue_reply_in(tx, msg, mail, &to, ticket, actor, now)
             .await
     }
 
@@ -145,6 +158,25 @@ impl Outbox {
             ticket: ticket.to_owned(),
         })
     }
+}
+
+/// `msg`'s Message-ID without angle brackets; empty when it has none.
+fn bare(msg: &MessageInfo) -> String {
+    msg.message_id
+        .as_deref()
+        .unwrap_or("")
+        .trim()
+        .trim_matches(['<', '>'])
+        .to_owned()
+}
+
+/// The ticket of the thread `msg` was recorded in, if the worker recorded it.
+async fn thread_ticket_in(tx: &mut Tx, msg: &MessageInfo) -> Result<Option<String>> {
+    let id = bare(msg);
+    if id.is_empty() {
+        return Ok(None);
+    }
+    Store::ticket_by_keys_in(tx, crate::store::KEY_MESSAGE_ID, &[id]).await
 }
 
 /// An automatic answer to `msg`: to whom the guard said, threaded, marked `auto-replied`.

@@ -8,6 +8,7 @@
 //!   is seen forwarding it (a `Fwd:` in its thread).
 //! - `on-list`: mail in the thread carrying the list's List-Id came back to the watched mailbox (the list
 //!   keeps the Message-ID of what it was sent, and replies name it in References).
+//! - A dispute's ticket is its thread's (`records::threads`), or the first ticket number its mail names.
 //! - `acknowledged`: mail in the thread from `[disputes] arbitration_addresses`, or carrying an arbitration
 //!   case number (`aYYYYMMDD.N`, in the subject or the text).
 //!
@@ -30,7 +31,7 @@ use crate::actions::Classified;
 use crate::config::{Config, DisputesConfig};
 use crate::outbox::{Outbox, RawMail};
 use crate::records::disputes::Stage;
-use crate::records::retention::{bare_id, numbers, scan_message as scan};
+use crate::records::retention::{bare_id, numbers};
 use crate::store::{DisputeMark, DisputeRow, NewDispute, NewEvent, Store, Tx};
 
 pub use self::escalate::{CHECK_EVERY, Escalated, escalate, limit, scheduled};
@@ -44,6 +45,11 @@ const BY_CASE_NUMBER: &str = "case-number";
 /// Whether triaged follows disputes at all: a bucket to sort them into, or a list to forward them to.
 pub fn enabled(config: &DisputesConfig) -> bool {
     !config.buckets.is_empty() || config.list.is_some()
+}
+
+/// Whether triaged forwards mail sorted into `bucket` to the list itself (so the worker keeps its bytes).
+pub fn forwards(config: &DisputesConfig, bucket: &str) -> bool {
+    config.forward && config.list.is_some() && config.buckets.iter().any(|b| b == bucket)
 }
 
 /// The List-Id Mailman gives `list` (`disputes@lists.example.org` → `disputes.lists.example.org`).
@@ -111,26 +117,42 @@ async fn observe_one(
     ids.push(own.clone());
     ids.retain(|id| !id.is_empty());
     let subject = item.info.subject.clone().unwrap_or_default();
-    let tickets: Vec<String> = numbers(&subject, 's').into_iter().collect();
-    let cases: Vec<String> = numbers(&subject, 'a').into_iter().collect();
+    // Ticket and case numbers named in the subject or text, read when the message was classified.
+    let named = |prefix: char| -> Vec<String> {
+        let mut found: Vec<String> = item
+            .mentions
+            .iter()
+            .filter(|m| m.starts_with(prefix))
+            .cloned()
+            .collect();
+        found.extend(numbers(&subject, prefix));
+        found.sort();
+        found.dedup();
+        found
+    };
+    let (tickets, cases) = (named('s'), named('a'));
+    // The thread records (written just before, in this transaction) know the message's ticket.
+    let ticket = match own.is_empty() {
+        true => None,
+        false => crate::records::threads::joined_in(tx, &own)
+            .await?
+            .map(|j| j.ticket),
+    };
     let found = Store::disputes_matching_in(tx, &ids, &tickets, &cases).await?;
     if found.is_empty() {
         let disputes = &config.disputes;
         if disputes.buckets.iter().any(|b| b == item.plan.bucket()) && !own.is_empty() {
-            receive_in(tx, disputes, outbox, item, &own, now).await?;
+            let id = receive_in(tx, disputes, outbox, item, &own, now).await?;
+            if let (Some(id), Some(ticket)) = (id, &ticket) {
+                Store::dispute_set_ticket_in(tx, id, ticket).await?;
+            }
         }
         return Ok(());
     }
     let now_ms = now.timestamp_millis();
-    let mut cases = cases;
-    if let Some(raw) = &item.raw {
-        cases.extend(scan(raw).cases);
-    }
-    cases.sort();
-    cases.dedup();
     for d in &found {
         Store::dispute_add_messages_in(tx, d.id, std::slice::from_ref(&own), now_ms).await?;
-        if let Some(ticket) = tickets.first() {
+        if let Some(ticket) = ticket.as_ref().or(tickets.first()) {
             Store::dispute_set_ticket_in(tx, d.id, ticket).await?;
         }
         advance_in(tx, &config.disputes, d, item, &subject, &cases, now_ms).await?;
@@ -139,6 +161,7 @@ async fn observe_one(
 }
 
 /// A new dispute sorted into a disputes bucket; forwarded to the list at once when triaged forwards.
+/// Returns its id when it is new.
 async fn receive_in(
     tx: &mut Tx,
     config: &DisputesConfig,
@@ -146,7 +169,7 @@ async fn receive_in(
     item: &Classified,
     own: &str,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<Option<i64>> {
     let now_ms = now.timestamp_millis();
     let (id, new) = Store::dispute_insert_in(
         tx,
@@ -159,12 +182,12 @@ async fn receive_in(
     )
     .await?;
     if !new {
-        return Ok(());
+        return Ok(None);
     }
     event_in(tx, id, "dispute-received", item.plan.bucket(), now_ms).await?;
     tracing::info!(uid = item.key.uid, dispute = id, "dispute received");
     let (Some(list), true, Some(raw)) = (&config.list, config.forward, &item.raw) else {
-        return Ok(());
+        return Ok(Some(id));
     };
     let own_address = &outbox.config().from.email;
     let message_id = format!("<{own}>");
@@ -191,7 +214,7 @@ async fn receive_in(
         outbox_id = queued.id,
         "dispute forwarded to the list"
     );
-    Ok(())
+    Ok(Some(id))
 }
 
 /// Moves dispute `d` on for mail in its thread.
@@ -275,8 +298,10 @@ pub fn label(d: &DisputeRow) -> String {
 /// An open dispute as `report disputes` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OpenRow {
-    /// Its ticket, else its first Message-ID in angle brackets.
-    pub dispute: String,
+    /// Its thread's support ticket, once known.
+    pub ticket: Option<String>,
+    /// Its first message's Message-ID, in angle brackets.
+    pub message_id: String,
     pub stage: Stage,
     /// Since it was received.
     #[serde(rename = "age_secs", serialize_with = "crate::records::stats::secs")]
@@ -302,7 +327,8 @@ pub async fn open(store: &Store, now: DateTime<Utc>) -> Result<Vec<OpenRow>> {
         .map(|d| {
             let (stage, since_ms) = stage_of(d);
             OpenRow {
-                dispute: label(d),
+                ticket: (!d.ticket.is_empty()).then(|| d.ticket.clone()),
+                message_id: format!("<{}>", d.message_id),
                 stage,
                 age: since(d.received_ms),
                 in_stage: since(since_ms),

@@ -1,7 +1,8 @@
 //! One pass over the watched folder: attach (sync state vs. UIDVALIDITY), re-apply verdicts recorded
 //! before a crash, then fetch → classify → record → apply → mark applied, batch by batch, classifying a
 //! batch while the next one is fetched. A member's certificate learnt from their signed mail is recorded
-//! with the verdict. Verdicts and the mail they cause commit in one transaction before
+//! with the verdict, and so is each message's place in its support ticket's thread (`records::threads`).
+//! Verdicts and the mail they cause commit in one transaction before
 //! the mailbox is touched (DESIGN invariant 2). Writes no SQL itself; never cancelled mid-transaction:
 //! shutdown is checked between batches only.
 
@@ -22,6 +23,7 @@ use crate::config::{Backlog, Config};
 use crate::mailbox::{Key, Selected, Source, Step};
 use crate::metrics::Metrics;
 use crate::outbox::harvest::Harvest;
+use crate::records::threads::Threads;
 use crate::store::{NewEvent, NewVerdict, Store, SyncState, VerdictRow};
 use crate::team::Learnt;
 
@@ -46,6 +48,8 @@ pub(super) struct Pipeline {
     sorter: Sorter,
     /// Queues the mail verdicts cause, inside their transactions.
     effects: Arc<Effects>,
+    /// Records each message in its support ticket's thread, inside the verdict's transaction.
+    threads: Arc<Threads>,
     /// Second chances for quarantined messages.
     quarantine: Quarantine,
     /// The mailbox's identity in the store.
@@ -71,6 +75,7 @@ impl Pipeline {
         let mailbox = crate::mailbox::id(&config.mailbox.source);
         let folder = crate::mailbox::folder_name(&config.mailbox.source);
         let effects = Arc::new(Effects::new(&config, &mailbox)?);
+        let threads = Arc::new(Threads::new(&config, &mailbox));
         let rules_digest = super::quarantine::rules_fingerprint(&config.rules)?;
         let sorter = Sorter::new(
             rules,
@@ -86,6 +91,7 @@ impl Pipeline {
             metrics: metrics.clone(),
             sorter: sorter.clone(),
             effects: effects.clone(),
+            threads: threads.clone(),
             mailbox: mailbox.clone(),
             folder: folder.clone(),
             quarantine_folder: config.mailbox.quarantine.clone(),
@@ -99,6 +105,7 @@ impl Pipeline {
             metrics,
             sorter,
             effects,
+            threads,
             quarantine,
             mailbox,
             folder,
@@ -234,7 +241,16 @@ impl Pipeline {
             let (id, uid) = self
                 .record(&mut tx, item, state.uidvalidity, now.timestamp_millis())
                 .await?;
-            self.effects.in_tx(&mut tx, &self.store, item, now).await?;
+            super::caused::thread_and_effects_in(
+                &mut tx,
+                &self.store,
+                &self.threads,
+                &self.effects,
+                item,
+                id,
+                now,
+            )
+            .await?;
             self.learn(&mut tx, item, now).await?;
             recorded.push((
                 id,

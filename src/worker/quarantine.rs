@@ -79,6 +79,8 @@ pub(super) struct Quarantine {
     pub(super) metrics: Arc<Metrics>,
     pub(super) sorter: Sorter,
     pub(super) effects: Arc<Effects>,
+    /// Records a released message in its support ticket's thread.
+    pub(super) threads: Arc<crate::records::threads::Threads>,
     /// The mailbox's identity in the store.
     pub(super) mailbox: String,
     /// The watched folder, where `keep` sends a released message back to.
@@ -256,7 +258,16 @@ impl Quarantine {
             },
         )
         .await?;
-        self.effects.in_tx(&mut tx, &self.store, item, now).await?;
+        super::caused::thread_and_effects_in(
+            &mut tx,
+            &self.store,
+            &self.threads,
+            &self.effects,
+            item,
+            row.verdict_id,
+            now,
+        )
+        .await?;
         tx.commit().await.context("commit release from quarantine")
     }
 

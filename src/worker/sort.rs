@@ -82,8 +82,14 @@ impl Sorter {
         let causes_mail = !outcome.verdict.redirects.is_empty()
             || !outcome.verdict.vacations.is_empty()
             || self.config.ack.buckets.iter().any(|b| b == plan.bucket())
-            // The disputes bridge reads case numbers in the text, and forwards the bytes.
-            || crate::records::bridge::enabled(&self.config.disputes);
+            // The disputes bridge forwards a new dispute's bytes to the arbitration list.
+            || crate::records::bridge::forwards(&self.config.disputes, plan.bucket());
+        let info = outcome.info.unwrap_or_default();
+        let mentions = if outcome.verdict.is_error() {
+            BTreeSet::new()
+        } else {
+            crate::records::threads::mentions(&f.raw, info.subject.as_deref())
+        };
         Classified {
             key: Key {
                 uid: f.uid,
@@ -92,10 +98,11 @@ impl Sorter {
             digest,
             plan,
             verdict: outcome.verdict,
-            info: outcome.info.unwrap_or_default(),
+            info,
             envelope: outcome.envelope,
             raw: causes_mail.then_some(f.raw),
             harvest,
+            mentions,
         }
     }
 }

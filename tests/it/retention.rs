@@ -5,7 +5,7 @@
 //! `triaged run`; a Maildir; and the pruning of triaged's own records. State is read back with the
 //! tests' own IMAP client and SQL, on SQLite and PostgreSQL.
 
-mod env;
+pub(super) mod env;
 mod records;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -2,15 +2,17 @@
 //! holds ask, answered from what the store knows today.
 //!
 //! - [`open_dispute_ids`]: which of these Message-IDs belong to a thread with an open dispute, as the
-//!   disputes bridge records them (`records::disputes`): a dispute is open until Arbitration
+//!   disputes bridge records them (`records::bridge`): a dispute is open until Arbitration
 //!   acknowledges it, and one with a case number stays held after. Mail the bridge never filed counts
 //!   as before it kept records: sorted into a `[disputes] buckets` bucket, or an ABC filing triaged
 //!   sent. The holds ask it with a message's own Message-ID and those it answers (In-Reply-To,
 //!   References), so replies to a dispute are found through their headers.
-//! - [`ticket_thread_ids`]: the Message-IDs of a support ticket's thread. Today a ticket is known by the
-//!   acknowledgement that handed it out: its own Message-ID and those it answered.
+//! - [`ticket_thread_ids`]: the Message-IDs of a support ticket's thread, from the thread records
+//!   (`records::threads`): every message the thread has and every one they answer. A ticket handed out
+//!   before threads were recorded is known by the acknowledgement that carried it: its own Message-ID
+//!   and those it answered.
 //!
-//! When threads keep their own records, [`ticket_thread_ids`] asks them instead. Reads only.
+//! Reads only.
 
 use std::collections::BTreeSet;
 
@@ -59,7 +61,10 @@ pub fn is_dispute_folder(config: &Config, folder: &str) -> bool {
 
 /// The Message-IDs (without angle brackets) of the thread of support ticket `ticket`.
 pub async fn ticket_thread_ids(store: &Store, ticket: &str) -> Result<BTreeSet<String>> {
-    let mut ids = BTreeSet::new();
+    let mut ids = crate::records::threads::thread_ids(store, ticket).await?;
+    if !ids.is_empty() {
+        return Ok(ids);
+    }
     for (ack, raw) in store.ticket_mails(ticket).await? {
         ids.insert(bare_id(&ack));
         if raw.is_empty() {
