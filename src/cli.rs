@@ -89,7 +89,8 @@ enum Command {
     Handover(handover::HandoverArgs),
     /// Apply the data retention practice: list (or purge) mail past its bucket's limit; hold mail.
     Retention(retention::RetentionArgs),
-    /// The team leader's reports: the annual team report with its charts, the open disputes.
+    /// The team leader's reports: the annual team report with its charts, the open disputes, response
+    /// times against the target.
     Report(report::ReportArgs),
     /// Support tickets: the thread of a ticket, with who answered and when.
     Ticket(ticket::TicketArgs),

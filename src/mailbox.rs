@@ -9,6 +9,7 @@ mod aged;
 pub mod imap;
 pub mod maildir;
 pub mod ops;
+mod sent;
 
 use std::collections::BTreeSet;
 
@@ -16,6 +17,7 @@ use anyhow::{Context as _, Result};
 
 pub use self::aged::Aged;
 pub use self::ops::{Op, Step};
+pub use self::sent::{SentHeader, header_end};
 use crate::config::MailboxSource;
 
 /// Whether `e` says that the connection to the IMAP server failed (dropped, garbled, or silent for

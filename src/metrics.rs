@@ -37,6 +37,9 @@ pub struct Metrics {
     imap: bool,
     /// Outbox mails not yet sent, refreshed by the worker.
     outbox_depth: AtomicI64,
+    /// Timed tickets past their response target with no reply, refreshed by the response-times loop:
+    /// an alert can fire while a breach is still open.
+    sla_open_breaches: AtomicI64,
     /// How the team stands, refreshed by the worker's team loop; `None` until its first pass.
     team: Mutex<Option<TeamGauges>>,
 }
@@ -79,6 +82,7 @@ impl Metrics {
             liveness_ms: i64::try_from(liveness.as_millis()).unwrap_or(i64::MAX),
             imap,
             outbox_depth: AtomicI64::new(0),
+            sla_open_breaches: AtomicI64::new(0),
             team: Mutex::new(None),
         }
     }
@@ -119,6 +123,11 @@ impl Metrics {
         self.outbox_depth.store(n, Ordering::Relaxed);
     }
 
+    /// Timed support tickets past their response target with no reply yet.
+    pub fn set_sla_open_breaches(&self, n: i64) {
+        self.sla_open_breaches.store(n, Ordering::Relaxed);
+    }
+
     /// Seconds since the server last sent a byte.
     pub fn silence_seconds(&self) -> f64 {
         (mono_ms() - self.last_read.load(Ordering::Relaxed)) as f64 / 1000.0
@@ -145,7 +154,7 @@ impl Metrics {
             }
         }
         self.render_certificates(&mut out);
-        let gauges: [(&str, &str, &str, String); 5] = [
+        let gauges: [(&str, &str, &str, String); 6] = [
             (
                 "triaged_errors_total",
                 "counter",
@@ -169,6 +178,12 @@ impl Metrics {
                 "gauge",
                 "Outgoing mails not yet sent.",
                 self.outbox_depth.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "triaged_sla_open_breaches",
+                "gauge",
+                "Support tickets past their response target with no reply yet.",
+                self.sla_open_breaches.load(Ordering::Relaxed).to_string(),
             ),
             (
                 "triaged_live",
@@ -364,6 +379,12 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("triaged_live 1"));
+        assert!(text.contains("triaged_sla_open_breaches 0"), "{text}");
+        m.set_sla_open_breaches(3);
+        assert!(
+            m.render().contains("\ntriaged_sla_open_breaches 3\n"),
+            "an open breach is shown while it lasts"
+        );
         assert!(
             !text.contains("triaged_team"),
             "no team gauges before the first refresh"

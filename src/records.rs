@@ -16,6 +16,8 @@
 //!   bucket per month, response time per month.
 //! - `threads`: support tickets `sYYYYMMDD.NNN` and their threads: what opens a ticket, what joins one,
 //!   who answered; recorded in the verdict's transaction.
+//! - `sla`: response times: the team's first reply per ticket (watched mailbox, sent folders, outbox),
+//!   breaches of the target, `report sla`, and the timings the annual report uses.
 //! - `buckets`: the bucket names the config may use, learnt from the Sieve script.
 //! - `retention`: the data retention practice: purge runs (dry by default) over the bucket folders,
 //!   holds (open disputes, case numbers, manual holds), the purge journal, pruning triaged's own records.
@@ -26,5 +28,6 @@ pub mod business_time;
 pub mod disputes;
 pub mod report;
 pub mod retention;
+pub mod sla;
 pub mod stats;
 pub mod threads;

@@ -13,6 +13,7 @@ mod prune;
 mod quarantine;
 mod report;
 mod retention;
+mod sla;
 mod sync;
 mod team;
 mod threads;
@@ -38,6 +39,7 @@ pub use self::quarantine::{
 };
 pub use self::report::TeamRows;
 pub use self::retention::{HoldKind, HoldRow, NewPurge, PurgeRow, RunEnd};
+pub use self::sla::{QueuedMailRow, TicketTimeRow};
 pub use self::sync::SyncState;
 pub use self::team::{
     AddressRow, CertificateBytes, CertificateRow, FactRow, ItemRow, NewCertificate, NewFact,

@@ -1,9 +1,9 @@
 //! The worker: [`run`] is `triaged run` and `run --once`. It loads what the loops need (the rules, the
 //! outbox with its keys, the templates), then either makes one pass and one outbox flush, or starts the
 //! one scheduler (`scheduler.rs`) with a loop per concern (the mailbox watcher, the outbox sender, the
-//! team gauges, the retention schedule when `[retention] schedule` is set, the disputes escalation
-//! check when the disputes bridge is on, the metrics listener) until
-//! shutdown.
+//! team gauges, the retention schedule when `[retention] schedule` is set, the response times when
+//! `[sla] buckets` are set, the disputes escalation check when the disputes bridge is on, the metrics
+//! listener) until shutdown. `--once` reads the response times and checks the disputes once too.
 //! [`check`] loads the same things without running anything, for `triaged check`; [`status`] reads
 //! where the mailbox stands. The worker writes no SQL and parses no arguments.
 
@@ -44,7 +44,8 @@ use crate::templates::Templates;
 pub enum Mode {
     /// Watch the mailbox and send mail until shutdown.
     Watch,
-    /// Sort what is pending, escalate stalled disputes, flush the outbox once, and return.
+    /// Sort what is pending, read the response times, escalate stalled disputes, flush the outbox
+    /// once, and return.
     Once,
 }
 
@@ -125,6 +126,9 @@ async fn once(
             pass.await?
         }
     };
+    if !config.sla.buckets.is_empty() {
+        crate::records::sla::pass(config, store, &Clock::system()).await?;
+    }
     if crate::records::bridge::enabled(&config.disputes) {
         let outbox = Outbox::new(config)?;
         let templates = Templates::load(config.outbox.templates_dir.as_deref())?;
@@ -174,6 +178,19 @@ async fn watch(
         group.spawn(
             "disputes escalation",
             crate::records::bridge::scheduled(c, s, Clock::system(), t),
+        );
+    }
+    if !config.sla.buckets.is_empty() {
+        let (c, s, m, t) = (
+            Arc::new(config.clone()),
+            store.clone(),
+            metrics.clone(),
+            group.token(),
+        );
+        let every = config.mailbox.poll_interval;
+        group.spawn(
+            "response times",
+            crate::records::sla::scheduled(c, s, Clock::system(), m, every, t),
         );
     }
     let (s, m, c) = (store.clone(), metrics.clone(), group.token());

@@ -14,6 +14,7 @@ mod it {
     mod records;
     mod retention;
     mod sieve_diff;
+    mod sla;
     mod support;
     mod team;
     mod threads;

@@ -1,6 +1,9 @@
-//! `triaged report team|disputes`: the annual team report (text, markdown, JSON or one HTML file, with
-//! its charts written beside it by `--out DIR`), and the open disputes with their stage, age and case
-//! number. What the reports say is `records`'s; this file parses dates and prints.
+//! `triaged report team|disputes|sla`: the annual team report (text, markdown, JSON or one HTML file,
+//! with its charts written beside it by `--out DIR`), the open disputes with their stage, age and case
+//! number, and response times (`sla`). What the reports say is `records`'s; these files parse dates and
+//! print.
+
+mod sla;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +29,16 @@ enum ReportWhat {
     /// The team report for the Board and the general meeting: mail per bucket per month, response
     /// times, disputes, the roster and its changes, handovers and pings, retention purges.
     Team(TeamArgs),
+    /// Response times against [sla] target: per bucket and per member of the team.
+    Sla {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The first day counted (YYYY-MM-DD, UTC); default 30 days ago. Up to and including today.
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        #[arg(long, value_enum, default_value_t = sla::SlaFormat::Text)]
+        format: sla::SlaFormat,
+    },
     /// The open disputes: stage, age, case number, escalations.
     Disputes {
         #[command(flatten)]
@@ -69,6 +82,11 @@ async fn open(config: &ConfigArg) -> Result<(crate::config::Config, Store)> {
 pub(super) async fn report(args: ReportArgs) -> Result<ExitCode> {
     match args.what {
         ReportWhat::Team(a) => team(a).await,
+        ReportWhat::Sla {
+            config,
+            since,
+            format,
+        } => sla::run(config, since, format).await,
         ReportWhat::Disputes { config, format } => {
             let json = match format.as_str() {
                 "text" => false,

@@ -91,6 +91,9 @@ pub(super) fn read_sla(mut t: Table<'_>) -> SlaConfig {
             .ok()
     });
     let sent_folders = t.strings_or("sent_folders", &["Sent"]);
+    if sent_folders.iter().any(|f| f.trim().is_empty()) {
+        t.error("sent_folders", "a folder name is empty");
+    }
     t.finish();
     SlaConfig {
         buckets,

@@ -156,6 +156,17 @@ escalate_after = { received = "1x", answered = "1d" }
 }
 
 #[test]
+fn an_empty_sent_folder_is_named() -> Result<()> {
+    let (_dir, config) = load("[sla]\nsent_folders = [\"Sent\", \" \"]\n")?;
+    let Err(errors) = config else {
+        anyhow::bail!("an empty folder name was accepted");
+    };
+    assert_eq!(errors.errors.len(), 1, "{errors}");
+    assert_eq!(errors.errors[0].key, "sla.sent_folders");
+    Ok(())
+}
+
+#[test]
 fn a_bad_timezone_is_named() -> Result<()> {
     let (_dir, config) = load("[sla]\nhours = \"Mon-Fri 09:00-17:00 Mars/Olympus\"\n")?;
     let Err(errors) = config else {

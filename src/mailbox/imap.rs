@@ -7,6 +7,7 @@
 pub mod acl;
 mod aged;
 pub mod conn;
+mod headers;
 mod namespace;
 mod repair;
 mod utf7;

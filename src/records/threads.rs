@@ -14,6 +14,11 @@
 //!   its Date, its sender, and whether the team sent it: the team's own address or an active roster
 //!   member's.
 //!
+//! - A reply from the team (not automatic) to a ticket it did not open is noted as the ticket's first
+//!   reply when none earlier is known: at its Date, kept between the opening and when it was seen.
+//!   Team mail read from the sent folders and the outbox joins threads here too
+//!   ([`Threads::record_team_mail_in`]); `sla` decides what the times mean.
+//!
 //! Recording happens in the verdict's own transaction (DESIGN invariant 2), so a verdict and its thread
 //! record commit together, before the mailbox is touched.
 //!
@@ -91,6 +96,79 @@ impl Threads {
         }
     }
 
+    /// The store's identity of the watched mailbox.
+    pub fn mailbox(&self) -> &str {
+        &self.mailbox
+    }
+
+    /// Records mail the team sent, known by its header block alone (a sent folder's message, a mail
+    /// triaged queued), in the thread it answers or names in its subject, seen at `seen`; it opens no
+    /// ticket. Mail not from the team's address or an active member's, mail in no known thread, and mail
+    /// already recorded from the same `origin` are left out (`None`). A reply that is not automatic may
+    /// be its ticket's first.
+    pub async fn record_team_mail_in(
+        &self,
+        tx: &mut Tx,
+        header: &[u8],
+        folder: &str,
+        origin: &str,
+        seen: DateTime<Utc>,
+    ) -> Result<Option<Joined>> {
+        let Ok(msg) = crate::message::Message::parse(header, 0) else {
+            return Ok(None);
+        };
+        let info = msg.into_info();
+        let sender = info
+            .from
+            .as_deref()
+            .map(|f| f.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        if sender.is_empty() {
+            return Ok(None);
+        }
+        let member_id = Store::active_member_in(tx, &sender).await?;
+        if sender != self.team && member_id.is_none() {
+            return Ok(None);
+        }
+        let message_id = info.message_id.as_deref().map(bare_id).unwrap_or_default();
+        if !message_id.is_empty() && Store::thread_message_known_in(tx, &message_id, origin).await?
+        {
+            return Ok(None);
+        }
+        let mentions = mentions(&[], info.subject.as_deref());
+        let Some(ticket) = find_in(tx, &info, &mentions).await? else {
+            return Ok(None);
+        };
+        let automatic = is_automatic(&info, &self.from);
+        let (seen_ms, date_ms) = (
+            seen.timestamp_millis(),
+            info.date.map_or(0, |s| s.saturating_mul(1000)),
+        );
+        let row = Store::add_thread_message_in(
+            tx,
+            &NewThreadMessage {
+                ticket: &ticket,
+                message_id: &message_id,
+                folder,
+                origin,
+                seen_ms,
+                date_ms,
+                sender: &sender,
+                from_team: true,
+                member_id: member_id.unwrap_or(0),
+                automatic,
+                verdict_id: 0,
+            },
+        )
+        .await?;
+        add_keys_in(tx, &ticket, &info, &mentions).await?;
+        if !automatic {
+            note_reply_in(tx, &ticket, row, seen_ms, date_ms).await?;
+        }
+        tracing::info!(ticket = %ticket, origin, folder, automatic, "team mail recorded in its thread");
+        Ok(Some(Joined { ticket, new: false }))
+    }
+
     /// Whether mail sorted into `bucket` takes part in threads at all.
     pub fn threads_bucket(&self, bucket: &str) -> bool {
         if self.set_aside.iter().any(|f| f == bucket) || bucket == "(deleted)" {
@@ -149,15 +227,17 @@ impl Threads {
             }
         };
         let message_id = info.message_id.as_deref().map(bare_id).unwrap_or_default();
-        Store::add_thread_message_in(
+        let seen_ms = now.timestamp_millis();
+        let date_ms = info.date.map_or(0, |s| s.saturating_mul(1000));
+        let row = Store::add_thread_message_in(
             tx,
             &NewThreadMessage {
                 ticket: &joined.ticket,
                 message_id: &message_id,
                 folder: bucket,
                 origin: RECEIVED,
-                seen_ms: now.timestamp_millis(),
-                date_ms: info.date.map_or(0, |s| s.saturating_mul(1000)),
+                seen_ms,
+                date_ms,
                 sender: &sender,
                 from_team,
                 member_id: member_id.unwrap_or(0),
@@ -167,8 +247,44 @@ impl Threads {
         )
         .await?;
         add_keys_in(tx, &joined.ticket, info, &item.mentions).await?;
+        if !joined.new && from_team && !automatic {
+            note_reply_in(tx, &joined.ticket, row, seen_ms, date_ms).await?;
+        }
         tracing::info!(uid = item.key.uid, ticket = %joined.ticket, new = joined.new, from_team, automatic, "thread recorded");
         Ok(Some(joined))
+    }
+}
+
+/// Records team message `row` (seen at `seen_ms`, dated `date_ms`, 0 for none) as a reply to `ticket`:
+/// its first, unless an earlier one is known.
+async fn note_reply_in(
+    tx: &mut Tx,
+    ticket: &str,
+    row: i64,
+    seen_ms: i64,
+    date_ms: i64,
+) -> Result<()> {
+    let Some(opened_ms) = Store::ticket_opened_in(tx, ticket).await? else {
+        return Ok(());
+    };
+    let at = reply_time(opened_ms, seen_ms, date_ms);
+    if Store::note_first_reply_in(tx, ticket, at, row).await? {
+        tracing::info!(
+            ticket,
+            minutes = (at - opened_ms) / 60_000,
+            "first reply recorded"
+        );
+    }
+    Ok(())
+}
+
+/// When a reply was made: its Date, kept between the ticket's opening and when triaged saw it (a
+/// client's clock may be off, and a sent folder is read some minutes late); when it was seen without one.
+pub fn reply_time(opened_ms: i64, seen_ms: i64, date_ms: i64) -> i64 {
+    if date_ms > 0 {
+        date_ms.clamp(opened_ms.min(seen_ms), seen_ms)
+    } else {
+        seen_ms
     }
 }
 
@@ -285,13 +401,32 @@ pub fn mentions(raw: &[u8], subject: Option<&str>) -> BTreeSet<String> {
         found.extend(numbers(subject, 's'));
         found.extend(numbers(subject, 'a'));
     }
-    let lower = text.to_ascii_lowercase();
-    if lower.contains("base64") || lower.contains("quoted-printable") {
+    if encoded(raw) {
         let facts = scan(raw);
         found.extend(facts.tickets);
         found.extend(facts.cases);
     }
     found
+}
+
+/// Whether `raw` names a base64 or quoted-printable transfer encoding (any case), without copying it:
+/// only then is the message parsed again to search its decoded text.
+fn encoded(raw: &[u8]) -> bool {
+    static FINDERS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
+        std::sync::LazyLock::new(|| {
+            [
+                "base64",
+                "Base64",
+                "BASE64",
+                "quoted-printable",
+                "Quoted-Printable",
+                "QUOTED-PRINTABLE",
+            ]
+            .into_iter()
+            .map(memchr::memmem::Finder::new)
+            .collect()
+        });
+    FINDERS.iter().any(|f| f.find(raw).is_some())
 }
 
 /// The ticket the message with Message-ID `message_id` is recorded in, and whether it opened it; asked

@@ -270,3 +270,14 @@ fn ticket_numbers_are_recognised_alone() {
     assert!(!is_ticket_number("a20261129.4"));
     assert!(!is_ticket_number("ticket s20261129.004"));
 }
+
+#[test]
+fn numbers_are_found_in_encoded_text_too() {
+    let qp = b"Subject: hi\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: QUOTED-PRINTABLE\r\n\r\n\
+Your ticket is s2026=\r\n1129.004 and the case a20261101.3=2E\r\n";
+    let found: Vec<String> = mentions(qp, Some("hi")).into_iter().collect();
+    assert_eq!(found, ["a20261101.3", "s20261129.004"]);
+    let plain = b"Subject: s20261129.005\r\n\r\nnothing encoded\r\n";
+    let found: Vec<String> = mentions(plain, Some("s20261129.005")).into_iter().collect();
+    assert_eq!(found, ["s20261129.005"]);
+}

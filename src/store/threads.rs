@@ -170,17 +170,24 @@ impl Store {
         kind: &str,
         keys: &BTreeSet<String>,
     ) -> Result<()> {
-        for key in keys.iter().filter(|k| !k.is_empty()) {
-            sqlx::query(
-                "INSERT INTO thread_keys (kind, key, ticket) VALUES ($1, $2, $3) \
+        let keys: Vec<&String> = keys.iter().filter(|k| !k.is_empty()).collect();
+        // One statement per chunk: the worker adds a thread's keys for every message it records.
+        for chunk in keys.chunks(200) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("($1, $2, ${})", i + 3))
+                .collect();
+            let sql = format!(
+                "INSERT INTO thread_keys (kind, ticket, key) VALUES {} \
                  ON CONFLICT (kind, key, ticket) DO NOTHING",
-            )
-            .bind(kind)
-            .bind(key)
-            .bind(ticket)
-            .execute(&mut **tx)
-            .await
-            .with_context(|| format!("record a {kind} key of ticket {ticket}"))?;
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(kind).bind(ticket);
+            for key in chunk {
+                q = q.bind(key.as_str());
+            }
+            q.execute(&mut **tx)
+                .await
+                .with_context(|| format!("record the {kind} keys of ticket {ticket}"))?;
         }
         Ok(())
     }

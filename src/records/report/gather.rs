@@ -1,6 +1,7 @@
 //! The team report built from the store: mail per bucket per month (the verdicts), the roster at both ends
 //! with joins, promotions and departures (the role stints), handovers and pings, retention purges per
-//! bucket (the purge journal), response times, and the disputes bridge.
+//! bucket (the purge journal), first-response times of the tickets in `[sla] buckets` (the thread
+//! records), and the disputes bridge.
 //!
 //! The store hands over rows; the pure functions here turn them into the figures of `figures.rs`. An
 //! empty store gives a report of zeros.
@@ -13,12 +14,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::figures::{
     DisputeFigures, DisputeRecord, HandoverFigures, HandoverRow, MailFigures, Member, PingFigures,
-    ResponseFigures, RetentionFigures, RosterChange, RosterFigures,
+    ResponseFigures, RetentionFigures, RosterChange, RosterFigures, TicketTiming,
 };
 use super::{Format, Month, Period, TeamReport, chart, render, write_report};
 use crate::config::Config;
 use crate::records::business_time::Target;
-use crate::store::{DisputeRow, RoleRow, RosterRows, Store, TeamRows};
+use crate::store::{DisputeRow, RoleRow, RosterRows, Store, TeamRows, TicketTimeRow};
 use crate::team::Role;
 
 /// The report's heading.
@@ -36,8 +37,14 @@ pub async fn team_report(
     let mut report = TeamReport::empty(TITLE, period, now, &target);
     let days = store.sorted_per_day(since_ms, until_ms).await?;
     report.mail = MailFigures::from_counts(&period, mail_rows(days));
-    // First-response times are not recorded yet: every month shows no tickets until they are.
-    report.response = ResponseFigures::from_tickets(&period, &target, []);
+    let times = store
+        .ticket_times(&config.sla.buckets, since_ms, until_ms)
+        .await?;
+    report.response = ResponseFigures::from_tickets(
+        &period,
+        &target,
+        times.iter().map(|t| timing(&target, t, now)),
+    );
     let disputes = store.disputes(i64::MAX, false).await?;
     report.disputes = DisputeFigures::from_disputes(&period, now, disputes.iter().map(dispute));
     let team = store.team_rows().await?;
@@ -79,6 +86,22 @@ pub async fn make(
             Ok(Made::Printed(render(&report, format, &charts)?))
         }
     }
+}
+
+/// A ticket's first response as the thread records hold it, counted against the target at `now` (a
+/// ticket still unanswered past its deadline is a breach).
+fn timing(target: &Target, t: &TicketTimeRow, now: DateTime<Utc>) -> TicketTiming {
+    let opened = date_time(t.opened_ms);
+    let reply = (t.first_reply_ms > 0).then(|| date_time(t.first_reply_ms));
+    TicketTiming {
+        opened,
+        response: reply.map(|r| target.elapsed(opened, r)),
+        breached: target.breached(opened, reply, now),
+    }
+}
+
+fn date_time(ms: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default()
 }
 
 /// A dispute as the bridge stored it, as the report counts it. The tables are pasted into wiki pages:
