@@ -3,7 +3,8 @@
 //! arbitration list; the list's own copy, delivered by Mailman with the headers it adds, moves the
 //! dispute `on-list`; a reply carrying a case number in its text moves it to `acknowledged`. A second
 //! filing, which the list holds for moderation so its copy never comes, is escalated to the team leader
-//! once the clock is moved past `escalate_after.forwarded`, and never again. On SQLite and PostgreSQL.
+//! once the clock is moved past `escalate_after.forwarded`, and never again. A dispute sorted from a
+//! Maildir is forwarded to the list byte for byte, once. On SQLite and PostgreSQL.
 
 use std::time::{Duration, Instant};
 
@@ -317,3 +318,71 @@ async fn the_bridge_follows_a_filing_to_arbitration(backend: Backend) -> Result<
 }
 
 crate::both_stores!(the_bridge_follows_a_filing_to_arbitration);
+
+/// Guards against: a sorted dispute not forwarded when `forward = true`, forwarded with a new
+/// Message-ID (its list copy could not be recognised), changed on the way, or forwarded twice when it
+/// is sorted again.
+async fn a_sorted_dispute_is_forwarded_byte_for_byte(backend: Backend) -> Result<()> {
+    let disputes = "[disputes]\nbuckets = [\"Support/Disputes\"]\n\
+                    list = \"Arbitration <arbitration@lists.test.example>\"\nforward = true\n";
+    let env = Env::maildir(backend, &[disputes]).await?;
+    let raw = "From: Claire Claimant <claire@example.net>\r\nTo: support@test.example\r\n\
+               Subject: I want to file a dispute\r\nDate: Mon, 30 Nov 2026 09:00:00 +0000\r\n\
+               Message-ID: <sorted-dispute@example.net>\r\nMIME-Version: 1.0\r\n\
+               Content-Type: text/plain; charset=utf-8\r\n\r\nPlease file a dispute against Bob.\r\n";
+    let new = env.dir.path().join("mail/new");
+    std::fs::write(new.join("1.dispute"), raw)?;
+    let out = env.ok(&["run", "--once"]).await?;
+    ensure!(out.contains("Support/Disputes"), "{out}");
+    let forwards: Vec<(String, String)> = env
+        .store
+        .rows(
+            "SELECT message_id, envelope_from FROM outbox_mails WHERE template = 'dispute-forward'",
+        )
+        .await?;
+    assert_eq!(
+        forwards,
+        [(
+            "<sorted-dispute@example.net>".to_owned(),
+            "support@test.example".to_owned()
+        )]
+    );
+    let recipients: Vec<(String, String)> = env
+        .store
+        .rows(
+            "SELECT r.address, r.state FROM outbox_recipients r \
+             JOIN outbox_mails m ON m.id = r.mail_id WHERE m.template = 'dispute-forward'",
+        )
+        .await?;
+    assert_eq!(
+        recipients,
+        [(
+            "arbitration@lists.test.example".to_owned(),
+            "sent".to_owned()
+        )]
+    );
+    let sent = std::fs::read_dir(env.dir.path().join("outbox"))?
+        .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
+        .find(|m| m.windows(22).any(|w| w == b"sorted-dispute@example"))
+        .context("the forward written by the file transport")?;
+    ensure!(
+        sent.ends_with(raw.as_bytes()),
+        "the original bytes are forwarded unchanged"
+    );
+    let rows: Vec<(String, String)> = env
+        .store
+        .rows("SELECT origin, forwarded_by FROM disputes")
+        .await?;
+    assert_eq!(rows, [("bucket".to_owned(), "outbox".to_owned())]);
+    // The same message sorted again (put back by a person) is the same dispute: no second forward.
+    std::fs::write(new.join("2.dispute"), raw.replace("Bob.", "Bob!"))?;
+    env.ok(&["run", "--once"]).await?;
+    let n: Vec<(i64,)> = env
+        .store
+        .rows("SELECT COUNT(*) FROM outbox_mails WHERE template = 'dispute-forward'")
+        .await?;
+    assert_eq!(n, [(1,)]);
+    Ok(())
+}
+
+crate::both_stores!(a_sorted_dispute_is_forwarded_byte_for_byte);
