@@ -13,9 +13,8 @@
 //! - Each message of a thread is recorded with its ticket, Message-ID, folder (bucket), when it was seen,
 //!   its Date, its sender, and whether the team sent it: the team's own address or an active roster
 //!   member's.
-//!
-//! - A reply from the team (not automatic) to a ticket it did not open is noted as the ticket's first
-//!   reply when none earlier is known: at its Date, kept between the opening and when it was seen.
+//! - A reply from the team (not automatic) joining a ticket is noted as the ticket's first reply when
+//!   none earlier is known: at its Date, kept between the opening and when it was seen.
 //!   Team mail read from the sent folders and the outbox joins threads here too
 //!   ([`Threads::record_team_mail_in`]); `sla` decides what the times mean.
 //!
@@ -24,10 +23,13 @@
 //!
 //! # For the other records (the disputes bridge)
 //! - [`Threads::record_in`], called by the worker once per newly recorded message inside the verdict
-//!   transaction, returns the [`Joined`] ticket and whether this message opened it (`new`).
+//!   transaction (`worker::caused::thread_and_effects_in`, which hands the result on), returns the
+//!   [`Joined`] ticket and whether this message opened it (`new`).
 //! - [`joined_in`] answers the same later in that transaction (or any other) from a Message-ID.
 //! - [`ticket_of_message_id`] and [`ticket_of_case`] look a ticket up from a Message-ID (one the thread
-//!   has or answers) or from an arbitration case number; [`thread_ids`] lists a thread's Message-IDs.
+//!   has or answers) or from an arbitration case number (the store's `Store::ticket_of_message_id`,
+//!   `Store::ticket_of_case`, and `Store::ticket_by_keys_in` inside a transaction); [`thread_ids`]
+//!   lists a thread's Message-IDs and [`show`] a ticket with its messages.
 //!
 //! Writes no SQL itself (that is `store`), and touches no mailbox.
 

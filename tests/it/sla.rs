@@ -247,3 +247,43 @@ async fn an_open_breach_is_logged_and_in_the_metrics_while_triaged_runs(
     ensure!(log.contains("response target missed"), "not logged:\n{log}");
     Ok(())
 }
+
+crate::both_stores!(a_maildir_sent_folder_is_read_too);
+
+/// Guards against: a Maildir source whose sent folder is never read.
+async fn a_maildir_sent_folder_is_read_too(backend: Backend) -> Result<()> {
+    let env = Env::maildir(backend, "[sla]\nbuckets = [\"Triage\"]\n").await?;
+    let root = env.dir.path().join("mail");
+    for dir in [root.clone(), root.join(".Sent")] {
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(dir.join(sub))?;
+        }
+    }
+    let q1 = env.id("q1");
+    let raw = message(&q1, "Ann <ann@example.net>", "help", "", "Please help.");
+    std::fs::write(root.join("new/1.q1.host"), raw)?;
+    env.ok(&["run", "--once"], &[]).await?;
+    let t0 = triaged::clock::Clock::system().now();
+    let sent = answer(&env.id("r1"), TEAM, &q1, t0 + Duration::minutes(30));
+    std::fs::write(root.join(".Sent/cur/2.r1.host:2,S"), sent)?;
+    env.ok(&["run", "--once"], &[("TRIAGED_CLOCK_OFFSET", "31m")])
+        .await?;
+    let json = env
+        .ok(
+            &["report", "sla", "--format", "json"],
+            &[("TRIAGED_CLOCK_OFFSET", "2h")],
+        )
+        .await?;
+    let report: Value = serde_json::from_str(&json)?;
+    let total = &report["total"];
+    ensure!(
+        total["tickets"] == 1 && total["answered"] == 1 && total["breaches"] == 0,
+        "the Maildir sent folder's answer counts: {json}"
+    );
+    let median = secs(total, "median_secs")?;
+    ensure!(
+        (1740..=1860).contains(&median),
+        "about half an hour: {json}"
+    );
+    Ok(())
+}
