@@ -89,7 +89,8 @@ enum Command {
     Handover(handover::HandoverArgs),
     /// Apply the data retention practice: list (or purge) mail past its bucket's limit; hold mail.
     Retention(retention::RetentionArgs),
-    /// The team leader's reports: response times against the target.
+    /// The team leader's reports: the annual team report with its charts, the open disputes, response
+    /// times against the target.
     Report(report::ReportArgs),
     /// Support tickets: the thread of a ticket, with who answered and when.
     Ticket(ticket::TicketArgs),
@@ -187,8 +188,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Team(args) => team::team(args).await,
         Command::Retention(args) => retention::retention(args).await,
         Command::Handover(args) => handover::handover(args).await,
-        Command::Ticket(args) => ticket::ticket(args).await,
         Command::Report(args) => report::report(args).await,
+        Command::Ticket(args) => ticket::ticket(args).await,
     }
 }
 

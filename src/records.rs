@@ -7,8 +7,10 @@
 //! # Layout
 //! - `business_time`: business hours counted between instants (DST-correct), and the response target.
 //! - `stats`: median and 90th percentile of a set of durations.
-//! - `disputes`: the ABC filing checked part by part, and the stages a dispute goes through on its way to
-//!   Arbitration.
+//! - `disputes`: the ABC filing checked part by part (and recorded as a dispute when queued), and the
+//!   stages a dispute goes through on its way to Arbitration.
+//! - `bridge`: the disputes bridge: each dispute followed through its stages as its mail is sorted, the
+//!   team leader told once per stage when one stalls, the open ones listed.
 //! - `report`: the annual team report: its figures, built from plain rows, and rendered as text, markdown,
 //!   JSON or one self-contained HTML file, with its charts as SVG (`report::chart`, plotters): mail per
 //!   bucket per month, response time per month.
@@ -20,6 +22,7 @@
 //! - `retention`: the data retention practice: purge runs (dry by default) over the bucket folders,
 //!   holds (open disputes, case numbers, manual holds), the purge journal, pruning triaged's own records.
 
+pub mod bridge;
 pub mod buckets;
 pub mod business_time;
 pub mod disputes;

@@ -5,11 +5,13 @@
 //! changes are migrations per backend under `migrations/{sqlite,postgres}`, embedded in the binary. Each
 //! domain keeps its statements in a `store/*.rs` part; nothing outside `store` writes SQL.
 
+mod disputes;
 mod events;
 mod handover;
 mod outbox;
 mod prune;
 mod quarantine;
+mod report;
 mod retention;
 mod sla;
 mod sync;
@@ -25,6 +27,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Transaction};
 
+pub use self::disputes::{DisputeMark, DisputeRow, NewDispute};
 pub use self::events::{Event, NewEvent};
 pub use self::handover::{DriftRow, HandoverAssetRow, HandoverRow, NewHandover};
 pub use self::outbox::{
@@ -34,6 +37,7 @@ pub use self::prune::{KeptVerdict, PRUNED, Pruned};
 pub use self::quarantine::{
     GIVEN_UP, GONE, HELD, QuarantineFailure, QuarantineRow, RELEASED, RELEASING,
 };
+pub use self::report::TeamRows;
 pub use self::retention::{HoldKind, HoldRow, NewPurge, PurgeRow, RunEnd};
 pub use self::sla::{QueuedMailRow, TicketTimeRow};
 pub use self::sync::SyncState;

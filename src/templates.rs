@@ -18,7 +18,8 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
 
 pub use self::contexts::{
-    AbcFiling, Ack, HandoverNotice, MailContext, Ping, Role, Welcome, first_name, sample_contexts,
+    AbcFiling, Ack, DisputeEscalation, HandoverNotice, MailContext, Ping, Role, Welcome,
+    first_name, sample_contexts,
 };
 use self::front_matter::FrontMatter;
 pub use self::front_matter::{AutoSubmitted, Encrypt, SchemeChoice};
@@ -37,6 +38,10 @@ const SHIPPED: &[(&str, &str)] = &[
         include_str!("../templates/handover-notice.txt"),
     ),
     ("ping", include_str!("../templates/ping.txt")),
+    (
+        "dispute-escalation",
+        include_str!("../templates/dispute-escalation.txt"),
+    ),
 ];
 
 /// A value that would reach a header unsafely (a line break, a bad header name): the mail is refused

@@ -2,8 +2,8 @@
 //! outbox with its keys, the templates), then either makes one pass and one outbox flush, or starts the
 //! one scheduler (`scheduler.rs`) with a loop per concern (the mailbox watcher, the outbox sender, the
 //! team gauges, the retention schedule when `[retention] schedule` is set, the response times when
-//! `[sla] buckets` are set, the metrics listener) until shutdown. `--once` reads the response times once
-//! too.
+//! `[sla] buckets` are set, the disputes escalation check when the disputes bridge is on, the metrics
+//! listener) until shutdown. `--once` reads the response times and checks the disputes once too.
 //! [`check`] loads the same things without running anything, for `triaged check`; [`status`] reads
 //! where the mailbox stands. The worker writes no SQL and parses no arguments.
 
@@ -44,7 +44,8 @@ use crate::templates::Templates;
 pub enum Mode {
     /// Watch the mailbox and send mail until shutdown.
     Watch,
-    /// Sort what is pending, read the response times, flush the outbox once, and return.
+    /// Sort what is pending, read the response times, escalate stalled disputes, flush the outbox
+    /// once, and return.
     Once,
 }
 
@@ -128,6 +129,12 @@ async fn once(
     if !config.sla.buckets.is_empty() {
         crate::records::sla::pass(config, store, &Clock::system()).await?;
     }
+    if crate::records::bridge::enabled(&config.disputes) {
+        let outbox = Outbox::new(config)?;
+        let templates = Templates::load(config.outbox.templates_dir.as_deref())?;
+        crate::records::bridge::escalate(store, config, &outbox, &templates, &Clock::system())
+            .await?;
+    }
     let flushed = crate::outbox::flush(store, &config.outbox, &Clock::system(), false).await?;
     Ok(Report {
         summary,
@@ -164,6 +171,13 @@ async fn watch(
         group.spawn(
             "retention",
             crate::records::retention::scheduled(c, s, Clock::system(), every, t),
+        );
+    }
+    if crate::records::bridge::enabled(&config.disputes) {
+        let (c, s, t) = (Arc::new(config.clone()), store.clone(), group.token());
+        group.spawn(
+            "disputes escalation",
+            crate::records::bridge::scheduled(c, s, Clock::system(), t),
         );
     }
     if !config.sla.buckets.is_empty() {

@@ -96,6 +96,11 @@ impl Effects {
         })
     }
 
+    /// The outbox caused mail goes through (the disputes bridge forwards through it too).
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
     /// What signed mail is verified against: `[smime] ca_file`.
     pub fn harvester(&self) -> Harvester {
         self.outbox.harvester()

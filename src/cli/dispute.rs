@@ -76,6 +76,7 @@ pub(super) async fn dispute(args: DisputeArgs) -> Result<ExitCode> {
     let filed = queue_filing(
         &ctx.store,
         &ctx.outbox,
+        &ctx.config.disputes,
         &mail,
         candidate,
         &super::os_user(),

@@ -1,17 +1,21 @@
-//! `triaged report sla [--since DATE] [--format text|json|markdown]`: response times against the target,
-//! per bucket (tickets, answered, median, p90, breaches) and the team's replies per member, from
-//! `records::sla`. An empty store prints zeros.
+//! `triaged report team|disputes|sla`: the annual team report (text, markdown, JSON or one HTML file,
+//! with its charts written beside it by `--out DIR`), the open disputes with their stage, age and case
+//! number, and response times (`sla`). What the reports say is `records`'s; these files parse dates and
+//! print.
 
+mod sla;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use chrono::{Days, NaiveDate};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 
 use super::{ConfigArg, UsageError, init_logging};
 use crate::clock::Clock;
-use crate::records::report::{Period, ResponseRow, duration_text};
-use crate::records::sla::{self, SlaReport};
+use crate::records::bridge::OpenRow;
+use crate::records::report::{self, Format, Made, Period, duration_text};
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -22,6 +26,9 @@ pub(super) struct ReportArgs {
 
 #[derive(Debug, Subcommand)]
 enum ReportWhat {
+    /// The team report for the Board and the general meeting: mail per bucket per month, response
+    /// times, disputes, the roster and its changes, handovers and pings, retention purges.
+    Team(TeamArgs),
     /// Response times against [sla] target: per bucket and per member of the team.
     Sla {
         #[command(flatten)]
@@ -29,125 +36,142 @@ enum ReportWhat {
         /// The first day counted (YYYY-MM-DD, UTC); default 30 days ago. Up to and including today.
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
-        #[arg(long, value_enum, default_value_t = SlaFormat::Text)]
-        format: SlaFormat,
+        #[arg(long, value_enum, default_value_t = sla::SlaFormat::Text)]
+        format: sla::SlaFormat,
+    },
+    /// The open disputes: stage, age, case number, escalations.
+    Disputes {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// text or json.
+        #[arg(long, default_value = "text")]
+        format: String,
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum SlaFormat {
-    Text,
-    Json,
-    Markdown,
+#[derive(Debug, Args)]
+struct TeamArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The first day covered, YYYY-MM-DD (default: a year before --until).
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// The first day no longer covered, YYYY-MM-DD (default: tomorrow, so today counts).
+    #[arg(long, value_name = "DATE")]
+    until: Option<String>,
+    /// text, markdown, json or html.
+    #[arg(long, default_value = "text")]
+    format: String,
+    /// Write report.{txt,md,json,html} and the two chart SVGs to this directory instead of printing.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+fn date(flag: &str, text: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| UsageError(format!("{flag} {text:?} is not a date (YYYY-MM-DD)")).into())
+}
+
+async fn open(config: &ConfigArg) -> Result<(crate::config::Config, Store)> {
+    let config = config.load()?;
+    init_logging(config.log.format);
+    let store = Store::open_current(&config.store.url).await?;
+    Ok((config, store))
 }
 
 pub(super) async fn report(args: ReportArgs) -> Result<ExitCode> {
     match args.what {
+        ReportWhat::Team(a) => team(a).await,
         ReportWhat::Sla {
             config,
             since,
             format,
-        } => {
-            let now = Clock::system().now();
-            let today = now.date_naive();
-            let since = match since {
-                Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
-                    UsageError(format!("--since {text:?} is not a date YYYY-MM-DD"))
-                })?,
-                None => today - Days::new(30),
+        } => sla::run(config, since, format).await,
+        ReportWhat::Disputes { config, format } => {
+            let json = match format.as_str() {
+                "text" => false,
+                "json" => true,
+                other => {
+                    return Err(UsageError(format!(
+                        "--format {other:?}: report disputes prints text or json"
+                    ))
+                    .into());
+                }
             };
-            let until = today + Days::new(1);
-            if since >= until {
-                return Err(UsageError(format!("--since {since} is after today")).into());
-            }
-            let config = config.load()?;
-            init_logging(config.log.format);
-            let store = Store::open_current(&config.store.url).await?;
-            let report = sla::report(&store, &config.sla, Period { since, until }, now).await?;
-            match format {
-                SlaFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&report)?),
-                SlaFormat::Text => print_text(&report),
-                SlaFormat::Markdown => print_markdown(&report),
+            let (_, store) = open(&config).await?;
+            let rows = crate::records::bridge::open(&store, Clock::system().now()).await?;
+            if json {
+                crate::out!("{}\n", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print_disputes(&rows);
             }
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn opt(d: Option<std::time::Duration>) -> String {
-    d.map_or_else(|| "-".to_owned(), duration_text)
+async fn team(a: TeamArgs) -> Result<ExitCode> {
+    let format: Format = a.format.parse().map_err(UsageError)?;
+    let now = Clock::system().now();
+    let until = match &a.until {
+        Some(t) => date("--until", t)?,
+        None => now.date_naive() + Days::new(1),
+    };
+    let period = match &a.since {
+        Some(t) => Period {
+            since: date("--since", t)?,
+            until,
+        },
+        None => Period::year_until(until),
+    };
+    if period.since >= period.until {
+        return Err(UsageError(format!(
+            "--since {} is not before --until {}",
+            period.since, period.until
+        ))
+        .into());
+    }
+    let (config, store) = open(&a.config).await?;
+    match report::make(&store, &config, period, now, format, a.out.as_deref()).await? {
+        Made::Printed(text) => crate::out!("{text}"),
+        Made::Written(paths) => {
+            for p in paths {
+                crate::outln!("wrote {}", p.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
-fn heading(r: &SlaReport) -> String {
-    let hours = r.business_hours.as_deref().map_or_else(
-        || "wall-clock time".to_owned(),
-        |h| format!("business hours {h}"),
-    );
-    format!(
-        "response times {} to {}: target {} ({hours})",
-        r.period.since,
-        r.period.last_day(),
-        duration_text(r.target)
-    )
-}
-
-fn cells(row: &ResponseRow) -> [String; 5] {
-    [
-        row.tickets.to_string(),
-        row.answered.to_string(),
-        opt(row.median),
-        opt(row.p90),
-        row.breaches.to_string(),
-    ]
-}
-
-fn print_text(r: &SlaReport) {
-    crate::outln!("{}", heading(r));
+fn print_disputes(rows: &[OpenRow]) {
+    if rows.is_empty() {
+        crate::outln!("no open disputes");
+        return;
+    }
     crate::outln!(
-        "{:<24} {:>7} {:>8} {:>8} {:>8} {:>8}",
-        "bucket",
-        "tickets",
-        "answered",
-        "median",
-        "p90",
-        "breaches"
+        "{:<14} {:<9} {:>8} {:>9} {:<13} {:<10} message-id",
+        "ticket",
+        "stage",
+        "age",
+        "in stage",
+        "case",
+        "escalated"
     );
-    let rows = r
-        .buckets
-        .iter()
-        .map(|b| (b.bucket.as_str(), &b.row))
-        .chain([("total", &r.total)]);
-    for (name, row) in rows {
-        let [t, a, m, p, b] = cells(row);
-        crate::outln!("{name:<24} {t:>7} {a:>8} {m:>8} {p:>8} {b:>8}");
-    }
-    crate::outln!("replies by the team:");
-    if r.members.is_empty() {
-        crate::outln!("  none");
-    }
-    for m in &r.members {
-        crate::outln!("  {:<40} {:>6}", m.who, m.replies);
-    }
-}
-
-fn print_markdown(r: &SlaReport) {
-    crate::outln!("## Response times\n\n{}\n", heading(r));
-    crate::outln!("| bucket | tickets | answered | median | p90 | breaches |");
-    crate::outln!("|---|---:|---:|---:|---:|---:|");
-    let rows = r
-        .buckets
-        .iter()
-        .map(|b| (b.bucket.as_str(), &b.row))
-        .chain([("**total**", &r.total)]);
-    for (name, row) in rows {
-        let [t, a, m, p, b] = cells(row);
+    for r in rows {
+        let escalated = if r.escalated.is_empty() {
+            "-".to_owned()
+        } else {
+            r.escalated.join(",")
+        };
         crate::outln!(
-            "| {} | {t} | {a} | {m} | {p} | {b} |",
-            name.replace('|', "\\|")
+            "{:<14} {:<9} {:>8} {:>9} {:<13} {:<10} {}",
+            r.ticket.as_deref().unwrap_or("-"),
+            r.stage.as_str(),
+            duration_text(r.age),
+            duration_text(r.in_stage),
+            r.case.as_deref().unwrap_or("-"),
+            escalated,
+            r.message_id
         );
-    }
-    crate::outln!("\n| member | replies |\n|---|---:|");
-    for m in &r.members {
-        crate::outln!("| {} | {} |", m.who.replace('|', "\\|"), m.replies);
     }
 }

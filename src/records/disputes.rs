@@ -4,6 +4,9 @@
 //!
 //! Owns the rules of a complete filing; rendering is `templates`, sending is `outbox`. A filing with a
 //! part missing is refused with that part named, and nothing is queued.
+//!
+//! A filing queued is recorded as a dispute (`received`, and `forwarded` when its copy goes to the
+//! list); following it further is `records::bridge`.
 
 mod stage;
 
@@ -101,20 +104,44 @@ pub struct Filed {
     pub member: Option<String>,
 }
 
-/// Queues the rendered filing `mail` about `candidate` and, when the candidate is on the roster,
-/// records an ABC pending on them (`abc = pending`, noting the filing), in one transaction.
+/// Queues the rendered filing `mail` about `candidate` (copied to `[disputes] list` when `[disputes]
+/// forward` is on), records it as a dispute for the bridge to follow and, when the candidate is on the
+/// roster, records an ABC pending on them (`abc = pending`, noting the filing), in one transaction.
 pub async fn queue_filing(
     store: &crate::store::Store,
     outbox: &crate::outbox::Outbox,
+    config: &DisputesConfig,
     mail: &crate::templates::RenderedMail,
     candidate: &Mailbox,
     actor: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Filed> {
+    let mut mail = mail.clone();
+    let forward = match (&config.list, config.forward) {
+        (Some(list), true) => {
+            if !mail
+                .to
+                .iter()
+                .chain(&mail.cc)
+                .any(|m| m.email == list.email)
+            {
+                mail.cc.push(list.clone());
+            }
+            true
+        }
+        _ => false,
+    };
     let mut tx = store.begin().await?;
     let queued = outbox
-        .enqueue_in(&mut tx, mail, "cli:dispute abc", now)
+        .enqueue_in(&mut tx, &mail, "cli:dispute abc", now)
         .await?;
+    record_filing_in(
+        &mut tx,
+        &queued.message_id,
+        forward && queued.held.is_none(),
+        now,
+    )
+    .await?;
     let person = crate::team::by_address_in(&mut tx, candidate.email.as_ref()).await?;
     if let Some(p) = &person {
         let note = format!(
@@ -137,6 +164,46 @@ pub async fn queue_filing(
         queued,
         member: person.map(|p| p.name),
     })
+}
+
+/// Records a queued filing as a dispute, `forwarded` at once when its copy went to the list; each stage
+/// with its audit event (subject `dispute:<id>`).
+async fn record_filing_in(
+    tx: &mut crate::store::Tx,
+    message_id: &str,
+    forwarded: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<i64> {
+    use crate::store::{DisputeMark, NewDispute, NewEvent, Store};
+    let at_ms = now.timestamp_millis();
+    let message_id = message_id.trim().trim_matches(['<', '>']);
+    let (id, _) = Store::dispute_insert_in(
+        tx,
+        &NewDispute {
+            message_id,
+            origin: "filing",
+            ticket: "",
+            received_ms: at_ms,
+        },
+    )
+    .await?;
+    let subject = format!("dispute:{id}");
+    let mut actions = vec![("dispute-received", "cli:dispute abc")];
+    if forwarded && Store::dispute_mark_in(tx, id, DisputeMark::Forwarded, at_ms, "outbox").await? {
+        actions.push(("dispute-forwarded", "outbox"));
+    }
+    for (action, reason) in actions {
+        let event = NewEvent {
+            at_ms,
+            actor: "cli",
+            subject: &subject,
+            action,
+            reason,
+            detail: "",
+        };
+        Store::record_event_in(tx, &event).await?;
+    }
+    Ok(id)
 }
 
 #[cfg(test)]

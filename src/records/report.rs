@@ -1,13 +1,15 @@
 //! The annual team report: its figures ([`TeamReport`]), built from plain rows by pure functions, and its
 //! forms (text, markdown, JSON, one self-contained HTML file), written to a directory with its charts.
 //!
-//! Owns what the report says and how each form lays it out. It reads no store and no clock: callers pass
-//! rows and the instant the report is made, so a report over an empty store is all zeros, not an error.
+//! Owns what the report says and how each form lays it out. The figures are built from plain rows by
+//! pure functions and read no clock: callers pass the instant the report is made. `gather` reads those
+//! rows from the store (its only reader), so a report over an empty store is all zeros, not an error.
 
 pub mod chart;
 mod document;
 mod example;
 mod figures;
+mod gather;
 mod html;
 mod markdown;
 mod text;
@@ -28,6 +30,7 @@ pub use self::figures::{
     MonthMail, MonthResponse, OTHER, OpenDispute, PingFigures, ResponseFigures, ResponseRow,
     RetentionFigures, RosterChange, RosterFigures, TicketTiming,
 };
+pub use self::gather::{Made, TITLE, make, team_report};
 use super::business_time::Target;
 
 /// A calendar month, shown as `2026-01`.

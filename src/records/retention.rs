@@ -34,7 +34,7 @@ pub use self::holds::Hold;
 pub use self::prune::RecordsReport;
 pub use self::rules::{FolderRule, limit_text, rule_for};
 use self::scan::Facts;
-pub use self::scan::numbers;
+pub use self::scan::{bare_id, numbers};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::mailbox::{Aged, Key, Source};

@@ -194,6 +194,38 @@ impl MailContext for Ping {
     }
 }
 
+/// The escalation of a dispute stuck in one stage, to the team leader.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisputeEscalation {
+    /// The team leader, `Name <addr>`.
+    pub recipient: String,
+    pub name: String,
+    /// How the dispute is known: its ticket, else its first Message-ID.
+    pub dispute: String,
+    /// The stage it waits in, as people read it (`forwarded to the list`).
+    pub stage: String,
+    /// When it was received and when it reached the stage (`2026-11-30 09:15 UTC`).
+    pub received: String,
+    pub since: String,
+    /// How long it has waited, and the limit for the stage (`2 days`, `1 day`).
+    pub waited: String,
+    pub limit: String,
+    /// What is missing, in a sentence.
+    pub next_step: String,
+    /// The arbitration case number, empty when none is known.
+    pub case: String,
+    /// The first message's Message-ID, without angle brackets.
+    pub message_id: String,
+    /// The team's address (`[outbox] from`).
+    pub team_address: String,
+}
+
+impl MailContext for DisputeEscalation {
+    fn template(&self) -> &'static str {
+        "dispute-escalation"
+    }
+}
+
 /// Sample data for every template, by template name, for `triaged check` and the golden files.
 pub fn sample_contexts() -> Vec<(&'static str, serde_json::Value)> {
     let mut out = Vec::new();
@@ -257,5 +289,22 @@ pub fn sample_contexts() -> Vec<(&'static str, serde_json::Value)> {
         reply_within: "14 days".to_owned(),
     };
     push("ping", serde_json::to_value(&ping));
+    let escalation = DisputeEscalation {
+        recipient: "Team Leader <stl@example.org>".to_owned(),
+        name: "Team Leader".to_owned(),
+        dispute: "s20261130.004".to_owned(),
+        stage: "forwarded to the list".to_owned(),
+        received: "2026-11-30 09:15 UTC".to_owned(),
+        since: "2026-11-30 09:16 UTC".to_owned(),
+        waited: "2 days".to_owned(),
+        limit: "1 day".to_owned(),
+        next_step: "Its copy from the arbitration list has not come back: check that the list \
+                    received it."
+            .to_owned(),
+        case: String::new(),
+        message_id: "1764494100000.5f0c@example.org".to_owned(),
+        team_address: "support@example.org".to_owned(),
+    };
+    push("dispute-escalation", serde_json::to_value(&escalation));
     out
 }

@@ -273,6 +273,14 @@ impl Pipeline {
             state.last_uid = state.last_uid.max(max_uid);
         }
         crate::team::note_ping_replies(&mut tx, classified.iter().map(|c| &c.info), now).await?;
+        crate::records::bridge::observe_in(
+            &mut tx,
+            &self.config,
+            self.effects.outbox(),
+            &classified,
+            now,
+        )
+        .await?;
         crate::failpoint::hit("before-verdict-commit");
         tx.commit().await.context("commit verdicts")?;
         crate::failpoint::hit("after-verdict-commit");

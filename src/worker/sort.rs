@@ -81,7 +81,9 @@ impl Sorter {
         };
         let causes_mail = !outcome.verdict.redirects.is_empty()
             || !outcome.verdict.vacations.is_empty()
-            || self.config.ack.buckets.iter().any(|b| b == plan.bucket());
+            || self.config.ack.buckets.iter().any(|b| b == plan.bucket())
+            // The disputes bridge forwards a new dispute's bytes to the arbitration list.
+            || crate::records::bridge::forwards(&self.config.disputes, plan.bucket());
         let info = outcome.info.unwrap_or_default();
         let mentions = if outcome.verdict.is_error() {
             BTreeSet::new()

@@ -1,6 +1,12 @@
 //! The team report's HTML as a browser shows it: Debian's `chromium`, headless, screenshots the page, and
 //! the charts' series colours must cover a measurable share of the pixels, while a page without the charts
 //! shows none of them. A missing chromium is a failure that says how to install it.
+//!
+//! `team_report`: the report made by `triaged report team` from a store filled with a year of traffic;
+//! `disputes`: the disputes bridge against the real mail servers and Mailman.
+
+mod disputes;
+mod team_report;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

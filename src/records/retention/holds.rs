@@ -62,6 +62,8 @@ struct Known {
     tickets: BTreeMap<String, BTreeSet<String>>,
     /// Message-IDs of the batch that belong to a thread with an open dispute.
     disputes: BTreeSet<String>,
+    /// Message-IDs of the batch whose dispute the bridge records as closed.
+    closed: BTreeSet<String>,
 }
 
 impl Known {
@@ -80,10 +82,17 @@ impl Known {
             .into_iter()
             .collect();
         let disputes = threads::open_dispute_ids(store, config, &ids).await?;
+        let own: Vec<String> = batch
+            .iter()
+            .map(|f| f.message_id.clone())
+            .filter(|id| !id.is_empty())
+            .collect();
+        let closed = threads::closed_dispute_ids(store, &own).await?;
         Ok(Known {
             manual,
             tickets,
             disputes,
+            closed,
         })
     }
 
@@ -113,7 +122,7 @@ impl Known {
         if let Some(case) = facts.cases.iter().next() {
             return Some(Hold::CaseNumber(case.clone()));
         }
-        if threads::is_dispute_folder(config, folder) {
+        if threads::is_dispute_folder(config, folder) && !self.closed.contains(&facts.message_id) {
             return Some(Hold::DisputeFolder(folder.to_owned()));
         }
         facts

@@ -97,3 +97,68 @@ fn hold_targets_are_checked() {
     );
     assert_eq!(HoldTarget::parse(HoldKind::Ticket, "a20261129.4"), None);
 }
+
+/// A store with three disputes as the bridge records them: one open, one acknowledged without a case
+/// number (closed), one acknowledged with a case number.
+async fn disputes_recorded(store: &crate::store::Store) -> Result<()> {
+    use crate::store::{DisputeMark, NewDispute, Store};
+    let mut tx = store.begin().await?;
+    for (id, ack, case) in [
+        ("open@x", false, ""),
+        ("closed@x", true, ""),
+        ("cased@x", true, "a20261130.2"),
+    ] {
+        let (d, _) = Store::dispute_insert_in(
+            &mut tx,
+            &NewDispute {
+                message_id: id,
+                origin: "bucket",
+                ticket: "",
+                received_ms: 1,
+            },
+        )
+        .await?;
+        if ack {
+            Store::dispute_mark_in(&mut tx, d, DisputeMark::Acknowledged, 2, "arbitration").await?;
+        }
+        if !case.is_empty() {
+            Store::dispute_set_case_in(&mut tx, d, case).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn facts(id: &str, refs: &[&str]) -> super::scan::Facts {
+    super::scan::Facts {
+        message_id: id.to_owned(),
+        digest: format!("digest-{id}"),
+        refs: refs.iter().map(|r| (*r).to_owned()).collect(),
+        ..super::scan::Facts::default()
+    }
+}
+
+/// Guards against: a closed dispute's mail kept for ever for being in the disputes folder, an open
+/// dispute's reply purged, a dispute with a case number released, or mail the bridge never filed
+/// (sorted before it kept records) losing the hold its folder gave it.
+async fn holds_ask_the_dispute_records(store: crate::store::Store) -> Result<()> {
+    disputes_recorded(&store).await?;
+    let (_dir, config) = load("[disputes]\nbuckets = [\"Support/Disputes\"]\n")?;
+    let batch = [
+        facts("open@x", &[]),
+        facts("reply@x", &["open@x"]),
+        facts("closed@x", &[]),
+        facts("cased@x", &[]),
+        facts("unknown@x", &[]),
+    ];
+    let refs: Vec<&super::scan::Facts> = batch.iter().collect();
+    let held = super::holds::check(&store, &config, "Support/Disputes", &refs).await?;
+    let held: Vec<bool> = held.iter().map(Option::is_some).collect();
+    assert_eq!(held, [true, true, false, true, true]);
+    let elsewhere = super::holds::check(&store, &config, "Triage", &refs[..3]).await?;
+    let elsewhere: Vec<bool> = elsewhere.iter().map(Option::is_some).collect();
+    assert_eq!(elsewhere, [true, true, false]);
+    Ok(())
+}
+
+crate::store::testing::backend_tests!(holds_ask_the_dispute_records);
