@@ -214,7 +214,7 @@ fn unsigned_and_malformed_mail_never_panics() -> Result<()> {
 
 /// Found by the `harvest_smime` fuzz target (input kept in `tests/fixtures/fuzz/harvest_smime/`): a
 /// detached signature OpenSSL cannot check is rejected as a bad signature with OpenSSL's reason. On
-/// this path OpenSSL 3.0's `PKCS7_verify` leaks 136 bytes (`fuzz/lsan.supp` says why); triaged's own
+/// this path OpenSSL 3.0's `PKCS7_verify` leaks 272 bytes (`fuzz/lsan.supp` says why); triaged's own
 /// handling frees everything it holds.
 #[test]
 fn a_signature_openssl_cannot_check_is_rejected_with_its_reason() -> Result<()> {
