@@ -574,11 +574,13 @@ const SHARED_ASSET: &str = "[[asset]]\nname = \"mailbox:shared\"\nkind = \"imap-
     roles = [\"se\", \"leader\"]\ncritical = true\n";
 
 /// Gives `user` a new password on the server (its passwd-file written aside and renamed into place, as
-/// a new user's is) and waits until Dovecot takes it: the test's own login with it works.
+/// a new user's is) and waits until Dovecot takes it: the test's own login with it works. Dovecot reads
+/// a passwd-file again only when its mtime or size changed, and two changes within one second keep the
+/// mtime, so the new password is the old one lengthened: the file always grows.
 async fn change_password(user: &TestUser) -> Result<TestUser> {
     let users = &mailserver().await?.users;
     let changed = TestUser {
-        password: format!("pw-{}", rand::random::<u64>()),
+        password: format!("{}-{}", user.password, rand::random::<u16>()),
         ..user.clone()
     };
     let staged = users.join(format!(".{}.new", user.name));
