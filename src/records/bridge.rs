@@ -28,7 +28,7 @@ use lettre::Address;
 use lettre::message::Mailbox;
 
 use crate::actions::Classified;
-use crate::config::{Config, DisputesConfig};
+use crate::config::DisputesConfig;
 use crate::outbox::{Outbox, RawMail};
 use crate::records::disputes::Stage;
 use crate::records::retention::{bare_id, numbers};
@@ -87,31 +87,21 @@ async fn event_in(tx: &mut Tx, id: i64, action: &str, reason: &str, at_ms: i64) 
     Ok(())
 }
 
-/// What the bridge makes of sorted mail: new disputes, and disputes moved on by mail in their threads.
-/// Runs inside the verdicts' transaction; `outbox` forwards new disputes when `[disputes] forward`.
+/// What the bridge makes of one sorted message: a new dispute, or disputes moved on by mail in their
+/// threads. `ticket` is the one the message joined in the thread records (written just before, in this
+/// transaction). Runs inside the verdict's transaction; `outbox` forwards new disputes when
+/// `[disputes] forward`.
 pub async fn observe_in(
     tx: &mut Tx,
-    config: &Config,
-    outbox: &Outbox,
-    items: &[Classified],
-    now: DateTime<Utc>,
-) -> Result<()> {
-    if !enabled(&config.disputes) {
-        return Ok(());
-    }
-    for item in items.iter().filter(|i| !i.verdict.is_error()) {
-        observe_one(tx, config, outbox, item, now).await?;
-    }
-    Ok(())
-}
-
-async fn observe_one(
-    tx: &mut Tx,
-    config: &Config,
+    config: &DisputesConfig,
     outbox: &Outbox,
     item: &Classified,
+    ticket: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    if !enabled(config) || item.verdict.is_error() {
+        return Ok(());
+    }
     let own = bare_id(item.message_id());
     let mut ids: Vec<String> = item.answers().iter().map(|id| bare_id(id)).collect();
     ids.push(own.clone());
@@ -131,18 +121,11 @@ async fn observe_one(
         found
     };
     let (tickets, cases) = (named('s'), named('a'));
-    // The thread records (written just before, in this transaction) know the message's ticket.
-    let ticket = match own.is_empty() {
-        true => None,
-        false => crate::records::threads::joined_in(tx, &own)
-            .await?
-            .map(|j| j.ticket),
-    };
+    let ticket = ticket.filter(|_| !own.is_empty()).map(str::to_owned);
     let found = Store::disputes_matching_in(tx, &ids, &tickets, &cases).await?;
     if found.is_empty() {
-        let disputes = &config.disputes;
-        if disputes.buckets.iter().any(|b| b == item.plan.bucket()) && !own.is_empty() {
-            let id = receive_in(tx, disputes, outbox, item, &own, now).await?;
+        if config.buckets.iter().any(|b| b == item.plan.bucket()) && !own.is_empty() {
+            let id = receive_in(tx, config, outbox, item, &own, now).await?;
             if let (Some(id), Some(ticket)) = (id, &ticket) {
                 Store::dispute_set_ticket_in(tx, id, ticket).await?;
             }
@@ -155,7 +138,7 @@ async fn observe_one(
         if let Some(ticket) = ticket.as_ref().or(tickets.first()) {
             Store::dispute_set_ticket_in(tx, d.id, ticket).await?;
         }
-        advance_in(tx, &config.disputes, d, item, &subject, &cases, now_ms).await?;
+        advance_in(tx, config, d, item, &subject, &cases, now_ms).await?;
     }
     Ok(())
 }

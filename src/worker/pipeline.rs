@@ -12,6 +12,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
+use super::caused::Caused;
 use super::progress::Progress;
 use super::quarantine::Quarantine;
 use super::sort::Sorter;
@@ -23,7 +24,6 @@ use crate::config::{Backlog, Config};
 use crate::mailbox::{Key, Selected, Source, Step};
 use crate::metrics::Metrics;
 use crate::outbox::harvest::Harvest;
-use crate::records::threads::Threads;
 use crate::store::{NewEvent, NewVerdict, Store, SyncState, VerdictRow};
 use crate::team::Learnt;
 
@@ -46,10 +46,8 @@ pub(super) struct Pipeline {
     metrics: Arc<Metrics>,
     /// Classifies fetched messages on the blocking pool.
     sorter: Sorter,
-    /// Queues the mail verdicts cause, inside their transactions.
-    effects: Arc<Effects>,
-    /// Records each message in its support ticket's thread, inside the verdict's transaction.
-    threads: Arc<Threads>,
+    /// What each recorded verdict causes (thread, mail, dispute), inside the verdict's transaction.
+    caused: Arc<Caused>,
     /// Second chances for quarantined messages.
     quarantine: Quarantine,
     /// The mailbox's identity in the store.
@@ -75,7 +73,12 @@ impl Pipeline {
         let mailbox = crate::mailbox::id(&config.mailbox.source);
         let folder = crate::mailbox::folder_name(&config.mailbox.source);
         let effects = Arc::new(Effects::new(&config, &mailbox)?);
-        let threads = Arc::new(Threads::new(&config, &mailbox));
+        let caused = Arc::new(Caused::new(
+            &config,
+            store.clone(),
+            effects.clone(),
+            &mailbox,
+        ));
         let rules_digest = super::quarantine::rules_fingerprint(&config.rules)?;
         let sorter = Sorter::new(
             rules,
@@ -90,8 +93,7 @@ impl Pipeline {
             clock: clock.clone(),
             metrics: metrics.clone(),
             sorter: sorter.clone(),
-            effects: effects.clone(),
-            threads: threads.clone(),
+            caused: caused.clone(),
             mailbox: mailbox.clone(),
             folder: folder.clone(),
             quarantine_folder: config.mailbox.quarantine.clone(),
@@ -104,8 +106,7 @@ impl Pipeline {
             clock,
             metrics,
             sorter,
-            effects,
-            threads,
+            caused,
             quarantine,
             mailbox,
             folder,
@@ -241,16 +242,7 @@ impl Pipeline {
             let (id, uid) = self
                 .record(&mut tx, item, state.uidvalidity, now.timestamp_millis())
                 .await?;
-            super::caused::thread_and_effects_in(
-                &mut tx,
-                &self.store,
-                &self.threads,
-                &self.effects,
-                item,
-                id,
-                now,
-            )
-            .await?;
+            self.caused.record_in(&mut tx, item, id, now).await?;
             self.learn(&mut tx, item, now).await?;
             recorded.push((
                 id,
@@ -273,14 +265,6 @@ impl Pipeline {
             state.last_uid = state.last_uid.max(max_uid);
         }
         crate::team::note_ping_replies(&mut tx, classified.iter().map(|c| &c.info), now).await?;
-        crate::records::bridge::observe_in(
-            &mut tx,
-            &self.config,
-            self.effects.outbox(),
-            &classified,
-            now,
-        )
-        .await?;
         crate::failpoint::hit("before-verdict-commit");
         tx.commit().await.context("commit verdicts")?;
         crate::failpoint::hit("after-verdict-commit");

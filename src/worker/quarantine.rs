@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::backoff::retry_delay_ms;
 use super::sort::Sorter;
 use super::summary::Summary;
-use crate::actions::{Classified, Effects, Plan, Target};
+use crate::actions::{Classified, Plan, Target};
 use crate::clock::Clock;
 use crate::config::RulesConfig;
 use crate::mailbox::{Fetched, Key, Source, Step};
@@ -78,9 +78,8 @@ pub(super) struct Quarantine {
     pub(super) clock: Clock,
     pub(super) metrics: Arc<Metrics>,
     pub(super) sorter: Sorter,
-    pub(super) effects: Arc<Effects>,
-    /// Records a released message in its support ticket's thread.
-    pub(super) threads: Arc<crate::records::threads::Threads>,
+    /// What a released message's verdict causes (thread, mail, dispute), in the release's transaction.
+    pub(super) caused: Arc<super::caused::Caused>,
     /// The mailbox's identity in the store.
     pub(super) mailbox: String,
     /// The watched folder, where `keep` sends a released message back to.
@@ -258,16 +257,9 @@ impl Quarantine {
             },
         )
         .await?;
-        super::caused::thread_and_effects_in(
-            &mut tx,
-            &self.store,
-            &self.threads,
-            &self.effects,
-            item,
-            row.verdict_id,
-            now,
-        )
-        .await?;
+        self.caused
+            .record_in(&mut tx, item, row.verdict_id, now)
+            .await?;
         tx.commit().await.context("commit release from quarantine")
     }
 
