@@ -573,6 +573,16 @@ crate::both_stores!(a_leaders_handover_covers_what_the_leader_role_holds);
 const SHARED_ASSET: &str = "[[asset]]\nname = \"mailbox:shared\"\nkind = \"imap-password\"\n\
     roles = [\"se\", \"leader\"]\ncritical = true\n";
 
+/// Fails when the command's output shows any of `users`' passwords.
+fn no_password_in(out: &Out, users: &[&TestUser]) -> Result<()> {
+    let all = out.all();
+    ensure!(
+        users.iter().all(|u| !all.contains(&u.password)),
+        "a password was printed: {all}"
+    );
+    Ok(())
+}
+
 /// Gives `user` a new password on the server (its passwd-file written aside and renamed into place, as
 /// a new user's is) and waits until Dovecot takes it: the test's own login with it works. Dovecot reads
 /// a passwd-file again only when its mtime or size changed, and two changes within one second keep the
@@ -664,11 +674,7 @@ async fn a_rotated_shared_password_is_verified_by_triageds_own_login(
         "{}",
         out.all()
     );
-    ensure!(
-        !out.all().contains(&owner.password) && !out.all().contains(&rotated.password),
-        "a password was printed: {}",
-        out.all()
-    );
+    no_password_in(&out, &[&owner, &rotated])?;
     let shown = env.ok(&["handover", "show", "2"]).await?;
     ensure!(
         shown.contains("  open  ")
@@ -717,11 +723,7 @@ async fn a_rotated_shared_password_is_verified_by_triageds_own_login(
         "{}",
         out.all()
     );
-    ensure!(
-        !out.all().contains(&changed.password) && !out.all().contains(&rotated.password),
-        "a password was printed: {}",
-        out.all()
-    );
+    no_password_in(&out, &[&changed, &rotated])?;
     let shown = env.ok(&["handover", "show", "2"]).await?;
     ensure!(shown.contains("  open  "), "{shown}");
     let listed = env.ok(&["handover", "list"]).await?;
