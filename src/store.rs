@@ -8,6 +8,7 @@
 mod disputes;
 mod events;
 mod handover;
+mod leases;
 mod outbox;
 mod prune;
 mod quarantine;
@@ -30,6 +31,7 @@ use sqlx::{Any, AnyPool, Transaction};
 pub use self::disputes::{DisputeMark, DisputeRow, NewDispute};
 pub use self::events::{Event, NewEvent};
 pub use self::handover::{DriftRow, HandoverAssetRow, HandoverRow, NewHandover};
+pub use self::leases::{Fenced, LeaseRow, WorkerRow};
 pub use self::outbox::{
     Delivery, HeldSource, NewOutboxMail, OutboxMail, OutboxRecipient, RecipientState,
 };
