@@ -7,6 +7,7 @@
 
 mod asset;
 mod hours;
+mod mailboxes;
 mod mailman;
 mod records;
 mod smime;
@@ -23,6 +24,7 @@ use lettre::message::Mailbox;
 
 pub use self::asset::{AssetConfig, AssetKind, asset_key};
 pub use self::hours::BusinessHours;
+pub use self::mailboxes::{DEFAULT_MAILBOX, LeaseConfig, MailboxEntry};
 pub use self::mailman::MailmanConfig;
 pub(crate) use self::records::key_part;
 pub use self::records::{DisputesConfig, EscalateAfter, RetentionConfig, SlaConfig};
@@ -103,7 +105,13 @@ impl fmt::Display for ConfigErrors {
 pub struct Config {
     /// The file it was read from; its directory anchors relative paths.
     pub file: PathBuf,
+    /// The first mailbox (the only one of a `[mailbox]` table): the one commands that act on a single
+    /// mailbox use. `run` watches every entry of `mailboxes`.
     pub mailbox: MailboxConfig,
+    /// Every mailbox, in file order: `[mailbox]` as one named `default`, or each `[[mailbox]]`.
+    pub mailboxes: Vec<MailboxEntry>,
+    /// How long a worker holds a mailbox it leases (PostgreSQL).
+    pub lease: LeaseConfig,
     pub store: StoreConfig,
     pub rules: RulesConfig,
     pub outbox: OutboxConfig,
@@ -134,6 +142,8 @@ pub enum Backlog {
 
 #[derive(Debug, Clone)]
 pub struct MailboxConfig {
+    /// The mailbox's label (`default` for a `[mailbox]` table); the store knows it by its source.
+    pub name: String,
     pub source: MailboxSource,
     /// IMAP password; required for IMAP sources.
     pub password: Option<Secret>,
@@ -334,6 +344,7 @@ fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
 
 const TABLES: &[&str] = &[
     "mailbox",
+    "lease",
     "store",
     "rules",
     "outbox",
@@ -361,7 +372,8 @@ fn read(
             errors.push(ConfigError::new(key.clone(), "unknown table"));
         }
     }
-    let mailbox = read_mailbox(Table::new(root, "mailbox", base, errors));
+    let mailboxes = mailboxes::read_mailboxes(root, base, errors);
+    let lease = mailboxes::read_lease(Table::new(root, "lease", base, errors));
     let store = read_store(Table::new(root, "store", base, errors));
     let rules = read_rules(Table::new(root, "rules", base, errors));
     let outbox = read_outbox(Table::new(root, "outbox", base, errors));
@@ -378,7 +390,9 @@ fn read(
     let assets = asset::read_assets(root, base, errors);
     Some(Config {
         file: file.to_owned(),
-        mailbox: mailbox?,
+        mailbox: mailboxes.first()?.mailbox.clone(),
+        mailboxes,
+        lease,
         store: store?,
         rules,
         outbox: outbox?,
@@ -396,60 +410,6 @@ fn read(
     })
 }
 
-fn read_mailbox(mut t: Table<'_>) -> Option<MailboxConfig> {
-    let url_text = t.string("url");
-    let allow_plaintext = t.bool_or("allow_plaintext", false);
-    let password = t.secret("password_file", "password_env");
-    let ca_file = t.existing_file("ca_file");
-    let backlog = match t.string_or("backlog", "process").as_str() {
-        "process" => Backlog::Process,
-        "skip" => Backlog::Skip,
-        other => {
-            t.error(
-                "backlog",
-                format!("{other:?} is neither \"process\" nor \"skip\""),
-            );
-            Backlog::Process
-        }
-    };
-    let poll_interval = t.duration_or("poll_interval", "60s");
-    let liveness_limit = t.duration_or("liveness_limit", "6m");
-    let quarantine = t.string_or("quarantine", "Quarantine");
-    let trash = t.string_or("trash", "Trash");
-    let allow_delete = t.bool_or("allow_delete", false);
-    let source = match url_text {
-        Some(text) => url::mailbox_source(&mut t, &text, allow_plaintext),
-        None => {
-            t.error("url", "is required");
-            None
-        }
-    };
-    if let Some(MailboxSource::Imap { .. }) = &source
-        && password.is_none()
-        && !t
-            .errors
-            .iter()
-            .any(|e| e.key.starts_with("mailbox.password"))
-    {
-        t.error(
-            "password_file",
-            "an IMAP mailbox needs password_file or password_env",
-        );
-    }
-    t.finish();
-    Some(MailboxConfig {
-        source: source?,
-        password,
-        ca_file,
-        backlog,
-        poll_interval,
-        liveness_limit,
-        quarantine,
-        trash,
-        allow_delete,
-    })
-}
-
 fn read_store(mut t: Table<'_>) -> Option<StoreConfig> {
     let text = t.string_or("url", "sqlite:var/triaged.db");
     let url = url::store_url(&mut t, &text);
@@ -457,7 +417,7 @@ fn read_store(mut t: Table<'_>) -> Option<StoreConfig> {
     Some(StoreConfig { url: url? })
 }
 
-fn read_rules(mut t: Table<'_>) -> RulesConfig {
+pub(super) fn read_rules(mut t: Table<'_>) -> RulesConfig {
     let script = t.path_or("script", "rules/support.sieve");
     if !script.is_file() {
         t.error("script", format!("no such file: {}", script.display()));
@@ -558,7 +518,7 @@ fn read_openpgp(mut t: Table<'_>) -> Option<OpenPgpConfig> {
     })
 }
 
-fn read_ack(mut t: Table<'_>) -> AckConfig {
+pub(super) fn read_ack(mut t: Table<'_>) -> AckConfig {
     let buckets = t.strings_or("buckets", &[]);
     let period = t.duration_or("period", "1d");
     t.finish();

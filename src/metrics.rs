@@ -1,6 +1,8 @@
-//! Observability: counters and gauges the worker updates (the team gauges among them), and a tiny
-//! HTTP/1.1 listener serving them as Prometheus text on `/metrics` and the watcher's liveness on
-//! `/healthz` (200 live, 503 not). It reads no store and never blocks the worker.
+//! Observability: counters and gauges the worker updates (per mailbox, labelled `mailbox="NAME"`, with
+//! the lease this worker holds on it and its token; the team gauges), and a tiny HTTP/1.1 listener
+//! serving them as Prometheus text on `/metrics` and the mailboxes' liveness on `/healthz` (200 while a
+//! held mailbox is live or none is held, 503 when every held one is down; one line per mailbox). It
+//! reads no store and never blocks the worker.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -21,10 +23,24 @@ use crate::clock::mono_ms;
 /// The worker's counters; shared by the loops and the listener.
 #[derive(Debug)]
 pub struct Metrics {
-    /// Messages sorted per bucket since start.
-    buckets: Mutex<BTreeMap<String, u64>>,
+    /// Each mailbox this worker has watched, by name: its own counters, labelled `mailbox="NAME"`.
+    mailboxes: Mutex<BTreeMap<String, Arc<MailboxMetrics>>>,
     /// Signed mail the worker learnt from or refused: (`learnt`|`rejected`, outcome or reason) → count.
     certificates: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Outbox mails not yet sent, refreshed by the worker.
+    outbox_depth: AtomicI64,
+    /// Timed tickets past their response target with no reply, refreshed by the response-times loop:
+    /// an alert can fire while a breach is still open.
+    sla_open_breaches: AtomicI64,
+    /// How the team stands, refreshed by the worker's team loop; `None` until its first pass.
+    team: Mutex<Option<TeamGauges>>,
+}
+
+/// One mailbox's counters, and whether (and under which fencing token) this worker holds it.
+#[derive(Debug)]
+pub struct MailboxMetrics {
+    /// Messages sorted per bucket since start.
+    buckets: Mutex<BTreeMap<String, u64>>,
     errors: AtomicU64,
     reconnects: AtomicU64,
     /// `mono_ms()` of the last byte from the IMAP server (the stream stamps it).
@@ -35,13 +51,11 @@ pub struct Metrics {
     liveness_ms: i64,
     /// Whether the source is IMAP (the server-silence check applies only there).
     imap: bool,
-    /// Outbox mails not yet sent, refreshed by the worker.
-    outbox_depth: AtomicI64,
-    /// Timed tickets past their response target with no reply, refreshed by the response-times loop:
-    /// an alert can fire while a breach is still open.
-    sla_open_breaches: AtomicI64,
-    /// How the team stands, refreshed by the worker's team loop; `None` until its first pass.
-    team: Mutex<Option<TeamGauges>>,
+    /// Whether this worker holds the mailbox's lease now, and the lease's fencing token.
+    held: AtomicBool,
+    token: AtomicI64,
+    /// The last error of its watcher, '' once a pass succeeds.
+    last_error: Mutex<String>,
 }
 
 /// The team's gauges: members per role, the unresponsive, overdue checklist items.
@@ -71,31 +85,30 @@ pub struct TeamRoleGauge {
 }
 
 impl Metrics {
-    pub fn new(liveness: Duration, imap: bool) -> Metrics {
+    pub fn new() -> Metrics {
         Metrics {
-            buckets: Mutex::new(BTreeMap::new()),
+            mailboxes: Mutex::new(BTreeMap::new()),
             certificates: Mutex::new(BTreeMap::new()),
-            errors: AtomicU64::new(0),
-            reconnects: AtomicU64::new(0),
-            last_read: Arc::new(AtomicI64::new(mono_ms())),
-            connected: AtomicBool::new(false),
-            liveness_ms: i64::try_from(liveness.as_millis()).unwrap_or(i64::MAX),
-            imap,
             outbox_depth: AtomicI64::new(0),
             sla_open_breaches: AtomicI64::new(0),
             team: Mutex::new(None),
         }
     }
 
+    /// The counters of mailbox `name`, made on first use (with its liveness limit and source kind).
+    pub fn mailbox(&self, name: &str, liveness: Duration, imap: bool) -> Arc<MailboxMetrics> {
+        let mut all = self
+            .mailboxes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.entry(name.to_owned())
+            .or_insert_with(|| Arc::new(MailboxMetrics::new(liveness, imap)))
+            .clone()
+    }
+
     pub fn set_team(&self, gauges: TeamGauges) {
         if let Ok(mut t) = self.team.lock() {
             *t = Some(gauges);
-        }
-    }
-
-    pub fn sorted(&self, bucket: &str) {
-        if let Ok(mut b) = self.buckets.lock() {
-            *b.entry(bucket.to_owned()).or_default() += 1;
         }
     }
 
@@ -107,18 +120,6 @@ impl Metrics {
         }
     }
 
-    pub fn error(&self) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn reconnected(&self) {
-        self.reconnects.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn set_connected(&self, up: bool) {
-        self.connected.store(up, Ordering::Relaxed);
-    }
-
     pub fn set_outbox_depth(&self, n: i64) {
         self.outbox_depth.store(n, Ordering::Relaxed);
     }
@@ -128,51 +129,114 @@ impl Metrics {
         self.sla_open_breaches.store(n, Ordering::Relaxed);
     }
 
-    /// Seconds since the server last sent a byte.
-    pub fn silence_seconds(&self) -> f64 {
-        (mono_ms() - self.last_read.load(Ordering::Relaxed)) as f64 / 1000.0
+    fn snapshot(&self) -> Vec<(String, Arc<MailboxMetrics>)> {
+        self.mailboxes
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
     }
 
-    /// Connected, and (for IMAP) heard from within the liveness limit.
+    /// The worker is healthy when a mailbox it holds is live, or when it holds none (a standby worker
+    /// waiting for a lease); not when every mailbox it holds is down.
     pub fn live(&self) -> bool {
-        let heard = !self.imap || self.silence_seconds() * 1000.0 < self.liveness_ms as f64;
-        self.connected.load(Ordering::Relaxed) && heard
+        let held: Vec<_> = self
+            .snapshot()
+            .into_iter()
+            .filter(|(_, m)| m.held())
+            .collect();
+        held.is_empty() || held.iter().any(|(_, m)| m.live())
+    }
+
+    /// The `/healthz` body: one line per mailbox, `NAME live|down|not held[: last error]`.
+    pub fn health(&self) -> String {
+        let mut out = String::new();
+        let all = self.snapshot();
+        if !all.iter().any(|(_, m)| m.held()) {
+            out.push_str("no mailbox held (standby)\n");
+        }
+        for (name, m) in all {
+            let state = match (m.held(), m.live()) {
+                (false, _) => "not held",
+                (true, true) => "live",
+                (true, false) => "down",
+            };
+            let error = m.last_error();
+            if error.is_empty() || !m.held() {
+                let _ = writeln!(out, "{name} {state}");
+            } else {
+                let _ = writeln!(out, "{name} {state}: {error}");
+            }
+        }
+        out
     }
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP triaged_messages_sorted_total Messages sorted, by bucket.\n");
+        let all = self.snapshot();
+        out.push_str(
+            "# HELP triaged_messages_sorted_total Messages sorted, by mailbox and bucket.\n",
+        );
         out.push_str("# TYPE triaged_messages_sorted_total counter\n");
-        if let Ok(b) = self.buckets.lock() {
-            for (bucket, n) in b.iter() {
-                let label = bucket.replace('\\', "\\\\").replace('"', "\\\"");
-                let _ = writeln!(
-                    out,
-                    "triaged_messages_sorted_total{{bucket=\"{label}\"}} {n}"
-                );
+        for (name, m) in &all {
+            let mailbox = label(name);
+            if let Ok(b) = m.buckets.lock() {
+                for (bucket, n) in b.iter() {
+                    let bucket = label(bucket);
+                    let _ = writeln!(
+                        out,
+                        "triaged_messages_sorted_total{{mailbox=\"{mailbox}\",bucket=\"{bucket}\"}} {n}"
+                    );
+                }
             }
         }
-        self.render_certificates(&mut out);
-        let gauges: [(&str, &str, &str, String); 6] = [
+        type Read = fn(&MailboxMetrics) -> String;
+        let per_mailbox: [(&str, &str, &str, Read); 6] = [
             (
                 "triaged_errors_total",
                 "counter",
                 "Errors while syncing or applying.",
-                self.errors.load(Ordering::Relaxed).to_string(),
+                |m| m.errors.load(Ordering::Relaxed).to_string(),
             ),
             (
                 "triaged_reconnects_total",
                 "counter",
                 "Reconnections to the mail server.",
-                self.reconnects.load(Ordering::Relaxed).to_string(),
+                |m| m.reconnects.load(Ordering::Relaxed).to_string(),
             ),
             (
                 "triaged_server_silence_seconds",
                 "gauge",
                 "Seconds since the last byte from the server.",
-                format!("{:.3}", self.silence_seconds()),
+                |m| format!("{:.3}", m.silence_seconds()),
             ),
+            (
+                "triaged_mailbox_live",
+                "gauge",
+                "1 when the mailbox's watcher is live.",
+                |m| u8::from(m.held() && m.live()).to_string(),
+            ),
+            (
+                "triaged_lease_held",
+                "gauge",
+                "1 while this worker holds the mailbox's lease.",
+                |m| u8::from(m.held()).to_string(),
+            ),
+            (
+                "triaged_lease_token",
+                "gauge",
+                "The fencing token of the mailbox's lease as this worker last held it.",
+                |m| m.token.load(Ordering::Relaxed).to_string(),
+            ),
+        ];
+        for (metric, kind, help, read) in per_mailbox {
+            let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
+            for (name, m) in &all {
+                let _ = writeln!(out, "{metric}{{mailbox=\"{}\"}} {}", label(name), read(m));
+            }
+        }
+        self.render_certificates(&mut out);
+        let gauges: [(&str, &str, &str, String); 3] = [
             (
                 "triaged_outbox_depth",
                 "gauge",
@@ -188,7 +252,7 @@ impl Metrics {
             (
                 "triaged_live",
                 "gauge",
-                "1 when the watcher is live.",
+                "1 when a mailbox this worker holds is live, or it holds none.",
                 u8::from(self.live()).to_string(),
             ),
         ];
@@ -204,6 +268,90 @@ impl Metrics {
             render_team(&mut out, team);
         }
         out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// A label value, escaped.
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+impl MailboxMetrics {
+    fn new(liveness: Duration, imap: bool) -> MailboxMetrics {
+        MailboxMetrics {
+            buckets: Mutex::new(BTreeMap::new()),
+            errors: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            last_read: Arc::new(AtomicI64::new(mono_ms())),
+            connected: AtomicBool::new(false),
+            liveness_ms: i64::try_from(liveness.as_millis()).unwrap_or(i64::MAX),
+            imap,
+            held: AtomicBool::new(false),
+            token: AtomicI64::new(0),
+            last_error: Mutex::new(String::new()),
+        }
+    }
+
+    pub fn sorted(&self, bucket: &str) {
+        if let Ok(mut b) = self.buckets.lock() {
+            *b.entry(bucket.to_owned()).or_default() += 1;
+        }
+    }
+
+    pub fn error(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn reconnected(&self) {
+        self.reconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn set_connected(&self, up: bool) {
+        self.connected.store(up, Ordering::Relaxed);
+    }
+
+    /// This worker took the lease under `token` (`held`), or gave it up or lost it.
+    pub fn set_held(&self, held: bool, token: i64) {
+        self.held.store(held, Ordering::Relaxed);
+        self.token.store(token, Ordering::Relaxed);
+        if !held {
+            self.set_connected(false);
+        }
+    }
+
+    pub fn held(&self) -> bool {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// The watcher's last error ('' clears it).
+    pub fn set_last_error(&self, error: &str) {
+        if let Ok(mut e) = self.last_error.lock() {
+            error.clone_into(&mut e);
+        }
+    }
+
+    pub fn last_error(&self) -> String {
+        self.last_error
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default()
+    }
+
+    /// Seconds since the server last sent a byte.
+    pub fn silence_seconds(&self) -> f64 {
+        (mono_ms() - self.last_read.load(Ordering::Relaxed)) as f64 / 1000.0
+    }
+
+    /// Connected, and (for IMAP) heard from within the liveness limit.
+    pub fn live(&self) -> bool {
+        let heard = !self.imap || self.silence_seconds() * 1000.0 < self.liveness_ms as f64;
+        self.connected.load(Ordering::Relaxed) && heard
     }
 }
 
@@ -343,8 +491,8 @@ async fn answer(mut stream: TcpStream, metrics: &Metrics) -> Result<()> {
     let path = request.split_whitespace().nth(1).unwrap_or("/");
     let (status, body) = match path {
         "/metrics" => ("200 OK", metrics.render()),
-        "/healthz" if metrics.live() => ("200 OK", "live\n".to_owned()),
-        "/healthz" => ("503 Service Unavailable", "not live\n".to_owned()),
+        "/healthz" if metrics.live() => ("200 OK", metrics.health()),
+        "/healthz" => ("503 Service Unavailable", metrics.health()),
         _ => ("404 Not Found", "not found\n".to_owned()),
     };
     let response = format!(
@@ -366,23 +514,46 @@ mod tests {
 
     #[test]
     fn renders_buckets_and_liveness() -> anyhow::Result<()> {
-        let m = Metrics::new(Duration::from_secs(60), true);
+        let metrics = Metrics::new();
+        assert!(
+            metrics.live(),
+            "a worker holding nothing is a healthy standby"
+        );
+        let m = metrics.mailbox("support", Duration::from_secs(60), true);
+        let other = metrics.mailbox("disputes", Duration::from_secs(60), true);
+        m.set_held(true, 4);
+        other.set_held(true, 1);
+        other.set_last_error("authentication failed");
         m.sorted("SE");
         m.sorted("SE");
         m.sorted("help");
-        assert!(!m.live(), "not live before connecting");
+        assert!(!metrics.live(), "not live before connecting");
         m.set_connected(true);
-        assert!(m.live());
-        let text = m.render();
+        assert!(metrics.live(), "one live mailbox is enough");
+        let text = metrics.render();
+        for line in [
+            "triaged_messages_sorted_total{mailbox=\"support\",bucket=\"SE\"} 2",
+            "triaged_mailbox_live{mailbox=\"support\"} 1",
+            "triaged_mailbox_live{mailbox=\"disputes\"} 0",
+            "triaged_lease_held{mailbox=\"support\"} 1",
+            "triaged_lease_token{mailbox=\"support\"} 4",
+            "triaged_live 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        let health = metrics.health();
+        assert!(health.contains("support live\n"), "{health}");
         assert!(
-            text.contains("triaged_messages_sorted_total{bucket=\"SE\"} 2"),
-            "{text}"
+            health.contains("disputes down: authentication failed"),
+            "{health}"
         );
-        assert!(text.contains("triaged_live 1"));
+        m.set_held(false, 4);
+        assert!(!metrics.live(), "the one held mailbox is down");
+        assert!(metrics.health().contains("support not held\n"));
         assert!(text.contains("triaged_sla_open_breaches 0"), "{text}");
-        m.set_sla_open_breaches(3);
+        metrics.set_sla_open_breaches(3);
         assert!(
-            m.render().contains("\ntriaged_sla_open_breaches 3\n"),
+            metrics.render().contains("\ntriaged_sla_open_breaches 3\n"),
             "an open breach is shown while it lasts"
         );
         assert!(
@@ -394,7 +565,7 @@ mod tests {
 
     #[test]
     fn counts_certificates_learnt_and_rejected() {
-        let m = Metrics::new(Duration::from_secs(60), false);
+        let m = Metrics::new();
         m.certificate("learnt", "recorded");
         m.certificate("rejected", "bad-signature");
         m.certificate("rejected", "bad-signature");
@@ -410,7 +581,7 @@ mod tests {
 
     #[test]
     fn renders_the_team_gauges_once_set() {
-        let m = Metrics::new(Duration::from_secs(60), false);
+        let m = Metrics::new();
         let role = |name: &str, active, responsive, critical| super::TeamRoleGauge {
             role: name.to_owned(),
             active,

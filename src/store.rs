@@ -233,14 +233,22 @@ impl Store {
     }
 }
 
-fn create_sqlite_dir(url: &str) -> Result<()> {
+/// The database file of a SQLite store URL; `None` for an in-memory one.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     let path = url
-        .trim_start_matches("sqlite:")
+        .strip_prefix("sqlite:")?
         .trim_start_matches("//")
         .split('?')
         .next()
         .unwrap_or_default();
-    if let Some(dir) = std::path::Path::new(path).parent()
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
+fn create_sqlite_dir(url: &str) -> Result<()> {
+    let Some(path) = sqlite_path(url) else {
+        return Ok(());
+    };
+    if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
         std::fs::create_dir_all(dir)

@@ -1,19 +1,24 @@
-//! The worker: [`run`] is `triaged run` and `run --once`. It loads what the loops need (the rules, the
-//! outbox with its keys, the templates), then either makes one pass and one outbox flush, or starts the
-//! one scheduler (`scheduler.rs`) with a loop per concern (the mailbox watcher, the outbox sender, the
-//! team gauges, the retention schedule when `[retention] schedule` is set, the response times when
-//! `[sla] buckets` are set, the disputes escalation check when the disputes bridge is on, the metrics
-//! listener) until shutdown. `--once` reads the response times and checks the disputes once too.
+//! The worker: [`run`] is `triaged run` and `run --once`. It loads what the loops need (each mailbox's
+//! rules, the outbox with its keys, the templates) and registers itself as a worker in the store. Then
+//! it either leases what mailboxes it can, makes one pass over each and one outbox flush, or starts the
+//! one scheduler (`scheduler.rs`) with a loop per concern until shutdown: the lease keeper
+//! (`lease.rs`), which holds this worker's fair share of the mailboxes and runs a watcher for each
+//! (with its response-times loop when that mailbox's `[sla] buckets` are set), the outbox sender, the
+//! team gauges, the retention schedule when `[retention] schedule` is set, the disputes escalation
+//! check when the disputes bridge is on, and the metrics listener. `--once` reads the response times
+//! and checks the disputes once too. On SQLite a second worker is refused (`single.rs`).
 //! [`check`] loads the same things without running anything, for `triaged check`; [`status`] reads
-//! where the mailbox stands. The worker writes no SQL and parses no arguments.
+//! where the mailboxes and the workers stand. The worker writes no SQL and parses no arguments.
 
 mod backoff;
 mod caused;
 mod gauges;
+mod lease;
 mod pipeline;
 mod progress;
 mod quarantine;
 mod scheduler;
+mod single;
 mod sort;
 mod status;
 mod summary;
@@ -23,18 +28,21 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
+use self::lease::{Fence, Keeper, Unit, Worker};
 use self::pipeline::Pipeline;
 pub use self::pipeline::{APPLY_BATCH, BATCH, MAX_APPLY_ATTEMPTS, Summary};
 pub use self::quarantine::{MAX_RECLASSIFY, QUARANTINE_FLAG};
 use self::scheduler::Group;
-pub use self::status::{Status, status};
+pub use self::status::{MailboxStatus, Status, WorkerStatus, status};
 pub use self::watch::IDLE_RENEW_MAX;
 use self::watch::Watcher;
 use crate::classify::Rules;
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError, ConfigErrors, MailboxSource};
-use crate::metrics::Metrics;
+use crate::metrics::{MailboxMetrics, Metrics};
 use crate::outbox::{FlushReport, Outbox};
 use crate::store::Store;
 use crate::templates::Templates;
@@ -42,20 +50,20 @@ use crate::templates::Templates;
 /// How `run` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Watch the mailbox and send mail until shutdown.
+    /// Watch the mailboxes and send mail until shutdown.
     Watch,
-    /// Sort what is pending, read the response times, escalate stalled disputes, flush the outbox
-    /// once, and return.
+    /// Sort what is pending in every mailbox it can lease, read the response times, escalate stalled
+    /// disputes, flush the outbox once, and return.
     Once,
 }
 
 /// What a run did.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
-    /// The mailbox's identity in the store.
-    pub mailbox: String,
-    /// What the pass sorted (`Once`; a watching run logs each pass instead).
-    pub summary: Summary,
+    /// Per mailbox sorted (`Once`): its name and what the pass did, or why it failed.
+    pub mailboxes: Vec<(String, Result<Summary, String>)>,
+    /// Mailboxes another worker held (`Once`), with the holder.
+    pub skipped: Vec<(String, String)>,
     /// The outbox flush of a `Once` run.
     pub outbox: Option<FlushReport>,
 }
@@ -69,6 +77,113 @@ pub struct Checked {
     pub team: crate::team::Checked,
 }
 
+/// One configured mailbox, ready to be watched under a lease.
+struct Mailbox {
+    /// The store's identity of it, which is its lease's key.
+    key: String,
+    /// The config as its watcher sees it (its own rules, ack and sla).
+    config: Arc<Config>,
+    rules: Arc<Rules>,
+    metrics: Arc<Metrics>,
+    counters: Arc<MailboxMetrics>,
+    store: Store,
+}
+
+impl Mailbox {
+    /// Loads every configured mailbox's rules (a script that does not compile fails the start).
+    fn load_all(
+        config: &Config,
+        store: &Store,
+        metrics: &Arc<Metrics>,
+    ) -> Result<Vec<Arc<Mailbox>>> {
+        config
+            .mailboxes
+            .iter()
+            .map(|entry| {
+                let one = Arc::new(config.for_mailbox(entry));
+                let rules = Arc::new(Rules::load(&one.rules)?);
+                let imap = matches!(one.mailbox.source, MailboxSource::Imap { .. });
+                let counters = metrics.mailbox(&one.mailbox.name, one.mailbox.liveness_limit, imap);
+                Ok(Arc::new(Mailbox {
+                    key: crate::mailbox::id(&one.mailbox.source),
+                    config: one,
+                    rules,
+                    metrics: metrics.clone(),
+                    counters,
+                    store: store.clone(),
+                }))
+            })
+            .collect()
+    }
+
+    fn name(&self) -> &str {
+        &self.config.mailbox.name
+    }
+
+    /// The watcher of this mailbox, under the lease `fence`.
+    fn watcher(&self, fence: Fence) -> Result<Watcher> {
+        let token = fence.token();
+        let metrics = (self.metrics.clone(), self.counters.clone());
+        let pipeline = Pipeline::new(
+            self.config.clone(),
+            self.store.clone(),
+            self.rules.clone(),
+            metrics.clone(),
+            Clock::system(),
+            fence,
+        )?;
+        Ok(Watcher::new(
+            pipeline,
+            self.config.clone(),
+            self.store.clone(),
+            metrics,
+            token,
+            Clock::system(),
+        ))
+    }
+
+    /// Watches the mailbox under `fence` until `cancel` fires or the lease is lost; with `[sla]
+    /// buckets`, its sent folders are read alongside.
+    async fn watch(self: Arc<Self>, fence: Fence, cancel: CancellationToken) -> Result<()> {
+        let watcher = self.watcher(fence)?;
+        let sla = (!self.config.sla.buckets.is_empty()).then(|| {
+            let (c, s, m, t) = (
+                self.config.clone(),
+                self.store.clone(),
+                self.metrics.clone(),
+                cancel.child_token(),
+            );
+            let every = self.config.mailbox.poll_interval;
+            tokio::spawn(
+                crate::records::sla::scheduled(c, s, Clock::system(), m, every, t)
+                    .instrument(tracing::Span::current()),
+            )
+        });
+        let watched = watcher.watch(&cancel).await;
+        if let Some(sla) = sla {
+            if watched.is_err() {
+                sla.abort();
+            }
+            let _ = sla.await;
+        }
+        watched
+    }
+
+    /// The lease unit the keeper runs.
+    fn unit(self: &Arc<Self>) -> Unit {
+        let me = self.clone();
+        Unit {
+            key: self.key.clone(),
+            name: self.name().to_owned(),
+            metrics: self.counters.clone(),
+            start: Arc::new(move |fence, cancel| {
+                let span = tracing::info_span!("mailbox", name = %me.name(), token = fence.token());
+                Box::pin(me.clone().watch(fence, cancel).instrument(span))
+            }),
+        }
+    }
+}
+
 /// Runs the worker until `shutdown` resolves (`Mode::Watch`), or makes one pass (`Mode::Once`, which
 /// `shutdown` cuts short between batches).
 pub async fn run(
@@ -76,56 +191,92 @@ pub async fn run(
     mode: Mode,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<Report> {
-    let clock = Clock::system();
     let (store, _) = Store::open_migrated(&config.store.url).await?;
-    let rules = Arc::new(Rules::load(&config.rules)?);
-    let imap = matches!(config.mailbox.source, MailboxSource::Imap { .. });
-    let metrics = Arc::new(Metrics::new(config.mailbox.liveness_limit, imap));
-    let pipeline = Pipeline::new(
-        config.clone(),
-        store.clone(),
-        rules,
-        metrics.clone(),
-        clock.clone(),
-    )?;
-    let watcher = Watcher::new(
-        pipeline,
-        config.clone(),
-        store.clone(),
-        metrics.clone(),
-        clock,
-    );
-    let mailbox = watcher.mailbox().to_owned();
+    let _single = single::lock(&store, &config.store.url)?;
+    let metrics = Arc::new(Metrics::new());
+    let mailboxes = Mailbox::load_all(&config, &store, &metrics)?;
+    let keys: Vec<(String, String)> = mailboxes
+        .iter()
+        .map(|m| (m.key.clone(), m.name().to_owned()))
+        .collect();
+    let worker = Worker::register(&store, config.lease.ttl, &keys).await?;
     let result = match mode {
-        Mode::Once => once(&watcher, &store, &config, shutdown).await,
-        Mode::Watch => watch(watcher, &store, &config, metrics, shutdown).await,
+        Mode::Once => once(&worker, &mailboxes, &store, &config, shutdown).await,
+        Mode::Watch => {
+            watch(
+                worker.clone(),
+                mailboxes,
+                &store,
+                &config,
+                metrics,
+                shutdown,
+            )
+            .await
+        }
     };
+    if mode == Mode::Once {
+        worker.stop().await;
+    }
     store.close().await;
-    let mut report = result?;
-    report.mailbox = mailbox;
+    let report = result?;
     tracing::info!("stopped");
     Ok(report)
 }
 
-/// One pass over the mailbox, then one outbox flush; a shutdown stops the pass between batches.
+/// One pass over every mailbox this worker can lease, then one outbox flush; a shutdown stops the
+/// pass between batches. A mailbox that fails is reported and the others go on.
 async fn once(
-    watcher: &Watcher,
+    worker: &Worker,
+    mailboxes: &[Arc<Mailbox>],
     store: &Store,
     config: &Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Report> {
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let pass = watcher.once(&cancel);
-    tokio::pin!(pass, shutdown);
-    let summary = tokio::select! {
-        summary = &mut pass => summary?,
-        () = &mut shutdown => {
-            tracing::info!("shutting down: finishing the batch in hand (signal again to exit at once)");
-            exit_on_second_signal();
-            cancel.cancel();
-            pass.await?
+    let cancel = CancellationToken::new();
+    let mut report = Report::default();
+    let passes = async {
+        for mailbox in mailboxes {
+            if cancel.is_cancelled() {
+                break;
+            }
+            let Some(fence) = worker.acquire(&mailbox.key).await? else {
+                let (leases, _) = store.leases().await?;
+                let holder = leases
+                    .into_iter()
+                    .find(|l| l.mailbox == mailbox.key)
+                    .map(|l| l.holder)
+                    .unwrap_or_default();
+                tracing::info!(mailbox = %mailbox.name(), holder = %holder, "held by another worker: skipped");
+                report.skipped.push((mailbox.name().to_owned(), holder));
+                continue;
+            };
+            let span =
+                tracing::info_span!("mailbox", name = %mailbox.name(), token = fence.token());
+            let pass = async { mailbox.watcher(fence)?.once(&cancel).await }
+                .instrument(span)
+                .await;
+            if let Err(e) = &pass {
+                tracing::error!(mailbox = %mailbox.name(), error = %format!("{e:#}"), "pass failed");
+            }
+            report.mailboxes.push((
+                mailbox.name().to_owned(),
+                pass.map_err(|e| format!("{e:#}")),
+            ));
         }
+        anyhow::Ok(())
     };
+    {
+        tokio::pin!(passes, shutdown);
+        tokio::select! {
+            done = &mut passes => done?,
+            () = &mut shutdown => {
+                tracing::info!("shutting down: finishing the batch in hand (signal again to exit at once)");
+                exit_on_second_signal();
+                cancel.cancel();
+                passes.await?;
+            }
+        }
+    }
     if !config.sla.buckets.is_empty() {
         crate::records::sla::pass(config, store, &Clock::system()).await?;
     }
@@ -136,16 +287,14 @@ async fn once(
             .await?;
     }
     let flushed = crate::outbox::flush(store, &config.outbox, &Clock::system(), false).await?;
-    Ok(Report {
-        summary,
-        outbox: Some(flushed),
-        ..Report::default()
-    })
+    report.outbox = Some(flushed);
+    Ok(report)
 }
 
 /// The long-lived loops under one scheduler, until shutdown or until one of them dies.
 async fn watch(
-    watcher: Watcher,
+    worker: Worker,
+    mailboxes: Vec<Arc<Mailbox>>,
     store: &Store,
     config: &Config,
     metrics: Arc<Metrics>,
@@ -156,11 +305,9 @@ async fn watch(
         Some(addr) => Some(crate::metrics::bind(addr).await?),
         None => None,
     };
+    let units = mailboxes.iter().map(Mailbox::unit).collect();
     let cancel = group.token();
-    group.spawn(
-        "mailbox watcher",
-        async move { watcher.watch(&cancel).await },
-    );
+    group.spawn("leases", Keeper::new(worker, units).run(cancel));
     let (s, o, c) = (store.clone(), config.outbox.clone(), group.token());
     group.spawn(
         "outbox sender",
@@ -178,19 +325,6 @@ async fn watch(
         group.spawn(
             "disputes escalation",
             crate::records::bridge::scheduled(c, s, Clock::system(), t),
-        );
-    }
-    if !config.sla.buckets.is_empty() {
-        let (c, s, m, t) = (
-            Arc::new(config.clone()),
-            store.clone(),
-            metrics.clone(),
-            group.token(),
-        );
-        let every = config.mailbox.poll_interval;
-        group.spawn(
-            "response times",
-            crate::records::sla::scheduled(c, s, Clock::system(), m, every, t),
         );
     }
     let (s, m, c) = (store.clone(), metrics.clone(), group.token());
@@ -254,6 +388,9 @@ fn exit_on_second_signal() {
 /// others under the key they come from.
 pub fn check(config: &Config) -> Result<Checked> {
     Rules::load(&config.rules)?;
+    for entry in config.mailboxes.iter().filter(|e| e.rules.is_some()) {
+        Rules::load(&config.for_mailbox(entry).rules)?;
+    }
     crate::records::buckets::check(config)?;
     let team = crate::team::check(config)?;
     crate::handover::Assets::load(config)?;

@@ -8,6 +8,7 @@ use crate::mailbox::Step;
 
 fn mailbox(allow_delete: bool) -> MailboxConfig {
     MailboxConfig {
+        name: "default".to_owned(),
         source: MailboxSource::Maildir {
             path: PathBuf::from("/m"),
         },

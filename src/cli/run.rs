@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::{ConfigArg, init_logging};
 use crate::clock::Clock;
-use crate::worker::{Mode, Status, Summary};
+use crate::worker::{MailboxStatus, Mode, Status, Summary, WorkerStatus};
 
 /// Arguments of `triaged run`.
 #[derive(Debug, Clone, Args)]
@@ -27,8 +27,20 @@ pub(super) async fn run(args: &RunArgs) -> Result<ExitCode> {
     init_logging(config.log.format);
     let mode = if args.once { Mode::Once } else { Mode::Watch };
     let report = crate::worker::run(config, mode, crate::worker::shutdown_signal()).await?;
+    let mut failed = false;
     if mode == Mode::Once {
-        print_summary(&report.mailbox, &report.summary);
+        for (name, pass) in &report.mailboxes {
+            match pass {
+                Ok(summary) => print_summary(name, summary),
+                Err(e) => {
+                    failed = true;
+                    crate::outln!("{name}: failed: {e}");
+                }
+            }
+        }
+        for (name, holder) in &report.skipped {
+            crate::outln!("{name}: skipped, held by worker {holder}");
+        }
         if let Some(flushed) = &report.outbox {
             crate::outln!(
                 "outbox: {} sent, {} to retry, {} failed",
@@ -38,7 +50,12 @@ pub(super) async fn run(args: &RunArgs) -> Result<ExitCode> {
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    // A mailbox that failed was reported above; the others were sorted all the same.
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// What went where, for `run --once`.
@@ -68,7 +85,8 @@ fn print_summary(mailbox: &str, summary: &Summary) {
     }
 }
 
-/// Prints per watched folder: UIDVALIDITY, last UID, pending, last error, messages per bucket today.
+/// Prints per mailbox its lease, UIDVALIDITY, last UID, pending, last error, messages per bucket
+/// today; then the workers, the outbox and the team.
 pub(super) async fn status(args: &ConfigArg) -> Result<ExitCode> {
     let config = args.load()?;
     init_logging(config.log.format);
@@ -78,7 +96,12 @@ pub(super) async fn status(args: &ConfigArg) -> Result<ExitCode> {
 }
 
 fn print_status(status: &Status) {
-    print_mailbox(status);
+    for mailbox in &status.mailboxes {
+        print_mailbox(mailbox);
+    }
+    print_workers(&status.workers);
+    crate::outln!("outbox");
+    crate::outln!("  depth         {} mail(s) waiting", status.outbox_depth);
     print_team(&status.team);
     print_rights(&status.rights);
 }
@@ -133,8 +156,44 @@ fn print_team(team: &crate::team::Health) {
     }
 }
 
-fn print_mailbox(status: &Status) {
-    crate::outln!("mailbox {}", status.mailbox);
+/// The workers part of `status`: each live worker (and any dead one still named by a lease).
+fn print_workers(workers: &[WorkerStatus]) {
+    crate::outln!("workers");
+    if workers.is_empty() {
+        crate::outln!("  none running");
+    }
+    for w in workers {
+        let state = if w.live { "live" } else { "silent" };
+        let held = if w.mailboxes.is_empty() {
+            "no mailbox".to_owned()
+        } else {
+            w.mailboxes.join(", ")
+        };
+        crate::outln!(
+            "  {}  {state}, pid {} on {}, heartbeat {:.1}s ago, holds {held}",
+            w.row.id,
+            w.row.pid,
+            w.row.host,
+            w.since_heartbeat_ms as f64 / 1000.0
+        );
+    }
+}
+
+fn print_mailbox(status: &MailboxStatus) {
+    crate::outln!("mailbox {} ({})", status.name, status.mailbox);
+    match &status.lease {
+        Some(l) if status.lease_held => crate::outln!(
+            "  lease         held by {} (token {}, expires in {:.1}s)",
+            l.holder,
+            l.token,
+            status.lease_left_ms as f64 / 1000.0
+        ),
+        Some(l) => crate::outln!("  lease         not held (last token {})", l.token),
+        None => crate::outln!("  lease         never held"),
+    }
+    if let Some(l) = status.lease.as_ref().filter(|l| !l.last_error.is_empty()) {
+        crate::outln!("  error         {}", l.last_error);
+    }
     let Some(state) = &status.state else {
         crate::outln!("  not attached yet: `triaged run` attaches it");
         return;
@@ -163,7 +222,6 @@ fn print_mailbox(status: &Status) {
         status.released,
         status.errors
     );
-    crate::outln!("  outbox depth  {} mail(s) waiting", status.outbox_depth);
     if status.today.is_empty() {
         crate::outln!("  today         nothing sorted");
     } else {

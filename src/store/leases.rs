@@ -173,9 +173,7 @@ impl Store {
     pub async fn stop_worker(&self, id: &str) -> Result<()> {
         let now = now_sql(self.backend);
         let mut tx = self.begin().await?;
-        sqlx::query(&format!(
-            "UPDATE leases SET holder = '', expires_ms = 0 WHERE holder = $1"
-        ))
+        sqlx::query("UPDATE leases SET holder = '', expires_ms = 0 WHERE holder = $1")
         .bind(id)
         .execute(&mut *tx)
         .await

@@ -171,6 +171,13 @@ impl Store {
 
     /// Marks verdicts applied: the mailbox now matches their plans.
     pub async fn mark_applied(&self, ids: &[i64], now_ms: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        Store::mark_applied_in(&mut tx, ids, now_ms).await?;
+        tx.commit().await.context("commit verdicts applied")
+    }
+
+    /// [`Store::mark_applied`] inside `tx` (the worker's, which checks its lease there first).
+    pub async fn mark_applied_in(tx: &mut Tx, ids: &[i64], now_ms: i64) -> Result<()> {
         for chunk in ids.chunks(500) {
             let sql = format!(
                 "UPDATE verdicts SET state = $1, applied_ms = $2 WHERE id IN ({})",
@@ -181,7 +188,7 @@ impl Store {
                 query = query.bind(*id);
             }
             query
-                .execute(self.pool())
+                .execute(&mut **tx)
                 .await
                 .context("mark verdicts applied")?;
         }

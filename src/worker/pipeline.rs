@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 use super::caused::Caused;
+use super::lease::Fence;
 use super::progress::Progress;
 use super::quarantine::Quarantine;
 use super::sort::Sorter;
@@ -22,7 +23,7 @@ use crate::classify::Rules;
 use crate::clock::Clock;
 use crate::config::{Backlog, Config};
 use crate::mailbox::{Key, Selected, Source, Step};
-use crate::metrics::Metrics;
+use crate::metrics::{MailboxMetrics, Metrics};
 use crate::outbox::harvest::Harvest;
 use crate::store::{NewEvent, NewVerdict, Store, SyncState, VerdictRow};
 use crate::team::Learnt;
@@ -43,7 +44,11 @@ pub(super) struct Pipeline {
     store: Store,
     config: Arc<Config>,
     clock: Clock,
+    /// The worker's counters (certificates) and the mailbox's own (buckets, errors).
     metrics: Arc<Metrics>,
+    counters: Arc<MailboxMetrics>,
+    /// The lease the mailbox is watched under: every transaction that records or applies checks it.
+    fence: Fence,
     /// Classifies fetched messages on the blocking pool.
     sorter: Sorter,
     /// What each recorded verdict causes (thread, mail, dispute), inside the verdict's transaction.
@@ -67,9 +72,11 @@ impl Pipeline {
         config: Arc<Config>,
         store: Store,
         rules: Arc<Rules>,
-        metrics: Arc<Metrics>,
+        metrics: (Arc<Metrics>, Arc<MailboxMetrics>),
         clock: Clock,
+        fence: Fence,
     ) -> Result<Pipeline> {
+        let (metrics, counters) = metrics;
         let mailbox = crate::mailbox::id(&config.mailbox.source);
         let folder = crate::mailbox::folder_name(&config.mailbox.source);
         let effects = Arc::new(Effects::new(&config, &mailbox)?);
@@ -91,7 +98,8 @@ impl Pipeline {
         let quarantine = Quarantine {
             store: store.clone(),
             clock: clock.clone(),
-            metrics: metrics.clone(),
+            metrics: counters.clone(),
+            fence: fence.clone(),
             sorter: sorter.clone(),
             caused: caused.clone(),
             mailbox: mailbox.clone(),
@@ -105,6 +113,8 @@ impl Pipeline {
             config,
             clock,
             metrics,
+            counters,
+            fence,
             sorter,
             caused,
             quarantine,
@@ -153,6 +163,7 @@ impl Pipeline {
                 }
             }
         };
+        self.fence.check().await?;
         self.store.save_sync_state(&state).await?;
         Ok(state)
     }
@@ -231,6 +242,7 @@ impl Pipeline {
         let max_uid = classified.iter().map(|c| c.key.uid).max().unwrap_or(0);
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
+        self.fence.check_in(&mut tx).await?;
         let mut recorded: Vec<(i64, Key, Plan)> = Vec::new();
         let mut seen_in_batch = BTreeSet::new();
         for item in &classified {
@@ -336,7 +348,7 @@ impl Pipeline {
         for (_, key, plan) in &recorded {
             let bucket = plan.bucket().to_owned();
             tracing::info!(uid = key.uid, name = %key.name, bucket = %bucket, "sorted");
-            self.metrics.sorted(&bucket);
+            self.counters.sorted(&bucket);
             *summary.buckets.entry(bucket).or_default() += 1;
         }
         Ok(())
@@ -432,6 +444,8 @@ impl Pipeline {
             .iter()
             .map(|(_, k, p)| (k.clone(), p.steps()))
             .collect();
+        self.fence.check().await?;
+        crate::failpoint::hit("after-lease-check");
         if let Err(e) = source.apply(&items).await {
             // A connection that failed mid-apply is no fault of the plans: they stay due, and the
             // next connection re-applies them at once (`recover`), finding what the server did.
@@ -442,12 +456,20 @@ impl Pipeline {
                     self.store.record_apply_failure(*id, &error, next).await?;
                 }
             }
-            self.metrics.error();
+            self.counters.error();
             return Err(e.context("apply verdicts"));
         }
         crate::failpoint::hit("after-apply");
         let ids: Vec<i64> = recorded.iter().map(|(id, ..)| *id).collect();
-        self.store.mark_applied(&ids, self.clock.now_ms()).await
+        self.mark_applied(&ids).await
+    }
+
+    /// Marks verdicts applied, in a transaction that checks the lease first.
+    async fn mark_applied(&self, ids: &[i64]) -> Result<()> {
+        let mut tx = self.store.begin().await?;
+        self.fence.check_in(&mut tx).await?;
+        Store::mark_applied_in(&mut tx, ids, self.clock.now_ms()).await?;
+        tx.commit().await.context("commit verdicts applied")
     }
 
     /// Re-applies verdicts recorded but not applied (a crash or a failed apply): a message no longer in
@@ -460,6 +482,7 @@ impl Pipeline {
         if rows.is_empty() {
             return Ok(());
         }
+        self.fence.check().await?;
         let keys: Vec<Key> = rows
             .iter()
             .map(|r| Key {
@@ -486,7 +509,7 @@ impl Pipeline {
             "re-applied verdicts recorded before a restart"
         );
         summary.recovered += rows.len() as u64;
-        self.store.mark_applied(&done, self.clock.now_ms()).await
+        self.mark_applied(&done).await
     }
 
     async fn reapply(&self, source: &mut Source, row: &VerdictRow, key: Key) -> Result<()> {

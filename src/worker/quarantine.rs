@@ -17,6 +17,7 @@ use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
 use super::backoff::retry_delay_ms;
+use super::lease::Fence;
 use super::sort::Sorter;
 use super::summary::Summary;
 use crate::actions::{Classified, Plan, Target};
@@ -24,7 +25,7 @@ use crate::clock::Clock;
 use crate::config::RulesConfig;
 use crate::mailbox::{Fetched, Key, Source, Step};
 use crate::message::sha256_hex;
-use crate::metrics::Metrics;
+use crate::metrics::MailboxMetrics;
 use crate::store::{
     GIVEN_UP, GONE, HELD, NewEvent, QuarantineFailure, QuarantineRow, RELEASED, RELEASING, Store,
 };
@@ -76,7 +77,9 @@ fn sieve_files(dir: &Path) -> Vec<std::path::PathBuf> {
 pub(super) struct Quarantine {
     pub(super) store: Store,
     pub(super) clock: Clock,
-    pub(super) metrics: Arc<Metrics>,
+    pub(super) metrics: Arc<MailboxMetrics>,
+    /// The lease this mailbox is watched under: the release's transaction checks it.
+    pub(super) fence: Fence,
     pub(super) sorter: Sorter,
     /// What a released message's verdict causes (thread, mail, dispute), in the release's transaction.
     pub(super) caused: Arc<super::caused::Caused>,
@@ -239,6 +242,7 @@ impl Quarantine {
         let now = self.clock.now();
         let plan = serde_json::to_string(&item.plan).context("serialise plan")?;
         let mut tx = self.store.begin().await?;
+        self.fence.check_in(&mut tx).await?;
         let bucket = item.plan.bucket();
         let now_ms = now.timestamp_millis();
         Store::quarantine_release_in(&mut tx, row.verdict_id, bucket, &plan, attempts, now_ms)
@@ -272,6 +276,7 @@ impl Quarantine {
     ) -> Result<()> {
         let mut steps = vec![Step::Unflag(vec![QUARANTINE_FLAG.to_owned()])];
         steps.extend(plan.steps());
+        self.fence.check().await?;
         source
             .apply(&[(key, steps)])
             .await

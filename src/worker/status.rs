@@ -1,6 +1,8 @@
-//! Where the watched mailbox stands, for `triaged status`: its sync state, what is pending on the
-//! server, verdicts not yet applied, the quarantine, the outbox, what was sorted today, and how the team
-//! stands (thin critical roles, unresponsive members, overdue checklist items). Reads only.
+//! Where the watched mailboxes stand, for `triaged status`: per mailbox its lease (holder, expiry,
+//! token, last error), sync state, what is pending on the server, verdicts not yet applied, the
+//! quarantine and what was sorted today; every live worker with its mailboxes and last heartbeat; the
+//! outbox; and how the team stands (thin critical roles, unresponsive members, overdue checklist
+//! items). Reads only.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,11 +15,28 @@ use crate::clock::Clock;
 use crate::config::{Config, MailboxSource};
 use crate::mailbox::imap::Imap;
 use crate::mailbox::maildir::Maildir;
-use crate::store::{GIVEN_UP, HELD, RELEASED, Store, SyncState};
+use crate::store::{GIVEN_UP, HELD, LeaseRow, RELEASED, Store, SyncState, WorkerRow};
+
+/// Where every mailbox and every worker stands.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// Each configured mailbox, in config order.
+    pub mailboxes: Vec<MailboxStatus>,
+    /// Every worker the store knows, newest first.
+    pub workers: Vec<WorkerStatus>,
+    /// Outbox mails not yet sent.
+    pub outbox_depth: i64,
+    /// How the team stands now.
+    pub team: crate::team::Health,
+    /// Rights left after retirements, and drift the latest sync or verify found.
+    pub rights: crate::handover::Alerts,
+}
 
 /// One watched mailbox as the store and the server see it.
 #[derive(Debug, Clone)]
-pub struct Status {
+pub struct MailboxStatus {
+    /// Its name in the config.
+    pub name: String,
     /// The mailbox's identity in the store.
     pub mailbox: String,
     /// `None` until `triaged run` first attaches the mailbox.
@@ -31,50 +50,96 @@ pub struct Status {
     pub held: i64,
     pub given_up: i64,
     pub released: i64,
-    /// Outbox mails not yet sent.
-    pub outbox_depth: i64,
     /// Messages sorted since midnight UTC, per bucket.
     pub today: BTreeMap<String, i64>,
-    /// How the team stands now.
-    pub team: crate::team::Health,
-    /// Rights left after retirements, and drift the latest sync or verify found.
-    pub rights: crate::handover::Alerts,
+    /// Its lease: holder ('' when none), expiry, token, the holder's last error.
+    pub lease: Option<LeaseRow>,
+    /// Whether the lease is held now (by the database's clock), and how long until it expires.
+    pub lease_held: bool,
+    pub lease_left_ms: i64,
 }
 
-/// Gathers the status of the configured mailbox (connects to the server for the pending count).
+/// One worker: live or not, its last heartbeat, and the mailboxes it holds.
+#[derive(Debug, Clone)]
+pub struct WorkerStatus {
+    pub row: WorkerRow,
+    pub live: bool,
+    /// Milliseconds since its last heartbeat.
+    pub since_heartbeat_ms: i64,
+    /// Names of the mailboxes it holds now.
+    pub mailboxes: Vec<String>,
+}
+
+/// Gathers the status of every configured mailbox (connecting to each server for its pending count,
+/// all at once) and of every worker.
 pub async fn status(config: &Config, clock: &Clock) -> Result<Status> {
     let store = Store::open_current(&config.store.url).await?;
-    let mailbox = crate::mailbox::id(&config.mailbox.source);
-    let state = store.sync_state(&mailbox).await?;
-    let pending = match &state {
-        Some(s) => pending(config, &store, &mailbox, s.last_uid)
-            .await
-            .map_err(|e| format!("{e:#}")),
-        None => Ok(0),
-    };
-    let (unapplied, errors) = store.verdict_backlog(&mailbox).await?;
-    let held = store.quarantine_counts(&mailbox).await?;
-    let count = |state: &str| held.get(state).copied().unwrap_or(0);
+    let (leases, db_now) = store.leases().await?;
     let now = clock.now();
-    let settings = crate::team::Settings::new(config)?;
-    let team = crate::team::health(&store, &settings, now).await?;
-    let rights = crate::handover::alerts(&store, config.team.revoke_within, now).await?;
     let midnight = Utc
         .from_utc_datetime(&now.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default())
         .timestamp_millis();
+    let each = config.mailboxes.iter().map(|entry| {
+        let one = config.for_mailbox(entry);
+        let (store, leases) = (&store, &leases);
+        async move {
+            let mailbox = crate::mailbox::id(&one.mailbox.source);
+            let state = store.sync_state(&mailbox).await?;
+            let pending = match &state {
+                Some(s) => pending(&one, store, &mailbox, s.last_uid)
+                    .await
+                    .map_err(|e| format!("{e:#}")),
+                None => Ok(0),
+            };
+            let (unapplied, errors) = store.verdict_backlog(&mailbox).await?;
+            let held = store.quarantine_counts(&mailbox).await?;
+            let count = |state: &str| held.get(state).copied().unwrap_or(0);
+            let lease = leases.iter().find(|l| l.mailbox == mailbox).cloned();
+            anyhow::Ok(MailboxStatus {
+                name: one.mailbox.name.clone(),
+                pending,
+                unapplied,
+                errors,
+                held: count(HELD),
+                given_up: count(GIVEN_UP),
+                released: count(RELEASED),
+                today: store.bucket_counts(&mailbox, midnight).await?,
+                lease_held: lease.as_ref().is_some_and(|l| l.held_at(db_now)),
+                lease_left_ms: lease.as_ref().map_or(0, |l| l.expires_ms - db_now),
+                lease,
+                mailbox,
+                state,
+            })
+        }
+    });
+    let mailboxes = futures::future::join_all(each)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    let (rows, db_now) = store.workers().await?;
+    let workers = rows
+        .into_iter()
+        .filter(|w| w.live_at(db_now) || leases.iter().any(|l| l.holder == w.id))
+        .map(|row| WorkerStatus {
+            live: row.live_at(db_now),
+            since_heartbeat_ms: db_now - row.heartbeat_ms,
+            mailboxes: leases
+                .iter()
+                .filter(|l| l.holder == row.id && l.held_at(db_now))
+                .map(|l| l.name.clone())
+                .collect(),
+            row,
+        })
+        .collect();
+    let settings = crate::team::Settings::new(config)?;
+    let team = crate::team::health(&store, &settings, now).await?;
+    let rights = crate::handover::alerts(&store, config.team.revoke_within, now).await?;
     let status = Status {
-        pending,
-        unapplied,
-        errors,
-        held: count(HELD),
-        given_up: count(GIVEN_UP),
-        released: count(RELEASED),
+        mailboxes,
+        workers,
         outbox_depth: store.outbox_depth().await?,
-        today: store.bucket_counts(&mailbox, midnight).await?,
         team,
         rights,
-        mailbox,
-        state,
     };
     store.close().await;
     Ok(status)

@@ -1,6 +1,10 @@
 //! Watching one mailbox: connect, sort what is pending, then wait for the next change (IMAP IDLE, or a
 //! poll on servers without it; inotify on a Maildir) and sort again, reconnecting with backoff when the
 //! connection dies. `once` is the single pass of `run --once`. The sorting itself is the pipeline's.
+//!
+//! Each mailbox has its own watcher, backoff and error: a mailbox that fails (a wrong password, a server
+//! down) retries alone and never stops the others. The one error that ends a watcher is a lost lease
+//! (`Fenced`): the mailbox is then another worker's.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +20,7 @@ use crate::config::{Config, MailboxSource};
 use crate::mailbox::Source;
 use crate::mailbox::imap::{Imap, Wake};
 use crate::mailbox::maildir::Maildir;
-use crate::metrics::Metrics;
+use crate::metrics::{MailboxMetrics, Metrics};
 use crate::store::Store;
 
 /// IDLE is renewed at least this often (RFC 2177 asks for under 29 minutes; NATs forget sooner).
@@ -27,7 +31,11 @@ pub(super) struct Watcher {
     pipeline: Pipeline,
     config: Arc<Config>,
     store: Store,
+    /// The worker's counters (the outbox depth) and the mailbox's own.
     metrics: Arc<Metrics>,
+    counters: Arc<MailboxMetrics>,
+    /// The lease's token, to record the mailbox's last error under.
+    token: i64,
     clock: Clock,
 }
 
@@ -36,16 +44,24 @@ impl Watcher {
         pipeline: Pipeline,
         config: Arc<Config>,
         store: Store,
-        metrics: Arc<Metrics>,
+        metrics: (Arc<Metrics>, Arc<MailboxMetrics>),
+        token: i64,
         clock: Clock,
     ) -> Watcher {
         Watcher {
             pipeline,
             config,
             store,
-            metrics,
+            metrics: metrics.0,
+            counters: metrics.1,
+            token,
             clock,
         }
+    }
+
+    /// The mailbox's name in the config.
+    fn name(&self) -> &str {
+        &self.config.mailbox.name
     }
 
     /// The mailbox's identity in the store.
@@ -75,7 +91,7 @@ impl Watcher {
         match &self.config.mailbox.source {
             MailboxSource::Imap { .. } => {
                 let (mut imap, selected) =
-                    Imap::connect(&self.config.mailbox, self.metrics.last_read.clone()).await?;
+                    Imap::connect(&self.config.mailbox, self.counters.last_read.clone()).await?;
                 imap.copy_rights = self.manages_rights();
                 let mut state = self.pipeline.attach(Some(selected)).await?;
                 let mut source = Source::Imap(Box::new(imap));
@@ -96,53 +112,80 @@ impl Watcher {
     /// Watches the mailbox until `cancel` fires.
     pub(super) async fn watch(&self, cancel: &CancellationToken) -> Result<()> {
         match &self.config.mailbox.source {
-            MailboxSource::Imap { .. } => {
-                self.imap_loop(cancel).await;
-                Ok(())
-            }
+            MailboxSource::Imap { .. } => self.imap_loop(cancel).await,
             MailboxSource::Maildir { path } => self.maildir_loop(path, cancel).await,
         }
     }
 
-    async fn imap_loop(&self, cancel: &CancellationToken) {
+    async fn imap_loop(&self, cancel: &CancellationToken) -> Result<()> {
         let mut backoff = Backoff::default();
         let mut first = true;
         while !cancel.is_cancelled() {
             if !first {
-                self.metrics.reconnected();
+                self.counters.reconnected();
             }
             first = false;
             let Err(e) = self.imap_session(cancel, &mut backoff).await else {
                 break;
             };
-            self.metrics.set_connected(false);
-            self.metrics.error();
-            let error = format!("{e:#}");
-            tracing::warn!(error = %error, "mailbox session ended");
-            if let Err(e) = self
-                .store
-                .set_sync_error(self.mailbox(), &error, self.clock.now_ms())
-                .await
-            {
-                tracing::warn!(error = %format!("{e:#}"), "record sync error");
+            self.counters.set_connected(false);
+            if super::lease::is_fenced(&e) {
+                return Err(e);
             }
+            self.failed(&e).await;
             let delay = backoff.next_delay();
-            tracing::info!(delay_ms = delay.as_millis() as u64, "reconnecting");
+            tracing::info!(mailbox = %self.name(), delay_ms = delay.as_millis() as u64, "reconnecting");
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = cancel.cancelled() => break,
             }
         }
-        self.metrics.set_connected(false);
+        self.counters.set_connected(false);
+        Ok(())
+    }
+
+    /// Counts and records a failed session or pass: in the metrics, the sync state and the lease row
+    /// (a mailbox that never connected has no sync state yet).
+    async fn failed(&self, e: &anyhow::Error) {
+        self.counters.error();
+        let error = format!("{e:#}");
+        tracing::warn!(mailbox = %self.name(), error = %error, "mailbox session ended");
+        self.counters.set_last_error(&error);
+        let recorded = async {
+            self.store
+                .set_sync_error(self.mailbox(), &error, self.clock.now_ms())
+                .await?;
+            self.store
+                .set_lease_error(self.mailbox(), self.token, &error)
+                .await
+        };
+        if let Err(e) = recorded.await {
+            tracing::warn!(error = %format!("{e:#}"), "record sync error");
+        }
+    }
+
+    /// Clears the mailbox's last error after a good pass.
+    async fn succeeded(&self) {
+        if self.counters.last_error().is_empty() {
+            return;
+        }
+        self.counters.set_last_error("");
+        if let Err(e) = self
+            .store
+            .set_lease_error(self.mailbox(), self.token, "")
+            .await
+        {
+            tracing::debug!(error = %format!("{e:#}"), "clear the lease error");
+        }
     }
 
     /// One connection: sort what is pending, then IDLE (or poll) and sort again on every change.
     async fn imap_session(&self, cancel: &CancellationToken, backoff: &mut Backoff) -> Result<()> {
         let (mut imap, selected) =
-            Imap::connect(&self.config.mailbox, self.metrics.last_read.clone()).await?;
+            Imap::connect(&self.config.mailbox, self.counters.last_read.clone()).await?;
         imap.copy_rights = self.manages_rights();
-        tracing::info!(mailbox = %self.mailbox(), uidvalidity = selected.uidvalidity, exists = selected.exists, "connected");
-        self.metrics.set_connected(true);
+        tracing::info!(mailbox = %self.name(), uidvalidity = selected.uidvalidity, exists = selected.exists, "connected");
+        self.counters.set_connected(true);
         let mut state = self.pipeline.attach(Some(selected)).await?;
         let renew = if imap.caps.idle {
             self.renew()
@@ -152,8 +195,9 @@ impl Watcher {
         loop {
             let mut source = Source::Imap(Box::new(imap));
             let summary = self.pipeline.pass(&mut source, &mut state, cancel).await?;
-            log_summary(&summary);
+            log_summary(self.name(), &summary);
             self.refresh_outbox_depth().await;
+            self.succeeded().await;
             backoff.reset();
             let Source::Imap(back) = source else {
                 anyhow::bail!("source changed kind")
@@ -180,17 +224,19 @@ impl Watcher {
         let (_watcher, mut changes) = maildir.watch()?;
         let mut source = Source::Maildir(maildir);
         let mut state = self.pipeline.attach(None).await?;
-        self.metrics.set_connected(true);
+        self.counters.set_connected(true);
         loop {
             match self.pipeline.pass(&mut source, &mut state, cancel).await {
                 Ok(summary) => {
-                    log_summary(&summary);
+                    log_summary(self.name(), &summary);
                     self.refresh_outbox_depth().await;
+                    self.succeeded().await;
                 }
-                Err(e) => {
-                    self.metrics.error();
-                    tracing::warn!(error = %format!("{e:#}"), "maildir pass failed");
+                Err(e) if super::lease::is_fenced(&e) => {
+                    self.counters.set_connected(false);
+                    return Err(e);
                 }
+                Err(e) => self.failed(&e).await,
             }
             tokio::select! {
                 _ = changes.recv() => {
@@ -202,7 +248,7 @@ impl Watcher {
                 () = cancel.cancelled() => break,
             }
         }
-        self.metrics.set_connected(false);
+        self.counters.set_connected(false);
         Ok(())
     }
 
@@ -215,9 +261,10 @@ impl Watcher {
     }
 }
 
-fn log_summary(summary: &Summary) {
+fn log_summary(mailbox: &str, summary: &Summary) {
     if summary.sorted() > 0 || summary.recovered > 0 {
         tracing::info!(
+            mailbox,
             sorted = summary.sorted(),
             errors = summary.errors,
             recovered = summary.recovered,
