@@ -199,7 +199,8 @@ pub async fn run(
         .iter()
         .map(|m| (m.key.clone(), m.name().to_owned()))
         .collect();
-    let worker = Worker::register(&store, config.lease.ttl, &keys).await?;
+    let alone = store.backend() == crate::store::Backend::Sqlite;
+    let worker = Worker::register(&store, config.lease.ttl, &keys, alone).await?;
     let result = match mode {
         Mode::Once => once(&worker, &mailboxes, &store, &config, shutdown).await,
         Mode::Watch => {

@@ -7,6 +7,9 @@
 CREATE TABLE workers (
     id             TEXT    PRIMARY KEY,
     host           TEXT    NOT NULL,
+    -- The host's PID namespace (`/proc/self/ns/pid`): a worker of the same host and namespace whose
+    -- pid is gone is known dead at once, without waiting for its heartbeat to age.
+    pidns          TEXT    NOT NULL DEFAULT '',
     pid            INTEGER NOT NULL,
     started_ms     INTEGER NOT NULL,
     heartbeat_ms   INTEGER NOT NULL,

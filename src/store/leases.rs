@@ -62,6 +62,7 @@ impl std::error::Error for Fenced {}
 pub struct WorkerRow {
     pub id: String,
     pub host: String,
+    pub pidns: String,
     pub pid: i64,
     pub started_ms: i64,
     pub heartbeat_ms: i64,
@@ -99,6 +100,7 @@ fn worker_row(row: &AnyRow) -> Result<WorkerRow, sqlx::Error> {
     Ok(WorkerRow {
         id: row.try_get("id")?,
         host: row.try_get("host")?,
+        pidns: row.try_get("pidns")?,
         pid: row.try_get("pid")?,
         started_ms: row.try_get("started_ms")?,
         heartbeat_ms: row.try_get("heartbeat_ms")?,
@@ -130,21 +132,23 @@ impl Store {
             .context("read the database's clock")
     }
 
-    /// Registers worker `id` (host, pid, ttl) as live now; returns the database's time.
+    /// Registers worker `id` (host and PID namespace, pid, ttl) as live now; returns the database's
+    /// time.
     pub async fn register_worker(
         &self,
         id: &str,
-        host: &str,
+        (host, pidns): (&str, &str),
         pid: i64,
         ttl_ms: i64,
     ) -> Result<i64> {
         let now = self.db_now_ms().await?;
         sqlx::query(
-            "INSERT INTO workers (id, host, pid, started_ms, heartbeat_ms, ttl_ms, stopped_ms) \
-             VALUES ($1, $2, $3, $4, $4, $5, 0)",
+            "INSERT INTO workers (id, host, pidns, pid, started_ms, heartbeat_ms, ttl_ms, \
+             stopped_ms) VALUES ($1, $2, $3, $4, $5, $5, $6, 0)",
         )
         .bind(id)
         .bind(host)
+        .bind(pidns)
         .bind(pid)
         .bind(now)
         .bind(ttl_ms)
@@ -174,10 +178,10 @@ impl Store {
         let now = now_sql(self.backend);
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE leases SET holder = '', expires_ms = 0 WHERE holder = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .context("release the leases")?;
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .context("release the leases")?;
         sqlx::query(&format!(
             "UPDATE workers SET stopped_ms = {now} WHERE id = $1"
         ))
@@ -192,7 +196,7 @@ impl Store {
     /// Every registered worker, newest first, with the database's time to judge them by.
     pub async fn workers(&self) -> Result<(Vec<WorkerRow>, i64)> {
         let rows = sqlx::query(
-            "SELECT id, host, pid, started_ms, heartbeat_ms, ttl_ms, stopped_ms FROM workers \
+            "SELECT id, host, pidns, pid, started_ms, heartbeat_ms, ttl_ms, stopped_ms FROM workers \
              ORDER BY started_ms DESC, id",
         )
         .fetch_all(self.pool())

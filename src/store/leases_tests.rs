@@ -7,8 +7,8 @@ const MB: &str = "imap://support%40example.org@mail.example.org:993/INBOX";
 async fn a_lease_is_held_by_one_worker_and_taken_over_only_after_it_expires(
     store: Store,
 ) -> anyhow::Result<()> {
-    store.register_worker("w1", "h", 1, 60_000).await?;
-    store.register_worker("w2", "h", 2, 60_000).await?;
+    store.register_worker("w1", ("h", "ns"), 1, 60_000).await?;
+    store.register_worker("w2", ("h", "ns"), 2, 60_000).await?;
     store
         .ensure_leases(&[(MB.to_owned(), "support".to_owned())])
         .await?;
@@ -67,7 +67,7 @@ async fn the_fence_refuses_a_stale_token_inside_the_transaction(
 }
 
 async fn a_stopped_worker_gives_its_leases_up_and_is_not_live(store: Store) -> anyhow::Result<()> {
-    store.register_worker("w1", "h", 1, 60_000).await?;
+    store.register_worker("w1", ("h", "ns"), 1, 60_000).await?;
     store
         .ensure_leases(&[
             (MB.to_owned(), "support".to_owned()),

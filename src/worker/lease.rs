@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::MailboxMetrics;
-use crate::store::{Fenced, Store, Tx};
+use crate::store::{Fenced, Store, Tx, WorkerRow};
 
 /// How long a unit given up (fair share, shutdown) may take to finish the batch in hand.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -94,30 +94,67 @@ pub(super) struct Worker {
     pub id: Arc<str>,
     pub store: Store,
     pub ttl: Duration,
+    /// The host name and PID namespace, to know workers of this machine whose process is gone.
+    host: Arc<str>,
+    pidns: Arc<str>,
+    /// The only worker there can be (SQLite, under its file lock): every other row is a dead one.
+    alone: bool,
 }
 
 impl Worker {
-    /// Registers a new worker `host:pid:random` and the lease rows of `mailboxes` (key, name).
+    /// Registers a new worker `host:pid:random` and the lease rows of `mailboxes` (key, name); then
+    /// frees what dead workers of this machine held. `alone` (SQLite, under the file lock) means no
+    /// other worker can be alive.
     pub(super) async fn register(
         store: &Store,
         ttl: Duration,
         mailboxes: &[(String, String)],
+        alone: bool,
     ) -> Result<Worker> {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
             .unwrap_or_else(|_| "localhost".to_owned());
+        let pidns = std::fs::read_link("/proc/self/ns/pid")
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         let pid = std::process::id();
         let id = format!("{host}:{pid}:{:04x}", rand::random::<u16>());
         store
-            .register_worker(&id, &host, i64::from(pid), ms(ttl))
+            .register_worker(&id, (&host, &pidns), i64::from(pid), ms(ttl))
             .await?;
         store.ensure_leases(mailboxes).await?;
         tracing::info!(worker = %id, ttl_ms = ms(ttl), "worker registered");
-        Ok(Worker {
+        let worker = Worker {
             id: id.into(),
             store: store.clone(),
             ttl,
-        })
+            host: host.into(),
+            pidns: pidns.into(),
+            alone,
+        };
+        worker.reap(&store.workers().await?.0).await?;
+        Ok(worker)
+    }
+
+    /// Marks stopped, freeing their leases at once, the workers known dead without waiting for their
+    /// heartbeat to age: any other on a SQLite store (this one holds the file lock), and on PostgreSQL
+    /// those of this host and PID namespace whose process is gone (killed, crashed). A live process
+    /// under a reused pid only makes the wait the ordinary one.
+    async fn reap(&self, workers: &[WorkerRow]) -> Result<()> {
+        for w in workers {
+            let dead = w.stopped_ms == 0
+                && *w.id != *self.id
+                && (self.alone
+                    || (!self.pidns.is_empty()
+                        && *w.host == *self.host
+                        && *w.pidns == *self.pidns
+                        && !std::path::Path::new(&format!("/proc/{}", w.pid)).exists()));
+            if dead {
+                tracing::warn!(worker = %w.id, pid = w.pid, "worker gone without stopping: its leases are released");
+                self.store.stop_worker(&w.id).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Takes the lease on `key` if it is free or expired; the fence to run under.
@@ -224,8 +261,9 @@ impl Keeper {
                 self.drop_unit(held, &key, "lease expired or taken by another worker");
             }
         }
-        let (leases, now) = store.leases().await?;
         let (workers, _) = store.workers().await?;
+        self.worker.reap(&workers).await?;
+        let (leases, now) = store.leases().await?;
         let live = workers.iter().filter(|w| w.live_at(now)).count().max(1);
         let share = self.units.len().div_ceil(live);
         // More than the share while others have room: give the newest up, one per round.

@@ -69,7 +69,7 @@ async fn dovecot_restarted_while_idling_then_a_delivered_message_is_sorted(
     );
     let (_, text) = http_get(metrics, "/metrics").await?;
     ensure!(
-        has_line(&text, "triaged_reconnects_total 1"),
+        has_line(&text, "triaged_reconnects_total{mailbox=\"default\"} 1"),
         "not exactly one reconnect:\n{text}"
     );
     child.start_kill().ok();
@@ -254,7 +254,10 @@ async fn a_silent_connection_fails_healthz_and_triaged_reconnects_within_the_liv
         "no new connection through the proxy"
     );
     let (_, text) = http_get(metrics, "/metrics").await?;
-    for line in ["triaged_reconnects_total 1", "triaged_live 1"] {
+    for line in [
+        "triaged_reconnects_total{mailbox=\"default\"} 1",
+        "triaged_live 1",
+    ] {
         ensure!(
             has_line(&text, line),
             "/metrics lacks the line {line:?}:\n{text}"
@@ -264,7 +267,8 @@ async fn a_silent_connection_fails_healthz_and_triaged_reconnects_within_the_liv
         "triaged_errors_total",
         "triaged_server_silence_seconds",
         "triaged_outbox_depth",
-        "triaged_messages_sorted_total{bucket=",
+        "triaged_messages_sorted_total{mailbox=\"default\",bucket=",
+        "triaged_lease_held{mailbox=\"default\"} 1",
     ] {
         ensure!(text.contains(needle), "/metrics lacks {needle:?}:\n{text}");
     }

@@ -64,7 +64,7 @@ async fn cut_on(backend: Backend, command: &'static str) -> Result<()> {
     ensure!(child.try_wait()?.is_none(), "triaged exited after the cut");
     let (_, text) = http_get(metrics, "/metrics").await?;
     ensure!(
-        has_line(&text, "triaged_reconnects_total 1"),
+        has_line(&text, "triaged_reconnects_total{mailbox=\"default\"} 1"),
         "not exactly one reconnect after the cut on {command}:\n{text}"
     );
     ensure!(
