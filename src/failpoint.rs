@@ -11,6 +11,10 @@
 //! `\Deleted`, not expunged), `retention-after-expunge` (expunged, not recorded) and
 //! `retention-between-batches` (a purge batch recorded, the next not begun).
 //!
+//! `after-lease-check` (the lease's token checked, the IMAP command it guards not yet sent) is where a
+//! test pauses a worker instead: with `TRIAGED_FAILPOINT_ACTION=stop` a point stops the process with
+//! SIGSTOP, as a long GC pause or a frozen VM would, until the test sends SIGCONT.
+//!
 //! `batch(default)` is the size of the worker's batches: `TRIAGED_FAILPOINT_BATCH=N` makes the worker
 //! fetch, commit and apply N messages at a time instead of 500 and 5,000, so that a test can count a
 //! backlog's progress in applied messages and kill the process between small steps of it.
@@ -35,10 +39,25 @@ fn fires(name: &str) -> bool {
     point == name && HITS.fetch_add(1, Ordering::SeqCst) + 1 >= nth
 }
 
-/// Aborts the process if the fail point `name` is armed.
+/// Aborts the process if the fail point `name` is armed (or stops it, with
+/// `TRIAGED_FAILPOINT_ACTION=stop`).
 #[cfg(feature = "failpoints")]
 pub fn hit(name: &str) {
     if fires(name) {
+        if std::env::var("TRIAGED_FAILPOINT_ACTION").as_deref() == Ok("stop") {
+            // A pause happens once; the process then runs on.
+            static STOPPED: std::sync::atomic::AtomicBool =
+                std::sync::atomic::AtomicBool::new(false);
+            if STOPPED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            eprintln!("triaged: fail point {name} reached: stopping (SIGSTOP)");
+            let _ = std::process::Command::new("kill")
+                .args(["-STOP", &std::process::id().to_string()])
+                .status();
+            eprintln!("triaged: continued after fail point {name}");
+            return;
+        }
         eprintln!("triaged: fail point {name} reached: aborting");
         std::process::abort();
     }

@@ -447,6 +447,8 @@ impl Pipeline {
         self.fence.check().await?;
         crate::failpoint::hit("after-lease-check");
         if let Err(e) = source.apply(&items).await {
+            // A lease lost meanwhile: the failure is the new holder's business, not ours to record.
+            self.fence.check().await?;
             // A connection that failed mid-apply is no fault of the plans: they stay due, and the
             // next connection re-applies them at once (`recover`), finding what the server did.
             if !crate::mailbox::connection_failed(&e) {
@@ -531,6 +533,7 @@ impl Pipeline {
         {
             Ok(()) => Ok(()),
             Err(e) if crate::mailbox::connection_failed(&e) => Err(e),
+            Err(e) if let Err(lost) = self.fence.check().await => Err(lost.context(e)),
             Err(e) if row.attempts + 1 >= MAX_APPLY_ATTEMPTS => {
                 tracing::error!(verdict = row.id, error = %format!("{e:#}"), "giving up applying: quarantine");
                 let q = Plan::quarantine(&self.config.mailbox.quarantine, plan.had.clone());

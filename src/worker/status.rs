@@ -74,14 +74,13 @@ pub struct WorkerStatus {
 /// all at once) and of every worker.
 pub async fn status(config: &Config, clock: &Clock) -> Result<Status> {
     let store = Store::open_current(&config.store.url).await?;
-    let (leases, db_now) = store.leases().await?;
     let now = clock.now();
     let midnight = Utc
         .from_utc_datetime(&now.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default())
         .timestamp_millis();
     let each = config.mailboxes.iter().map(|entry| {
         let one = config.for_mailbox(entry);
-        let (store, leases) = (&store, &leases);
+        let store = &store;
         async move {
             let mailbox = crate::mailbox::id(&one.mailbox.source);
             let state = store.sync_state(&mailbox).await?;
@@ -94,7 +93,6 @@ pub async fn status(config: &Config, clock: &Clock) -> Result<Status> {
             let (unapplied, errors) = store.verdict_backlog(&mailbox).await?;
             let held = store.quarantine_counts(&mailbox).await?;
             let count = |state: &str| held.get(state).copied().unwrap_or(0);
-            let lease = leases.iter().find(|l| l.mailbox == mailbox).cloned();
             anyhow::Ok(MailboxStatus {
                 name: one.mailbox.name.clone(),
                 pending,
@@ -104,19 +102,27 @@ pub async fn status(config: &Config, clock: &Clock) -> Result<Status> {
                 given_up: count(GIVEN_UP),
                 released: count(RELEASED),
                 today: store.bucket_counts(&mailbox, midnight).await?,
-                lease_held: lease.as_ref().is_some_and(|l| l.held_at(db_now)),
-                lease_left_ms: lease.as_ref().map_or(0, |l| l.expires_ms - db_now),
-                lease,
+                lease: None,
+                lease_held: false,
+                lease_left_ms: 0,
                 mailbox,
                 state,
             })
         }
     });
-    let mailboxes = futures::future::join_all(each)
+    let mut mailboxes = futures::future::join_all(each)
         .await
         .into_iter()
         .collect::<Result<Vec<_>>>()?;
-    let (rows, db_now) = store.workers().await?;
+    // Leases and workers are read together, after the servers answered, so they judge each other by
+    // one moment of the database's clock.
+    let (leases, db_now) = store.leases().await?;
+    for m in &mut mailboxes {
+        m.lease = leases.iter().find(|l| l.mailbox == m.mailbox).cloned();
+        m.lease_held = m.lease.as_ref().is_some_and(|l| l.held_at(db_now));
+        m.lease_left_ms = m.lease.as_ref().map_or(0, |l| l.expires_ms - db_now);
+    }
+    let (rows, _) = store.workers().await?;
     let workers = rows
         .into_iter()
         .filter(|w| w.live_at(db_now) || leases.iter().any(|l| l.holder == w.id))

@@ -130,6 +130,7 @@ impl Watcher {
             };
             self.counters.set_connected(false);
             if super::lease::is_fenced(&e) {
+                self.fenced(&e);
                 return Err(e);
             }
             self.failed(&e).await;
@@ -162,6 +163,11 @@ impl Watcher {
         if let Err(e) = recorded.await {
             tracing::warn!(error = %format!("{e:#}"), "record sync error");
         }
+    }
+
+    /// Says that the store refused a write because the lease is no longer this worker's.
+    fn fenced(&self, e: &anyhow::Error) {
+        tracing::warn!(mailbox = %self.name(), error = %format!("{e:#}"), "write refused by the lease's fencing token: stopping this mailbox");
     }
 
     /// Clears the mailbox's last error after a good pass.
@@ -234,6 +240,7 @@ impl Watcher {
                 }
                 Err(e) if super::lease::is_fenced(&e) => {
                     self.counters.set_connected(false);
+                    self.fenced(&e);
                     return Err(e);
                 }
                 Err(e) => self.failed(&e).await,

@@ -15,6 +15,8 @@ const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 pub struct ConfigBuilder {
     /// The body of `[mailbox]`.
     mailbox: String,
+    /// The bodies of `[[mailbox]]` entries, written instead of `[mailbox]` when there are any.
+    entries: Vec<String>,
     store_url: String,
     script: String,
     include_dir: String,
@@ -29,6 +31,7 @@ impl Default for ConfigBuilder {
     fn default() -> Self {
         ConfigBuilder {
             mailbox: "url = \"maildir:mail\"\n".to_owned(),
+            entries: Vec::new(),
             store_url: "sqlite:triaged.db".to_owned(),
             script: format!("{MANIFEST}/rules/support.sieve"),
             include_dir: format!("{MANIFEST}/rules"),
@@ -69,6 +72,12 @@ impl ConfigBuilder {
         self
     }
 
+    /// `[[mailbox]]` entries (each body with its `name`), instead of the one `[mailbox]`.
+    pub fn mailboxes(mut self, entries: &[String]) -> Self {
+        self.entries = entries.to_vec();
+        self
+    }
+
     /// `[store] url`.
     pub fn store(mut self, url: &str) -> Self {
         url.clone_into(&mut self.store_url);
@@ -101,10 +110,19 @@ impl ConfigBuilder {
 
     /// The TOML text.
     pub fn text(&self) -> String {
+        let mailboxes = if self.entries.is_empty() {
+            format!("[mailbox]\n{}", self.mailbox)
+        } else {
+            self.entries
+                .iter()
+                .map(|body| format!("[[mailbox]]\n{body}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
         format!(
-            "[mailbox]\n{}\n[store]\nurl = \"{}\"\n\n[rules]\nscript = \"{}\"\ninclude_dir = \"{}\"\n\n\
+            "{}\n[store]\nurl = \"{}\"\n\n[rules]\nscript = \"{}\"\ninclude_dir = \"{}\"\n\n\
              [outbox]\n{}from = \"{}\"\n\n{}",
-            self.mailbox,
+            mailboxes,
             self.store_url,
             self.script,
             self.include_dir,
@@ -122,5 +140,11 @@ impl ConfigBuilder {
         let path = dir.join("triaged.toml");
         std::fs::write(&path, self.text()).context("write config")?;
         Ok(path)
+    }
+
+    /// Writes the config as `path` (one of several configs in a test's directory).
+    pub fn write_as(&self, path: &Path) -> Result<PathBuf> {
+        std::fs::write(path, self.text()).with_context(|| format!("write {}", path.display()))?;
+        Ok(path.to_owned())
     }
 }
