@@ -135,7 +135,14 @@ async fn once(
         crate::records::bridge::escalate(store, config, &outbox, &templates, &Clock::system())
             .await?;
     }
-    let flushed = crate::outbox::flush(store, &config.outbox, &Clock::system(), false).await?;
+    let flushed = crate::outbox::flush(
+        store,
+        &config.outbox,
+        &Clock::system(),
+        false,
+        &crate::outbox::Flusher::own(),
+    )
+    .await?;
     Ok(Report {
         summary,
         outbox: Some(flushed),
@@ -164,7 +171,7 @@ async fn watch(
     let (s, o, c) = (store.clone(), config.outbox.clone(), group.token());
     group.spawn(
         "outbox sender",
-        crate::outbox::run_sender(s, o, Clock::system(), c),
+        crate::outbox::run_sender(s, o, Clock::system(), c, crate::outbox::Flusher::own()),
     );
     if let Some(every) = config.retention.schedule {
         let (c, s, t) = (Arc::new(config.clone()), store.clone(), group.token());
