@@ -417,6 +417,56 @@ async fn an_automatic_reply_is_guarded_threaded_and_once_per_period() -> Result<
     Ok(())
 }
 
+/// Guards against: two workers acknowledging two mails from one sender at the same moment both
+/// answering (RFC 3834, once per period). The second transaction waits for the first and, once that
+/// one committed, is declined; on both stores.
+#[tokio::test]
+async fn two_workers_acknowledging_one_sender_at_once_send_one_reply() -> Result<()> {
+    let (dir, sqlite) = crate::store::testing::sqlite().await?;
+    let postgres = crate::store::testing::postgres().await?;
+    for store in [sqlite, postgres] {
+        let ob = outbox(file_transport(dir.path()), None)?;
+        let now = start()?;
+        let period = Duration::from_secs(86_400);
+        let info = |n: u32| -> Result<crate::message::MessageInfo> {
+            let raw = format!(
+                "From: Alice <alice@example.net>\r\nMessage-ID: <race{n}@example.net>\r\n\
+                 Subject: help {n}\r\n\r\nhi\r\n"
+            );
+            Ok(crate::message::Message::parse(raw.as_bytes(), 0)?
+                .info()
+                .clone())
+        };
+        let (first_msg, second_msg) = (info(1)?, info(2)?);
+        let templates = Templates::load(None)?;
+        let mut first = store.begin().await?;
+        let a = ob
+            .acknowledge_in(&mut first, &templates, &first_msg, period, "s1", "w1", now)
+            .await?;
+        assert!(matches!(a, AutoReply::Queued { .. }), "{a:?}");
+        let (s, o) = (store.clone(), ob.clone());
+        let mut second = tokio::spawn(async move {
+            let templates = Templates::load(None)?;
+            let mut tx = s.begin().await?;
+            let reply = o
+                .acknowledge_in(&mut tx, &templates, &second_msg, period, "s2", "w2", now)
+                .await?;
+            tx.commit().await?;
+            anyhow::Ok(reply)
+        });
+        let early = tokio::time::timeout(Duration::from_millis(300), &mut second).await;
+        assert!(early.is_err(), "the second worker did not wait: {early:?}");
+        first.commit().await?;
+        let b = second.await??;
+        assert!(
+            matches!(b, AutoReply::Declined(Decline::AlreadyAnswered { .. })),
+            "{b:?}"
+        );
+        assert_eq!(store.outbox_mails(10).await?.len(), 1, "one reply queued");
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_sender_loop_delivers_new_mail_and_stops_when_cancelled() -> Result<()> {
     let (dir, store) = crate::store::testing::sqlite().await?;
