@@ -12,6 +12,7 @@
 //! - `worker`: `triaged run`: the one scheduler and its loops (watch, sort, send), `check`, `status`.
 //! - `handover`: the rights each person should hold on each asset (IMAP folders, mailing lists, manual
 //!   items), `team sync` against the real systems, handovers confirmed, applied, read back, verified.
+//! - `machine`: this host's name and PID namespace, as the workers table knows them.
 //! - `lists`: mailing-list memberships and posting rights through Mailman 3's REST API; no roles.
 //! - `team`: the roster, the role pipeline with its preconditions, onboarding checklists, aliveness
 //!   pings; touches neither IMAP nor the lists.
@@ -40,6 +41,7 @@ pub mod config;
 pub mod failpoint;
 pub mod handover;
 pub mod lists;
+pub mod machine;
 pub mod mailbox;
 pub mod message;
 pub mod metrics;

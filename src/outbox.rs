@@ -4,13 +4,14 @@
 //! that recipient at once.
 //!
 //! Owns the enqueue API (usable inside a caller's transaction), automatic replies under the RFC 3834
-//! guard, the sender (`flush` for one pass, `run_sender` for the loop), the signing and encryption
-//! schemes (OpenPGP, S/MIME) and the verification of signed mail that teaches the team a member's
-//! certificate (`harvest`). It never renders templates (that is `templates`) and writes no SQL itself
-//! (that is `store::outbox`).
+//! guard, the sender (`flush` for one pass, `run_sender` for the loop, each attempt claimed for the
+//! worker that flushes, a [`Flusher`]), the signing and encryption schemes (OpenPGP, S/MIME) and the
+//! verification of signed mail that teaches the team a member's certificate (`harvest`). It never
+//! renders templates (that is `templates`) and writes no SQL itself (that is `store::outbox`).
 
 mod admin;
 pub mod compose;
+mod flusher;
 pub mod guard;
 pub mod harvest;
 pub mod openpgp;
@@ -34,6 +35,7 @@ use crate::templates::{AutoSubmitted, RenderedMail};
 
 pub use self::admin::{Retried, cancel, list};
 pub use self::compose::Composed;
+pub use self::flusher::Flusher;
 pub use self::guard::Decline;
 pub use self::openpgp::Pgp;
 pub use self::scheme::{CertLookup, KnownCerts};

@@ -287,7 +287,10 @@ async fn once(
         crate::records::bridge::escalate(store, config, &outbox, &templates, &Clock::system())
             .await?;
     }
-    let flushed = crate::outbox::flush(store, &config.outbox, &Clock::system(), false).await?;
+    // `--once` beats no worker row of its own: the flush registers and beats one for itself.
+    let flusher = crate::outbox::Flusher::Own(config.lease.ttl);
+    let flushed =
+        crate::outbox::flush(store, &config.outbox, &Clock::system(), false, &flusher).await?;
     report.outbox = Some(flushed);
     Ok(report)
 }
@@ -307,12 +310,14 @@ async fn watch(
         None => None,
     };
     let units = mailboxes.iter().map(Mailbox::unit).collect();
+    // The keeper beats this worker's row: the sender's claims last as long as it lives.
+    let flusher = crate::outbox::Flusher::Worker(worker.id.to_string());
     let cancel = group.token();
     group.spawn("leases", Keeper::new(worker, units).run(cancel));
     let (s, o, c) = (store.clone(), config.outbox.clone(), group.token());
     group.spawn(
         "outbox sender",
-        crate::outbox::run_sender(s, o, Clock::system(), c),
+        crate::outbox::run_sender(s, o, Clock::system(), c, flusher),
     );
     if let Some(every) = config.retention.schedule {
         let (c, s, t) = (Arc::new(config.clone()), store.clone(), group.token());

@@ -8,7 +8,7 @@ use chrono::{TimeZone, Utc};
 use clap::{Args, Subcommand};
 
 use super::{ConfigArg, Loaded};
-use crate::outbox::{Retried, flush};
+use crate::outbox::{Flusher, Retried, flush};
 use crate::store::{OutboxMail, RecipientState};
 
 #[derive(Debug, Args)]
@@ -79,7 +79,8 @@ pub(super) async fn outbox(args: OutboxArgs) -> Result<ExitCode> {
         }
         OutboxWhat::Flush { config, now } => {
             let ctx = Loaded::load(&config).await?;
-            let report = flush(&ctx.store, &ctx.config.outbox, &ctx.clock, now).await?;
+            let flusher = Flusher::Own(ctx.config.lease.ttl);
+            let report = flush(&ctx.store, &ctx.config.outbox, &ctx.clock, now, &flusher).await?;
             crate::outln!(
                 "attempted {}, sent {}, retrying {}, failed {}",
                 report.attempted,
@@ -122,13 +123,18 @@ fn describe(mail: &OutboxMail) -> String {
         } else {
             String::new()
         };
+        let claim = if r.claimed_by.is_empty() {
+            String::new()
+        } else {
+            format!("  claimed by {}", r.claimed_by)
+        };
         let error = if r.last_error.is_empty() {
             String::new()
         } else {
             format!("  last error: {}", r.last_error)
         };
         out.push_str(&format!(
-            "    {}  {}  attempts {}{next}{error}\n",
+            "    {}  {}  attempts {}{next}{claim}{error}\n",
             r.address, r.state, r.attempts
         ));
     }

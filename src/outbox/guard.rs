@@ -2,7 +2,8 @@
 //! message's headers whether it may be answered automatically, and to whom.
 //!
 //! [`check`] is a pure function of the headers; the "one per sender per period" rule needs the store and
-//! lives in [`check_period_in`]. Neither sends nor records anything.
+//! lives in [`check_period_in`], which takes the sender's period inside the caller's transaction. Neither
+//! sends anything.
 
 use std::time::Duration;
 
@@ -95,14 +96,17 @@ pub fn sender_key(to: &Mailbox) -> String {
     to.email.to_string().to_ascii_lowercase()
 }
 
-/// At most one automatic reply per sender per `period`: declines when one was sent after `now - period`.
+/// At most one automatic reply per sender per `period`: declines when one was sent after `now - period`,
+/// else takes the period for the reply `tx` is about to queue, so that a concurrent transaction
+/// answering the same sender is declined (the sender's row in the store is the key).
 pub async fn check_period_in(
     tx: &mut Tx,
     to: &Mailbox,
     period: Duration,
     now: DateTime<Utc>,
 ) -> Result<Result<(), Decline>> {
-    let last = Store::auto_replied_since_in(tx, &sender_key(to), since(period, now)).await?;
+    let at = now.timestamp_millis();
+    let last = Store::claim_auto_reply_in(tx, &sender_key(to), at, since(period, now)).await?;
     Ok(period_decision(to, last))
 }
 

@@ -218,26 +218,28 @@ async fn transient_failures_follow_the_schedule_then_give_up() -> Result<()> {
     let ob = outbox(transport, None)?;
     let clock = Clock::manual(start()?);
     let queued = ob.enqueue(&store, &mail()?, "test", &clock).await?;
-    let report = flush(&store, ob.config(), &clock, false).await?;
+    let report = flush(&store, ob.config(), &clock, false, &Flusher::own()).await?;
     assert_eq!((report.attempted, report.retrying), (1, 1), "{report:?}");
     let r = &store.outbox_recipients(queued.id).await?[0];
     assert_eq!(r.state, RecipientState::Queued);
     assert_eq!(r.next_attempt_at_ms, clock.now_ms() + 60_000);
     assert!(!r.last_error.is_empty());
     assert_eq!(
-        flush(&store, ob.config(), &clock, false).await?.attempted,
+        flush(&store, ob.config(), &clock, false, &Flusher::own())
+            .await?
+            .attempted,
         0,
         "not due yet"
     );
     clock.advance(Duration::from_secs(60));
-    flush(&store, ob.config(), &clock, false).await?;
+    flush(&store, ob.config(), &clock, false, &Flusher::own()).await?;
     let r = &store.outbox_recipients(queued.id).await?[0];
     assert_eq!(
         (r.attempts, r.next_attempt_at_ms),
         (2, clock.now_ms() + 300_000)
     );
     clock.advance(Duration::from_secs(3600));
-    let report = flush(&store, ob.config(), &clock, false).await?;
+    let report = flush(&store, ob.config(), &clock, false, &Flusher::own()).await?;
     assert_eq!(report.failed.len(), 1, "{report:?}");
     assert!(
         report.failed[0].2.contains("gave up after 2 attempts"),
@@ -258,7 +260,7 @@ async fn the_file_transport_writes_one_file_per_mail_even_when_retried() -> Resu
     let mut m = mail()?;
     m.cc = vec!["Team Leader <stl@example.org>".parse()?];
     let queued = ob.enqueue(&store, &m, "test", &clock).await?;
-    let report = flush(&store, ob.config(), &clock, false).await?;
+    let report = flush(&store, ob.config(), &clock, false, &Flusher::own()).await?;
     assert_eq!(report.sent, 2);
     let path = dir.path().join("out").join(format!("{}.eml", queued.id));
     assert_eq!(
@@ -283,11 +285,43 @@ async fn an_always_encrypted_mail_without_a_key_is_held_and_never_sent() -> Resu
     m.encrypt = Encrypt::Always;
     let queued = ob.enqueue(&store, &m, "test", &clock).await?;
     assert!(queued.held.is_some());
-    let report = flush(&store, ob.config(), &clock, true).await?;
+    let report = flush(&store, ob.config(), &clock, true, &Flusher::own()).await?;
     assert_eq!(report.attempted, 0);
     assert!(!dir.path().join("out").exists(), "nothing written");
     let r = &store.outbox_recipients(queued.id).await?[0];
     assert_eq!(r.state, RecipientState::Held);
+    Ok(())
+}
+
+/// Guards against: `outbox flush` (or `run --once`) sending a recipient that a live worker's attempt
+/// holds, and leaving its own worker row live after it ended.
+#[tokio::test]
+async fn a_flush_leaves_what_a_live_worker_holds_and_stops_its_own_row() -> Result<()> {
+    let (dir, store) = crate::store::testing::sqlite().await?;
+    let ob = outbox(file_transport(dir.path()), None)?;
+    let clock = Clock::manual(start()?);
+    let queued = ob.enqueue(&store, &mail()?, "test", &clock).await?;
+    store.register_worker("run-1", ("h", ""), 1, 60_000).await?;
+    let r = store.outbox_recipients(queued.id).await?.remove(0);
+    let now = clock.now_ms();
+    assert!(
+        store
+            .claim_recipient(r.id, "run-1", 0, now + 60_000, now)
+            .await?
+    );
+    let report = flush(&store, ob.config(), &clock, true, &Flusher::own()).await?;
+    assert_eq!(report.attempted, 0, "{report:?}");
+    assert!(!dir.path().join("out").exists(), "nothing written");
+    store.stop_worker("run-1").await?;
+    let report = flush(&store, ob.config(), &clock, true, &Flusher::own()).await?;
+    assert_eq!((report.attempted, report.sent), (1, 1), "{report:?}");
+    let (workers, now) = store.workers().await?;
+    let own: Vec<_> = workers
+        .iter()
+        .filter(|w| w.id.starts_with("flush-"))
+        .collect();
+    assert_eq!(own.len(), 2, "{workers:?}");
+    assert!(own.iter().all(|w| !w.live_at(now)), "{own:?}");
     Ok(())
 }
 
@@ -316,7 +350,12 @@ async fn a_raw_redirect_is_delivered_byte_for_byte() -> Result<()> {
         )
         .await?;
     tx.commit().await?;
-    assert_eq!(flush(&store, ob.config(), &clock, false).await?.sent, 1);
+    assert_eq!(
+        flush(&store, ob.config(), &clock, false, &Flusher::own())
+            .await?
+            .sent,
+        1
+    );
     let written = std::fs::read(dir.path().join("out").join(format!("{}.eml", queued.id)))?;
     assert_eq!(written, raw);
     Ok(())
@@ -378,6 +417,56 @@ async fn an_automatic_reply_is_guarded_threaded_and_once_per_period() -> Result<
     Ok(())
 }
 
+/// Guards against: two workers acknowledging two mails from one sender at the same moment both
+/// answering (RFC 3834, once per period). The second transaction waits for the first and, once that
+/// one committed, is declined; on both stores.
+#[tokio::test]
+async fn two_workers_acknowledging_one_sender_at_once_send_one_reply() -> Result<()> {
+    let (dir, sqlite) = crate::store::testing::sqlite().await?;
+    let postgres = crate::store::testing::postgres().await?;
+    for store in [sqlite, postgres] {
+        let ob = outbox(file_transport(dir.path()), None)?;
+        let now = start()?;
+        let period = Duration::from_secs(86_400);
+        let info = |n: u32| -> Result<crate::message::MessageInfo> {
+            let raw = format!(
+                "From: Alice <alice@example.net>\r\nMessage-ID: <race{n}@example.net>\r\n\
+                 Subject: help {n}\r\n\r\nhi\r\n"
+            );
+            Ok(crate::message::Message::parse(raw.as_bytes(), 0)?
+                .info()
+                .clone())
+        };
+        let (first_msg, second_msg) = (info(1)?, info(2)?);
+        let templates = Templates::load(None)?;
+        let mut first = store.begin().await?;
+        let a = ob
+            .acknowledge_in(&mut first, &templates, &first_msg, period, "s1", "w1", now)
+            .await?;
+        assert!(matches!(a, AutoReply::Queued { .. }), "{a:?}");
+        let (s, o) = (store.clone(), ob.clone());
+        let mut second = tokio::spawn(async move {
+            let templates = Templates::load(None)?;
+            let mut tx = s.begin().await?;
+            let reply = o
+                .acknowledge_in(&mut tx, &templates, &second_msg, period, "s2", "w2", now)
+                .await?;
+            tx.commit().await?;
+            anyhow::Ok(reply)
+        });
+        let early = tokio::time::timeout(Duration::from_millis(300), &mut second).await;
+        assert!(early.is_err(), "the second worker did not wait: {early:?}");
+        first.commit().await?;
+        let b = second.await??;
+        assert!(
+            matches!(b, AutoReply::Declined(Decline::AlreadyAnswered { .. })),
+            "{b:?}"
+        );
+        assert_eq!(store.outbox_mails(10).await?.len(), 1, "one reply queued");
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_sender_loop_delivers_new_mail_and_stops_when_cancelled() -> Result<()> {
     let (dir, store) = crate::store::testing::sqlite().await?;
@@ -389,6 +478,7 @@ async fn the_sender_loop_delivers_new_mail_and_stops_when_cancelled() -> Result<
         ob.config().clone(),
         clock.clone(),
         cancel.clone(),
+        Flusher::own(),
     ));
     let queued = ob.enqueue(&store, &mail()?, "test", &clock).await?;
     let path = dir.path().join("out").join(format!("{}.eml", queued.id));

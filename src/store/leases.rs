@@ -20,7 +20,7 @@ use sqlx::any::AnyRow;
 use super::{Backend, Store, Tx};
 
 /// The database's clock in milliseconds since the epoch, as SQL.
-fn now_sql(backend: Backend) -> &'static str {
+pub(super) fn now_sql(backend: Backend) -> &'static str {
     match backend {
         Backend::Postgres => "(extract(epoch from clock_timestamp()) * 1000)::bigint",
         Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",

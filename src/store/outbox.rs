@@ -1,14 +1,27 @@
 //! The outbox's SQL: queued mails with their recipients, delivery claims and outcomes, automatic-reply
 //! records (RFC 3834 "one per sender per period") and the per-day support ticket counter.
 //!
-//! Owns every statement on `outbox_mails`, `outbox_recipients`, `auto_replies` and `ticket_counters`;
-//! decides nothing about retries or policy (that is `outbox`), it only records what it is told.
+//! - **Claims.** Each attempt claims its recipient for the worker making it (`claimed_by`, a
+//!   `workers.id`). A row claimed by a live worker (see `store::leases`) is neither due nor claimable by
+//!   another; a dead worker's claim (stopped, or silent past its ttl, by the database's clock) is
+//!   anybody's again; recording the outcome clears it. On PostgreSQL the claim locks the row with
+//!   `FOR UPDATE SKIP LOCKED`, so a flusher never waits behind another's claim in progress, and the
+//!   liveness test is evaluated again under the lock; SQLite has one writer, and a conditional `UPDATE`
+//!   does the same.
+//! - **One automatic reply per sender per period** is a key: `auto_reply_senders` holds each sender's
+//!   last reply, taken with an upsert inside the transaction that queues the reply, so that of two
+//!   transactions answering one sender only one finds the period free.
+//!
+//! Owns every statement on `outbox_mails`, `outbox_recipients`, `auto_replies`, `auto_reply_senders` and
+//! `ticket_counters`; decides nothing about retries or policy (that is `outbox`), it only records what
+//! it is told.
 
 use anyhow::{Context, Result};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, Tx};
+use super::leases::now_sql;
+use super::{Backend, Store, Tx};
 
 /// Where one recipient of a mail stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,6 +100,8 @@ pub struct OutboxRecipient {
     pub next_attempt_at_ms: i64,
     pub last_error: String,
     pub updated_at_ms: i64,
+    /// The worker whose attempt holds it ('' when none); it holds only while that worker is live.
+    pub claimed_by: String,
 }
 
 /// A queued mail without its bytes, for listings.
@@ -124,8 +139,20 @@ pub struct HeldSource {
 const MAIL_COLUMNS: &str = "id, created_at_ms, template, message_id, subject, envelope_from, \
                             hold_error, give_up_at_ms";
 
-const RECIPIENT_COLUMNS: &str =
-    "id, mail_id, address, state, attempts, next_attempt_at_ms, last_error, updated_at_ms";
+const RECIPIENT_COLUMNS: &str = "id, mail_id, address, state, attempts, next_attempt_at_ms, \
+                                 last_error, updated_at_ms, claimed_by";
+
+/// SQL true when the worker bound as `worker` may take the recipient row whose `claimed_by` column is
+/// `column`: unclaimed, claimed by that worker itself (a claim it left when recording failed; a worker
+/// makes one attempt at a time), or claimed by a worker that is not live: stopped, silent past its ttl
+/// by the database's clock, or forgotten.
+fn claimable(backend: Backend, column: &str, worker: &str) -> String {
+    let now = now_sql(backend);
+    format!(
+        "({column} IN ('', {worker}) OR NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = {column} \
+         AND w.stopped_ms = 0 AND w.heartbeat_ms + w.ttl_ms > {now}))"
+    )
+}
 
 fn recipient(row: &AnyRow) -> Result<OutboxRecipient> {
     Ok(OutboxRecipient {
@@ -137,6 +164,7 @@ fn recipient(row: &AnyRow) -> Result<OutboxRecipient> {
         next_attempt_at_ms: row.try_get("next_attempt_at_ms")?,
         last_error: row.try_get("last_error")?,
         updated_at_ms: row.try_get("updated_at_ms")?,
+        claimed_by: row.try_get("claimed_by")?,
     })
 }
 
@@ -183,58 +211,82 @@ impl Store {
         Ok(id)
     }
 
-    /// Queued recipients due at `now_ms` (all queued ones when `ignore_schedule`), oldest first.
+    /// Queued recipients due at `now_ms` (all queued ones when `ignore_schedule`) that `worker` may
+    /// claim (none another live worker holds), oldest first.
     pub async fn due_recipients(
         &self,
+        worker: &str,
         now_ms: i64,
         ignore_schedule: bool,
         limit: i64,
     ) -> Result<Vec<OutboxRecipient>> {
         let due = if ignore_schedule { i64::MAX } else { now_ms };
+        let free = claimable(self.backend, "outbox_recipients.claimed_by", "$3");
         let rows = sqlx::query(&format!(
             "SELECT {RECIPIENT_COLUMNS} FROM outbox_recipients \
-             WHERE state = 'queued' AND next_attempt_at_ms <= $1 \
+             WHERE state = 'queued' AND next_attempt_at_ms <= $1 AND {free} \
              ORDER BY next_attempt_at_ms, id LIMIT $2"
         ))
         .bind(due)
         .bind(limit)
+        .bind(worker)
         .fetch_all(self.pool())
         .await
         .context("read due outbox recipients")?;
         rows.iter().map(recipient).collect()
     }
 
-    /// The earliest next attempt among queued recipients, if any.
-    pub async fn next_outbox_due(&self) -> Result<Option<i64>> {
-        sqlx::query_scalar(
-            "SELECT MIN(next_attempt_at_ms) FROM outbox_recipients WHERE state = 'queued'",
-        )
+    /// The earliest next attempt among queued recipients that `worker` may claim, if any.
+    pub async fn next_outbox_due(&self, worker: &str) -> Result<Option<i64>> {
+        let free = claimable(self.backend, "outbox_recipients.claimed_by", "$1");
+        sqlx::query_scalar(&format!(
+            "SELECT MIN(next_attempt_at_ms) FROM outbox_recipients WHERE state = 'queued' AND {free}"
+        ))
+        .bind(worker)
         .fetch_one(self.pool())
         .await
         .context("read the next outbox attempt time")
     }
 
-    /// Claims one attempt: counts it and moves the next attempt to `next_at_ms`, but only if nobody
-    /// else claimed it since it was read (`seen_attempts`). The claim is committed before the attempt,
-    /// so a process that dies mid-attempt leaves the recipient queued for its next turn.
+    /// Claims one attempt at recipient `id` for `worker`: counts it, moves the next attempt to
+    /// `next_at_ms` and sets `claimed_by`, but only if it is still queued, no attempt started since it
+    /// was read (`seen_attempts`) and no other live worker holds it. The claim is committed before the
+    /// attempt: while `worker` lives no other worker touches the recipient, and if it dies mid-attempt
+    /// the recipient is queued again for its next turn.
     pub async fn claim_recipient(
         &self,
         id: i64,
+        worker: &str,
         seen_attempts: i64,
         next_at_ms: i64,
         now_ms: i64,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE outbox_recipients SET attempts = attempts + 1, next_attempt_at_ms = $1, \
-             updated_at_ms = $2 WHERE id = $3 AND state = 'queued' AND attempts = $4",
-        )
-        .bind(next_at_ms)
-        .bind(now_ms)
-        .bind(id)
-        .bind(seen_attempts)
-        .execute(self.pool())
-        .await
-        .with_context(|| format!("claim outbox recipient {id}"))?;
+        let set = "UPDATE outbox_recipients SET attempts = attempts + 1, next_attempt_at_ms = $1, \
+                   updated_at_ms = $2, claimed_by = $3";
+        let sql = match self.backend {
+            // A row another transaction is claiming right now is skipped, not waited for; once
+            // locked, the conditions are read again from the row's latest version.
+            Backend::Postgres => {
+                let free = claimable(self.backend, "c.claimed_by", "$3");
+                format!(
+                    "{set} WHERE id = (SELECT c.id FROM outbox_recipients c WHERE c.id = $4 \
+                     AND c.state = 'queued' AND c.attempts = $5 AND {free} FOR UPDATE SKIP LOCKED)"
+                )
+            }
+            Backend::Sqlite => {
+                let free = claimable(self.backend, "outbox_recipients.claimed_by", "$3");
+                format!("{set} WHERE id = $4 AND state = 'queued' AND attempts = $5 AND {free}")
+            }
+        };
+        let done = sqlx::query(&sql)
+            .bind(next_at_ms)
+            .bind(now_ms)
+            .bind(worker)
+            .bind(id)
+            .bind(seen_attempts)
+            .execute(self.pool())
+            .await
+            .with_context(|| format!("claim outbox recipient {id}"))?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -242,7 +294,7 @@ impl Store {
     pub async fn delivery(&self, id: i64) -> Result<Delivery> {
         let row = sqlx::query(
             "SELECT r.id, r.mail_id, r.address, r.state, r.attempts, r.next_attempt_at_ms, \
-             r.last_error, r.updated_at_ms, m.message_id, m.envelope_from, m.raw, m.give_up_at_ms \
+             r.last_error, r.updated_at_ms, r.claimed_by, m.message_id, m.envelope_from, m.raw, m.give_up_at_ms \
              FROM outbox_recipients r JOIN outbox_mails m ON m.id = r.mail_id WHERE r.id = $1",
         )
         .bind(id)
@@ -258,27 +310,32 @@ impl Store {
         })
     }
 
-    /// Records an attempt's outcome for a queued recipient: `Sent`, `Failed`, or `Queued` (a transient
-    /// failure, whose next attempt the claim already set).
+    /// Records `worker`'s outcome for a queued recipient and clears its claim: `Sent`, `Failed`, or
+    /// `Queued` (a transient failure, whose next attempt the claim already set). Refused (`false`)
+    /// when the recipient is no longer queued, or another live worker holds it: `worker` was taken
+    /// for dead and its claim taken over, and the new holder's attempt records its own outcome.
     pub async fn record_attempt(
         &self,
         id: i64,
+        worker: &str,
         state: RecipientState,
         error: &str,
         now_ms: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE outbox_recipients SET state = $1, last_error = $2, updated_at_ms = $3 \
-             WHERE id = $4 AND state = 'queued'",
-        )
+    ) -> Result<bool> {
+        let free = claimable(self.backend, "outbox_recipients.claimed_by", "$5");
+        let done = sqlx::query(&format!(
+            "UPDATE outbox_recipients SET state = $1, last_error = $2, updated_at_ms = $3, \
+             claimed_by = '' WHERE id = $4 AND state = 'queued' AND {free}"
+        ))
         .bind(state.as_str())
         .bind(error)
         .bind(now_ms)
         .bind(id)
+        .bind(worker)
         .execute(self.pool())
         .await
         .with_context(|| format!("record the outcome for outbox recipient {id}"))?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// The newest `limit` mails with their recipients, newest first.
@@ -424,7 +481,7 @@ impl Store {
     /// Cancels mail `id`'s queued and held recipients; returns how many were cancelled.
     pub async fn cancel_outbox_mail(&self, id: i64, now_ms: i64) -> Result<u64> {
         let done = sqlx::query(
-            "UPDATE outbox_recipients SET state = 'cancelled', updated_at_ms = $1 \
+            "UPDATE outbox_recipients SET state = 'cancelled', updated_at_ms = $1, claimed_by = '' \
              WHERE mail_id = $2 AND state IN ('queued', 'held')",
         )
         .bind(now_ms)
@@ -445,18 +502,40 @@ impl Store {
             .with_context(|| format!("look up automatic replies to {sender}"))
     }
 
-    /// Same as [`Store::auto_replied_since`], inside a caller's transaction.
-    pub async fn auto_replied_since_in(
+    /// Takes the period for an automatic reply to `sender` (lowercased address) at `at_ms`, inside the
+    /// transaction that queues the reply: `None` when taken (the sender's last reply, if any, was at or
+    /// before `since_ms`; it is now `at_ms`), else `Some(when the sender was last answered)`.
+    ///
+    /// It is the sender's row in `auto_reply_senders` that decides. On PostgreSQL a second transaction
+    /// answering the same sender waits on that row until the first ends, then reads the row as the
+    /// first left it: it finds the period taken if the first committed, free if it rolled back.
+    pub async fn claim_auto_reply_in(
         tx: &mut Tx,
         sender: &str,
+        at_ms: i64,
         since_ms: i64,
     ) -> Result<Option<i64>> {
-        sqlx::query_scalar("SELECT MAX(at_ms) FROM auto_replies WHERE sender = $1 AND at_ms > $2")
-            .bind(sender)
-            .bind(since_ms)
-            .fetch_one(&mut **tx)
-            .await
-            .with_context(|| format!("look up automatic replies to {sender}"))
+        let done = sqlx::query(
+            "INSERT INTO auto_reply_senders (sender, last_at_ms) VALUES ($1, $2) \
+             ON CONFLICT (sender) DO UPDATE SET last_at_ms = excluded.last_at_ms \
+             WHERE auto_reply_senders.last_at_ms <= $3",
+        )
+        .bind(sender)
+        .bind(at_ms)
+        .bind(since_ms)
+        .execute(&mut **tx)
+        .await
+        .with_context(|| format!("take the automatic-reply period of {sender}"))?;
+        if done.rows_affected() == 1 {
+            return Ok(None);
+        }
+        let last =
+            sqlx::query_scalar("SELECT last_at_ms FROM auto_reply_senders WHERE sender = $1")
+                .bind(sender)
+                .fetch_one(&mut **tx)
+                .await
+                .with_context(|| format!("read the last automatic reply to {sender}"))?;
+        Ok(Some(last))
     }
 
     /// Records an automatic reply to `sender` (lowercased address) carried by outbox mail `mail_id`.

@@ -254,7 +254,7 @@ async fn pruning_keeps_a_content_free_key(store: Store) -> Result<()> {
     let waiting = queue(&store, "ack", "<waiting@x>", 0).await?;
     let recipient = store.outbox_recipients(sent).await?[0].id;
     store
-        .record_attempt(recipient, RecipientState::Sent, "", 1)
+        .record_attempt(recipient, "w1", RecipientState::Sent, "", 1)
         .await?;
     let cutoff = 800 * DAY;
     let kept = store.kept_verdicts_before(MAILBOX, cutoff).await?;

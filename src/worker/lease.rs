@@ -111,12 +111,7 @@ impl Worker {
         mailboxes: &[(String, String)],
         alone: bool,
     ) -> Result<Worker> {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_owned())
-            .unwrap_or_else(|_| "localhost".to_owned());
-        let pidns = std::fs::read_link("/proc/self/ns/pid")
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
+        let (host, pidns) = (crate::machine::host(), crate::machine::pid_namespace());
         let pid = std::process::id();
         let id = format!("{host}:{pid}:{:04x}", rand::random::<u16>());
         store

@@ -1,9 +1,11 @@
 //! Outgoing mail end to end: the `triaged` binary queues and sends through the test Postfix, and the tests
 //! read what arrived back over IMAP from Dovecot. Each test has its own users, temp dir, config and
 //! store, and runs once on SQLite and once on PostgreSQL (`both_stores!`); the Postfix-down test runs a
-//! private Postfix instance so other tests keep theirs, and the stall tests put a proxy before Postfix.
+//! private Postfix instance so other tests keep theirs, and the stall and claims tests put a proxy
+//! before Postfix.
 
 mod ack;
+mod claims;
 mod delivery;
 mod durability;
 mod harvest;
@@ -114,6 +116,26 @@ impl Env {
 
     pub async fn store(&self) -> Result<Store> {
         self.test_store.open().await
+    }
+
+    /// Waits until no worker registered in the store is live. After `kill -9` of `outbox flush` its
+    /// worker row stays live until its heartbeat is a ttl old, and what it claimed returns to the queue
+    /// only then (README "Outbox"): a retry before that rightly sends nothing.
+    pub async fn wait_claims_lapse(&self) -> Result<()> {
+        let store = self.store().await?;
+        loop {
+            let (workers, now) = store.workers().await?;
+            let left = workers
+                .iter()
+                .filter(|w| w.live_at(now))
+                .map(|w| w.heartbeat_ms + w.ttl_ms - now)
+                .max();
+            let Some(ms) = left else { break };
+            anyhow::ensure!(ms <= 60_000, "a worker stays live for {ms} ms more");
+            tokio::time::sleep(std::time::Duration::from_millis(ms.unsigned_abs() + 20)).await;
+        }
+        store.close().await;
+        Ok(())
     }
 
     /// Every recipient of every queued mail, oldest mail first.

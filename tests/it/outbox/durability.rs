@@ -137,6 +137,8 @@ async fn a_queued_mail_survives_postfix_down_and_kill_9_and_arrives_exactly_once
     );
 
     postfix.script("start-postfix")?;
+    // A flush killed after claiming the recipient holds it until its worker's ttl has passed.
+    env.wait_claims_lapse().await?;
     let flush = env.run(&["outbox", "flush", "--now"]).await?;
     assert!(flush.status.success(), "{}", text_of(&flush));
     assert!(

@@ -2,7 +2,8 @@
 //! test Postfix that stalls it after `DATA`: held before the server's final `250` (the server never has
 //! the whole message), the retry delivers exactly one copy; with the `250` withheld (the server has
 //! accepted the mail, the client never hears it), the retry delivers the documented second copy, with
-//! the same Message-ID. The proxy must have stalled, or the test fails.
+//! the same Message-ID. The retry comes once the killed flush's claim has lapsed (its worker's ttl). The
+//! proxy must have stalled, or the test fails.
 
 use std::time::Duration;
 
@@ -53,9 +54,11 @@ async fn killed_mid_transaction(
 
     let r = env.recipients().await?.remove(0);
     ensure!(
-        (r.state, r.attempts) == (RecipientState::Queued, 1),
-        "after kill -9 mid-transaction the recipient is {r:?}, expected queued after one attempt"
+        (r.state, r.attempts) == (RecipientState::Queued, 1) && !r.claimed_by.is_empty(),
+        "after kill -9 mid-transaction the recipient is {r:?}, expected queued after one attempt, \
+         claimed by the killed flush"
     );
+    env.wait_claims_lapse().await?;
     let retry = env.run(&["outbox", "flush", "--now"]).await?;
     ensure!(
         retry.status.success() && String::from_utf8_lossy(&retry.stdout).contains("sent 1"),
