@@ -73,9 +73,10 @@ enum Command {
     /// Classify messages (.eml, Maildir, mbox) with a Sieve script and print one verdict per message
     /// (TSV or JSON); needs no config file and changes nothing.
     Classify(classify::ClassifyArgs),
-    /// Watch the mailbox and sort every message (until SIGTERM/SIGINT); `--once` for a single pass.
+    /// Watch the mailboxes (this worker's share, under leases) and sort every message until
+    /// SIGTERM/SIGINT; `--once` for a single pass over every mailbox it can lease.
     Run(run::RunArgs),
-    /// Show per watched folder: UIDVALIDITY, last UID, pending, last error, messages per bucket today.
+    /// Show per mailbox its lease, last error, pending mail and today's buckets, and every live worker.
     Status(ConfigArg),
     /// Send the team's templated mail: a welcome pack, or an acknowledgement of a received message.
     Send(send::SendArgs),

@@ -3,10 +3,10 @@
 //! it either leases what mailboxes it can, makes one pass over each and one outbox flush, or starts the
 //! one scheduler (`scheduler.rs`) with a loop per concern until shutdown: the lease keeper
 //! (`lease.rs`), which holds this worker's fair share of the mailboxes and runs a watcher for each
-//! (with its response-times loop when that mailbox's `[sla] buckets` are set), the outbox sender, the
-//! team gauges, the retention schedule when `[retention] schedule` is set, the disputes escalation
-//! check when the disputes bridge is on, and the metrics listener. `--once` reads the response times
-//! and checks the disputes once too. On SQLite a second worker is refused (`single.rs`).
+//! (with its response-times loop when that mailbox's `[sla] buckets` are set) and, when it holds the
+//! team jobs' lease, the retention schedule (`[retention] schedule`) and the disputes escalation check
+//! (the disputes bridge on); the outbox sender; the team gauges; and the metrics listener. `--once`
+//! reads the response times of the mailboxes it sorted and checks the disputes once too. On SQLite a second worker is refused (`single.rs`).
 //! [`check`] loads the same things without running anything, for `triaged check`; [`status`] reads
 //! where the mailboxes and the workers stand. The worker writes no SQL and parses no arguments.
 
@@ -175,7 +175,7 @@ impl Mailbox {
         Unit {
             key: self.key.clone(),
             name: self.name().to_owned(),
-            metrics: self.counters.clone(),
+            metrics: Some(self.counters.clone()),
             start: Arc::new(move |fence, cancel| {
                 let span = tracing::info_span!("mailbox", name = %me.name(), token = fence.token());
                 Box::pin(me.clone().watch(fence, cancel).instrument(span))
@@ -195,10 +195,13 @@ pub async fn run(
     let _single = single::lock(&store, &config.store.url)?;
     let metrics = Arc::new(Metrics::new());
     let mailboxes = Mailbox::load_all(&config, &store, &metrics)?;
-    let keys: Vec<(String, String)> = mailboxes
+    let mut keys: Vec<(String, String)> = mailboxes
         .iter()
         .map(|m| (m.key.clone(), m.name().to_owned()))
         .collect();
+    if team_jobs(&config) {
+        keys.push((lease::TEAM_JOBS.to_owned(), "team jobs".to_owned()));
+    }
     let alone = store.backend() == crate::store::Backend::Sqlite;
     let worker = Worker::register(&store, config.lease.ttl, &keys, alone).await?;
     let result = match mode {
@@ -278,9 +281,6 @@ async fn once(
             }
         }
     }
-    if !config.sla.buckets.is_empty() {
-        crate::records::sla::pass(config, store, &Clock::system()).await?;
-    }
     if crate::records::bridge::enabled(&config.disputes) {
         let outbox = Outbox::new(config)?;
         let templates = Templates::load(config.outbox.templates_dir.as_deref())?;
@@ -309,7 +309,10 @@ async fn watch(
         Some(addr) => Some(crate::metrics::bind(addr).await?),
         None => None,
     };
-    let units = mailboxes.iter().map(Mailbox::unit).collect();
+    let mut units: Vec<Unit> = mailboxes.iter().map(Mailbox::unit).collect();
+    if team_jobs(config) {
+        units.push(team_jobs_unit(Arc::new(config.clone()), store.clone()));
+    }
     // The keeper beats this worker's row: the sender's claims last as long as it lives.
     let flusher = crate::outbox::Flusher::Worker(worker.id.to_string());
     let cancel = group.token();
@@ -319,20 +322,6 @@ async fn watch(
         "outbox sender",
         crate::outbox::run_sender(s, o, Clock::system(), c, flusher),
     );
-    if let Some(every) = config.retention.schedule {
-        let (c, s, t) = (Arc::new(config.clone()), store.clone(), group.token());
-        group.spawn(
-            "retention",
-            crate::records::retention::scheduled(c, s, Clock::system(), every, t),
-        );
-    }
-    if crate::records::bridge::enabled(&config.disputes) {
-        let (c, s, t) = (Arc::new(config.clone()), store.clone(), group.token());
-        group.spawn(
-            "disputes escalation",
-            crate::records::bridge::scheduled(c, s, Clock::system(), t),
-        );
-    }
     let (s, m, c) = (store.clone(), metrics.clone(), group.token());
     let settings = crate::team::Settings::new(config)?;
     group.spawn(
@@ -355,6 +344,54 @@ async fn watch(
     }
     group.run(shutdown).await?;
     Ok(Report::default())
+}
+
+/// Whether the config asks for team-wide jobs: a retention schedule or the disputes bridge.
+fn team_jobs(config: &Config) -> bool {
+    config.retention.schedule.is_some() || crate::records::bridge::enabled(&config.disputes)
+}
+
+/// The team-wide jobs as one lease unit: whichever worker holds [`lease::TEAM_JOBS`] runs the
+/// retention schedule and the disputes escalation check, until it gives the lease up.
+fn team_jobs_unit(config: Arc<Config>, store: Store) -> Unit {
+    Unit {
+        key: lease::TEAM_JOBS.to_owned(),
+        name: "team jobs".to_owned(),
+        metrics: None,
+        start: Arc::new(move |_fence, cancel| {
+            let (config, store) = (config.clone(), store.clone());
+            Box::pin(async move {
+                let mut jobs = tokio::task::JoinSet::new();
+                if let Some(every) = config.retention.schedule {
+                    let (c, s, t) = (config.clone(), store.clone(), cancel.clone());
+                    jobs.spawn(crate::records::retention::scheduled(
+                        c,
+                        s,
+                        Clock::system(),
+                        every,
+                        t,
+                    ));
+                }
+                if crate::records::bridge::enabled(&config.disputes) {
+                    let (c, s, t) = (config.clone(), store.clone(), cancel.clone());
+                    jobs.spawn(crate::records::bridge::scheduled(c, s, Clock::system(), t));
+                }
+                // A job that ends before the lease is given up is a fault: the lease goes back, and
+                // the jobs start again under the next lease taken.
+                tokio::select! {
+                    () = cancel.cancelled() => {}
+                    Some(ended) = jobs.join_next() => {
+                        ended.context("a team job panicked")??;
+                        anyhow::bail!("a team job ended on its own");
+                    }
+                }
+                while let Some(ended) = jobs.join_next().await {
+                    ended.context("a team job panicked")??;
+                }
+                Ok(())
+            })
+        }),
+    }
 }
 
 /// Resolves at the first SIGTERM or SIGINT: the `shutdown` that `triaged run` passes to [`run`].

@@ -2,8 +2,9 @@
 //!
 //! The [`Keeper`] is one long-lived task of the worker. Every `[lease] ttl / 3` it beats (the worker's
 //! row in `workers`), renews the leases it holds, and takes or gives up leases to hold its fair share:
-//! `ceil(mailboxes / live workers)`. For each lease it holds it runs the mailbox's [`Unit`] (the watcher)
-//! with a [`Fence`] carrying the lease's token; every store transaction that records or applies a
+//! `ceil(units / live workers)`. For each lease it holds it runs the [`Unit`] (a mailbox's watcher,
+//! or the team-wide jobs, [`TEAM_JOBS`], which one worker runs) with a [`Fence`] carrying the lease's
+//! token; every store transaction that records or applies a
 //! verdict checks that token inside itself (`Store::fence_in`), so a worker that was paused past its
 //! lease and wakes up commits nothing: its unit ends with `Fenced`, and the keeper drops the mailbox and
 //! says why. A lease it cannot renew (lost, or the store unreachable for a whole ttl) stops its unit
@@ -79,14 +80,18 @@ type Running = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 /// Starts a unit's work under `fence` until `cancel` fires.
 pub(super) type Start = Arc<dyn Fn(Fence, CancellationToken) -> Running + Send + Sync>;
 
-/// One mailbox a worker may hold: its lease key (the store's identity), its name, its counters, and
-/// how to start watching it.
+/// One thing a worker may hold: its lease key (a mailbox's identity in the store, or [`TEAM_JOBS`]),
+/// its name, its counters (a mailbox's), and how to start it.
 pub(super) struct Unit {
     pub key: String,
     pub name: String,
-    pub metrics: Arc<MailboxMetrics>,
+    pub metrics: Option<Arc<MailboxMetrics>>,
     pub start: Start,
 }
+
+/// The lease key of the team-wide jobs (the retention schedule, the disputes escalation check): one
+/// worker runs them, so that two never purge or escalate the same thing at once.
+pub(super) const TEAM_JOBS: &str = "team:jobs";
 
 /// This worker's identity in the `workers` table, registered for as long as it lives.
 #[derive(Debug, Clone)]
@@ -308,7 +313,9 @@ impl Keeper {
     ) {
         let token = fence.token;
         tracing::info!(mailbox = %unit.name, token, "lease taken: watching");
-        unit.metrics.set_held(true, token);
+        if let Some(m) = &unit.metrics {
+            m.set_held(true, token);
+        }
         let stop = cancel.child_token();
         let work = (unit.start)(fence.clone(), stop.clone());
         let (key, ended) = (unit.key.clone(), ended.clone());
@@ -335,7 +342,9 @@ impl Keeper {
         let Some(h) = held.remove(key) else { return };
         h.cancel.cancel();
         if let Some(unit) = self.unit(key) {
-            unit.metrics.set_held(false, h.fence.token);
+            if let Some(m) = &unit.metrics {
+                m.set_held(false, h.fence.token);
+            }
             tracing::warn!(mailbox = %unit.name, token = h.fence.token, why, "lease lost: mailbox dropped");
         }
     }
@@ -350,8 +359,8 @@ impl Keeper {
             h.task.abort();
         }
         let name = self.unit(key).map_or(key, |u| u.name.as_str());
-        if let Some(unit) = self.unit(key) {
-            unit.metrics.set_held(false, h.fence.token);
+        if let Some(m) = self.unit(key).and_then(|u| u.metrics.as_ref()) {
+            m.set_held(false, h.fence.token);
         }
         match self
             .worker
