@@ -256,9 +256,15 @@ async fn once(
             };
             let span =
                 tracing::info_span!("mailbox", name = %mailbox.name(), token = fence.token());
-            let pass = async { mailbox.watcher(fence)?.once(&cancel).await }
-                .instrument(span)
-                .await;
+            let pass = async {
+                let summary = mailbox.watcher(fence)?.once(&cancel).await?;
+                if !mailbox.config.sla.buckets.is_empty() {
+                    crate::records::sla::pass(&mailbox.config, store, &Clock::system()).await?;
+                }
+                anyhow::Ok(summary)
+            }
+            .instrument(span)
+            .await;
             if let Err(e) = &pass {
                 tracing::error!(mailbox = %mailbox.name(), error = %format!("{e:#}"), "pass failed");
             }
