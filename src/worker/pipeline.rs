@@ -195,37 +195,78 @@ impl Pipeline {
             Some(first) => source.fetch(first).await?,
             None => Vec::new(),
         };
+        // Three batches are in hand at once: the one being committed, the one being classified and
+        // the one being fetched. Commits stay in order, one after the other.
+        let mut to_commit: Option<Vec<Classified>> = None;
         loop {
+            if cancel.is_cancelled() {
+                // Shutdown: the classified batch is committed and applied; the one fetched is left
+                // for the next run.
+                let n = to_commit.as_ref().map_or(0, Vec::len) as u64;
+                unapplied.extend(
+                    self.commit_some(state, to_commit.take(), &mut summary)
+                        .await?,
+                );
+                progress.advance(n);
+                self.apply_recorded(source, std::mem::take(&mut unapplied), &mut summary)
+                    .await?;
+                break;
+            }
             let folders = Arc::new(source.folders()?);
             let classify = self.sorter.classify(std::mem::take(&mut fetched), folders);
             let next = batches.next();
             let started = std::time::Instant::now();
-            let (classified, next_fetched) = match next {
+            let committing = to_commit.as_ref().map_or(0, Vec::len) as u64;
+            let commit = self.commit_some(state, to_commit.take(), &mut summary);
+            let (classified, next_fetched, committed) = match next {
                 Some(keys) => {
-                    let (c, f) = tokio::join!(classify, source.fetch(keys));
-                    (c?, f?)
+                    let (c, f, m) = tokio::join!(classify, source.fetch(keys), commit);
+                    (c?, f?, m?)
                 }
-                None => (classify.await?, Vec::new()),
+                None => {
+                    let (c, m) = tokio::join!(classify, commit);
+                    (c?, Vec::new(), m?)
+                }
             };
             tracing::debug!(
-                classify_and_fetch_ms = started.elapsed().as_millis() as u64,
+                classify_fetch_commit_ms = started.elapsed().as_millis() as u64,
                 "batch classified"
             );
-            let batch_len = classified.len() as u64;
-            unapplied.extend(self.commit_batch(state, classified, &mut summary).await?);
-            let last = next.is_none() || cancel.is_cancelled();
-            if last || unapplied.len() >= self.apply_batch {
+            progress.advance(committing);
+            unapplied.extend(committed);
+            if next.is_none() {
+                let n = classified.len() as u64;
+                let last = self
+                    .commit_some(state, Some(classified), &mut summary)
+                    .await?;
+                progress.advance(n);
+                unapplied.extend(last);
                 self.apply_recorded(source, std::mem::take(&mut unapplied), &mut summary)
                     .await?;
-            }
-            progress.advance(batch_len);
-            if last {
                 break;
+            }
+            to_commit = Some(classified);
+            if unapplied.len() >= self.apply_batch {
+                self.apply_recorded(source, std::mem::take(&mut unapplied), &mut summary)
+                    .await?;
             }
             fetched = next_fetched;
         }
         progress.finish();
         Ok(summary)
+    }
+
+    /// [`Pipeline::commit_batch`] for a batch in hand, if any.
+    async fn commit_some(
+        &self,
+        state: &mut SyncState,
+        classified: Option<Vec<Classified>>,
+        summary: &mut Summary,
+    ) -> Result<Vec<(i64, Key, Plan)>> {
+        match classified {
+            Some(batch) => self.commit_batch(state, batch, summary).await,
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Records the batch's verdicts (and the mail they cause) in one transaction; returns what the

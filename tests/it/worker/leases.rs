@@ -451,7 +451,17 @@ async fn three_workers_share_six_mailboxes_and_lose_and_double_nothing(
         Ok(true)
     })
     .await;
-    settle.with_context(|| format!("mail left unsorted\n{}", world.logs()))?;
+    if let Err(e) = settle {
+        let mut left = Vec::new();
+        for (u, user) in world.users.iter().enumerate() {
+            left.push((user.name.clone(), world.ids_in(u, "INBOX").await?));
+        }
+        let round = sample(&live(&workers)).await;
+        bail!(
+            "mail left unsorted ({e:#}): {left:?}\nholders now: {round:?}\n{}",
+            world.logs()
+        );
+    }
     for child in workers.iter_mut().flatten() {
         signal(child, "-TERM")?;
         wait_exit(child, Duration::from_secs(30)).await?;
