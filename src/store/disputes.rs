@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::threads::CHUNK;
 use super::verdicts::placeholders;
 use super::{Store, Tx};
 
@@ -41,6 +42,21 @@ pub struct NewDispute<'a> {
     pub origin: &'a str,
     pub ticket: &'a str,
     pub received_ms: i64,
+}
+
+/// What a batch's mail can match among disputes ([`Store::disputes_keyed_in`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DisputeKeys {
+    /// (Message-ID, dispute id) filings.
+    pub links: Vec<(String, i64)>,
+    /// (dispute id, ticket, case number), by id; empty strings for none yet.
+    pub numbers: Vec<(i64, String, String)>,
+}
+
+/// One bound value of a lookup list.
+enum Value<'a> {
+    Id(i64),
+    Text(&'a str),
 }
 
 /// A stage column a dispute reaches once.
@@ -161,6 +177,75 @@ impl Store {
             }
         }
         Ok(found.into_values().collect())
+    }
+
+    /// What a batch of mail naming `ids` (Message-IDs), `tickets` and `cases` can match, read in `tx`
+    /// with one statement per list (and per `threads::CHUNK` values): the (Message-ID, dispute) filings
+    /// among `ids`, and (id, ticket, case number) of every dispute those reach or whose ticket or case
+    /// number is named.
+    pub async fn disputes_keyed_in(
+        tx: &mut Tx,
+        ids: &[String],
+        tickets: &[String],
+        cases: &[String],
+    ) -> Result<DisputeKeys> {
+        let mut links = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT message_id, dispute_id FROM dispute_messages WHERE message_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for row in q.fetch_all(&mut **tx).await.context("find disputes")? {
+                links.push((row.try_get("message_id")?, row.try_get("dispute_id")?));
+            }
+        }
+        let linked: Vec<i64> = links
+            .iter()
+            .map(|(_, d)| *d)
+            .collect::<BTreeSet<i64>>()
+            .into_iter()
+            .collect();
+        let mut numbers: BTreeMap<i64, (String, String)> = BTreeMap::new();
+        let lists: [(&str, Vec<Value<'_>>); 3] = [
+            ("id", linked.iter().map(|d| Value::Id(*d)).collect()),
+            ("ticket", tickets.iter().map(|t| Value::Text(t)).collect()),
+            (
+                "case_number",
+                cases.iter().map(|c| Value::Text(c)).collect(),
+            ),
+        ];
+        for (column, values) in &lists {
+            for chunk in values.chunks(CHUNK) {
+                let sql = format!(
+                    "SELECT id, ticket, case_number FROM disputes WHERE {column} IN ({})",
+                    placeholders(1, chunk.len())
+                );
+                let mut q = sqlx::query(&sql);
+                for v in chunk {
+                    q = match v {
+                        Value::Id(d) => q.bind(*d),
+                        Value::Text(t) => q.bind(*t),
+                    };
+                }
+                for row in q.fetch_all(&mut **tx).await.context("find disputes")? {
+                    numbers.insert(
+                        row.try_get("id")?,
+                        (row.try_get("ticket")?, row.try_get("case_number")?),
+                    );
+                }
+            }
+        }
+        Ok(DisputeKeys {
+            links,
+            numbers: numbers
+                .into_iter()
+                .map(|(id, (ticket, case))| (id, ticket, case))
+                .collect(),
+        })
     }
 
     /// Marks dispute `id` as having reached `mark` at `at_ms` (by `by`) unless it already had; returns

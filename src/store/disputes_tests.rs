@@ -142,7 +142,41 @@ async fn mail_is_counted_per_day_and_bucket(store: Store) -> Result<()> {
     Ok(())
 }
 
+/// Guards against: the batch read missing a dispute reached by a Message-ID, a ticket or a case number,
+/// or returning one nothing names.
+async fn a_batch_reads_the_disputes_its_mail_can_reach(store: Store) -> Result<()> {
+    let (first, _) = dispute(&store, "first@x", 10).await?;
+    let (second, _) = dispute(&store, "second@x", 20).await?;
+    let (third, _) = dispute(&store, "third@x", 30).await?;
+    let (_, _) = dispute(&store, "fourth@x", 40).await?;
+    let mut tx = store.begin().await?;
+    Store::dispute_add_messages_in(&mut tx, first, &["reply@x".to_owned()], 11).await?;
+    Store::dispute_set_ticket_in(&mut tx, second, "s20261130.002").await?;
+    Store::dispute_set_case_in(&mut tx, third, "a20261130.3").await?;
+    let found = Store::disputes_keyed_in(
+        &mut tx,
+        &["reply@x".to_owned(), "nope@x".to_owned()],
+        &["s20261130.002".to_owned(), "s20261130.009".to_owned()],
+        &["a20261130.3".to_owned()],
+    )
+    .await?;
+    let none = Store::disputes_keyed_in(&mut tx, &[], &[], &[]).await?;
+    tx.commit().await?;
+    assert_eq!(found.links, [("reply@x".to_owned(), first)]);
+    assert_eq!(
+        found.numbers,
+        [
+            (first, String::new(), String::new()),
+            (second, "s20261130.002".to_owned(), String::new()),
+            (third, String::new(), "a20261130.3".to_owned()),
+        ]
+    );
+    assert_eq!(none, Default::default());
+    Ok(())
+}
+
 backend_tests!(
     a_dispute_moves_on_once_per_stage,
-    mail_is_counted_per_day_and_bucket
+    mail_is_counted_per_day_and_bucket,
+    a_batch_reads_the_disputes_its_mail_can_reach,
 );

@@ -231,6 +231,7 @@ impl Pipeline {
         let max_uid = classified.iter().map(|c| c.key.uid).max().unwrap_or(0);
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
+        let mut caused = self.caused.batch_in(&mut tx, &classified, now).await?;
         let mut recorded: Vec<(i64, Key, Plan)> = Vec::new();
         let mut seen_in_batch = BTreeSet::new();
         for item in &classified {
@@ -242,7 +243,9 @@ impl Pipeline {
             let (id, uid) = self
                 .record(&mut tx, item, state.uidvalidity, now.timestamp_millis())
                 .await?;
-            self.caused.record_in(&mut tx, item, id, now).await?;
+            self.caused
+                .record_batched_in(&mut tx, &mut caused, item, id, now)
+                .await?;
             self.learn(&mut tx, item, now).await?;
             recorded.push((
                 id,
@@ -253,6 +256,7 @@ impl Pipeline {
                 item.plan.clone(),
             ));
         }
+        self.caused.finish_in(&mut tx, caused).await?;
         if max_uid > 0 {
             Store::advance_sync_in(
                 &mut tx,
