@@ -116,24 +116,30 @@ impl Batch {
             if config.buckets.iter().any(|b| b == item.plan.bucket()) && !own.is_empty() {
                 let (id, new) = receive_in(tx, config, outbox, item, own, now).await?;
                 self.received(id, own);
-                if let (true, Some(ticket)) = (new, &ticket) {
+                if let (true, Some(ticket)) = (new, &ticket)
+                    && self.ticket(id, ticket)
+                {
                     Store::dispute_set_ticket_in(tx, id, ticket).await?;
-                    self.ticket(id, ticket);
                 }
             }
             return Ok(());
         }
         let now_ms = now.timestamp_millis();
+        // What the batch knows of each dispute found is what the store holds, so only changes are
+        // written.
         for &id in &found {
-            Store::dispute_add_messages_in(tx, id, std::slice::from_ref(own), now_ms).await?;
-            self.filed(id, own);
-            if let Some(ticket) = ticket.as_ref().or(keys.tickets.first()) {
-                Store::dispute_set_ticket_in(tx, id, ticket).await?;
-                self.ticket(id, ticket);
+            if self.filed(id, own) {
+                Store::dispute_add_messages_in(tx, id, std::slice::from_ref(own), now_ms).await?;
             }
-            if let Some(case) = keys.cases.first() {
+            if let Some(ticket) = ticket.as_ref().or(keys.tickets.first())
+                && self.ticket(id, ticket)
+            {
+                Store::dispute_set_ticket_in(tx, id, ticket).await?;
+            }
+            if let Some(case) = keys.cases.first()
+                && self.case(id, case)
+            {
                 Store::dispute_set_case_in(tx, id, case).await?;
-                self.case(id, case);
             }
             advance_in(tx, config, id, item, &subject, &keys.cases, now_ms).await?;
         }

@@ -117,30 +117,34 @@ impl Batch {
         self.numbers.entry(id).or_default();
     }
 
-    /// `message_id` was filed under dispute `id`.
-    pub(super) fn filed(&mut self, id: i64, message_id: &str) {
-        if !message_id.is_empty() {
-            self.filed
+    /// Files `message_id` under dispute `id`; false when it was (or is empty: nothing to file).
+    pub(super) fn filed(&mut self, id: i64, message_id: &str) -> bool {
+        !message_id.is_empty()
+            && self
+                .filed
                 .entry(message_id.to_owned())
                 .or_default()
-                .insert(id);
-        }
+                .insert(id)
     }
 
-    /// Dispute `id` was given `ticket` unless it had one.
-    pub(super) fn ticket(&mut self, id: i64, ticket: &str) {
+    /// Gives dispute `id` `ticket` unless it has one; whether it changed.
+    pub(super) fn ticket(&mut self, id: i64, ticket: &str) -> bool {
         let slot = &mut self.numbers.entry(id).or_default().0;
-        if slot.is_empty() {
+        let changed = slot.is_empty();
+        if changed {
             *slot = ticket.to_owned();
         }
+        changed
     }
 
-    /// Dispute `id` was given case number `case` unless it had one.
-    pub(super) fn case(&mut self, id: i64, case: &str) {
+    /// Gives dispute `id` case number `case` unless it has one; whether it changed.
+    pub(super) fn case(&mut self, id: i64, case: &str) -> bool {
         let slot = &mut self.numbers.entry(id).or_default().1;
-        if slot.is_empty() {
+        let changed = slot.is_empty();
+        if changed {
             *slot = case.to_owned();
         }
+        changed
     }
 }
 
