@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::threads::CHUNK;
+use super::threads::{CHUNK, binds};
 use super::verdicts::placeholders;
 use super::{Store, Tx};
 
@@ -193,7 +193,7 @@ impl Store {
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
                 "SELECT message_id, dispute_id FROM dispute_messages WHERE message_id IN ({})",
-                placeholders(1, chunk.len())
+                binds(tx, 1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {
@@ -222,7 +222,7 @@ impl Store {
             for chunk in values.chunks(CHUNK) {
                 let sql = format!(
                     "SELECT id, ticket, case_number FROM disputes WHERE {column} IN ({})",
-                    placeholders(1, chunk.len())
+                    binds(tx, 1, chunk.len())
                 );
                 let mut q = sqlx::query(&sql);
                 for v in chunk {

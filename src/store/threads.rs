@@ -140,6 +140,18 @@ const TICKET_COLUMNS: &str =
 const MESSAGE_COLUMNS: &str = "id, ticket, message_id, folder, origin, seen_ms, date_ms, sender, \
      from_team, member_id, automatic, verdict_id";
 
+/// Placeholders for `n` values bound in order, the first being parameter `first`: `$first, ...` on
+/// PostgreSQL, `?, ...` on SQLite. SQLite's parser looks each `$N` up among the names it has seen, so a
+/// statement costs the square of its parameters (ten 500-row inserts of 11 columns: 0.67 s with `$N`,
+/// 0.01 s with `?`), and the batch statements have thousands.
+pub(super) fn binds(tx: &Tx, first: usize, n: usize) -> String {
+    if tx.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
+        vec!["?"; n].join(", ")
+    } else {
+        placeholders(first, n)
+    }
+}
+
 impl Store {
     /// Opens a ticket inside the caller's transaction.
     pub async fn open_ticket_in(tx: &mut Tx, t: &NewTicket<'_>) -> Result<()> {
@@ -246,7 +258,7 @@ impl Store {
     pub async fn open_tickets_in(tx: &mut Tx, tickets: &[NewTicket<'_>]) -> Result<()> {
         for chunk in tickets.chunks(CHUNK / 5) {
             let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(i * 5 + 1, 5)))
+                .map(|i| format!("({})", binds(tx, i * 5 + 1, 5)))
                 .collect();
             let sql = format!(
                 "INSERT INTO tickets (ticket, mailbox, bucket, opened_ms, opened_by_team) VALUES {}",
@@ -277,7 +289,7 @@ impl Store {
         let mut out = Vec::with_capacity(messages.len());
         for chunk in messages.chunks(CHUNK / 11) {
             let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(i * 11 + 1, 11)))
+                .map(|i| format!("({})", binds(tx, i * 11 + 1, 11)))
                 .collect();
             let sql = format!(
                 "INSERT INTO thread_messages (ticket, message_id, folder, origin, seen_ms, date_ms, \
@@ -324,7 +336,7 @@ impl Store {
     pub async fn add_thread_key_rows_in(tx: &mut Tx, keys: &[NewThreadKey<'_>]) -> Result<()> {
         for chunk in keys.chunks(CHUNK / 3) {
             let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(i * 3 + 1, 3)))
+                .map(|i| format!("({})", binds(tx, i * 3 + 1, 3)))
                 .collect();
             let sql = format!(
                 "INSERT INTO thread_keys (kind, ticket, key) VALUES {} \
@@ -349,7 +361,7 @@ impl Store {
         for chunk in keys.chunks(CHUNK) {
             let sql = format!(
                 "SELECT id, kind, key, ticket FROM thread_keys WHERE key IN ({})",
-                placeholders(1, chunk.len())
+                binds(tx, 1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for key in chunk {
@@ -380,7 +392,7 @@ impl Store {
         for chunk in tickets.chunks(CHUNK) {
             let sql = format!(
                 "SELECT ticket, opened_ms FROM tickets WHERE ticket IN ({})",
-                placeholders(1, chunk.len())
+                binds(tx, 1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for t in chunk {
