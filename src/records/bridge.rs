@@ -8,7 +8,11 @@
 //!   is seen forwarding it (a `Fwd:` in its thread).
 //! - `on-list`: mail in the thread carrying the list's List-Id came back to the watched mailbox (the list
 //!   keeps the Message-ID of what it was sent, and replies name it in References).
-//! - A dispute's ticket is its thread's (`records::threads`), or the first ticket number its mail names.
+//! - A dispute is keyed by its ticket: its thread's (`records::threads`), or the first ticket number its
+//!   mail names. Later mail finds it through the thread it joined (by Message-ID, In-Reply-To,
+//!   References, the ticket number or a case number the thread carried: the thread records' rules, not
+//!   the bridge's), and a dispute's own first message (a filing's copies coming back) by its
+//!   Message-ID. The Message-IDs of a dispute's mail are kept for retention's holds, not for finding it.
 //! - `acknowledged`: mail in the thread from `[disputes] arbitration_addresses`, or carrying an arbitration
 //!   case number (`aYYYYMMDD.N`, in the subject or the text).
 //!
@@ -16,11 +20,10 @@
 //!
 //! - `escalate`: the team leader told once per stage when a dispute waits too long in it.
 //!
-//! - `batch`: what a fetch batch's mail can match, read once per batch and kept in memory.
+//! - `batch`: the disputes a fetch batch's mail can reach, read once per batch and kept in memory.
 //!
-//! Mail joins a dispute's thread by its Message-ID, In-Reply-To or References, or by the dispute's ticket
-//! or case number in its subject. Everything here runs in the caller's transaction (the verdicts' one,
-//! when the worker sorts), so a dispute moves on exactly when its mail is recorded.
+//! Everything here runs in the caller's transaction (the verdicts' one, when the worker sorts), so a
+//! dispute moves on exactly when its mail is recorded.
 
 mod batch;
 mod escalate;
@@ -92,9 +95,9 @@ async fn event_in(tx: &mut Tx, id: i64, action: &str, reason: &str, at_ms: i64) 
 }
 
 impl Batch {
-    /// What the bridge makes of one sorted message of the batch: a new dispute, or disputes moved on by
-    /// mail in their threads. `ticket` is the one the message joined in the thread records. Runs inside
-    /// the verdict's transaction; `outbox` forwards new disputes when `[disputes] forward`.
+    /// What the bridge makes of one sorted message of the batch: a new dispute, or the disputes of the
+    /// thread it joined (`ticket`, from the thread records) moved on. Runs inside the verdict's
+    /// transaction; `outbox` forwards new disputes when `[disputes] forward`.
     pub async fn observe_in(
         &mut self,
         tx: &mut Tx,
@@ -110,8 +113,8 @@ impl Batch {
         let keys = Keys::of(item);
         let own = &keys.own;
         let subject = item.info.subject.clone().unwrap_or_default();
+        let found = self.matching(ticket, own);
         let ticket = ticket.filter(|_| !own.is_empty()).map(str::to_owned);
-        let found = self.matching(&keys);
         if found.is_empty() {
             if config.buckets.iter().any(|b| b == item.plan.bucket()) && !own.is_empty() {
                 let (id, new) = receive_in(tx, config, outbox, item, own, now).await?;
@@ -125,12 +128,11 @@ impl Batch {
             return Ok(());
         }
         let now_ms = now.timestamp_millis();
-        // What the batch knows of each dispute found is what the store holds, so only changes are
-        // written.
         for &id in &found {
-            if self.filed(id, own) {
-                Store::dispute_add_messages_in(tx, id, std::slice::from_ref(own), now_ms).await?;
-            }
+            // Filed for retention's holds only: mail finds its dispute by its thread's ticket.
+            Store::dispute_add_messages_in(tx, id, std::slice::from_ref(own), now_ms).await?;
+            // What the batch knows of each dispute found is what the store holds, so only changes are
+            // written.
             if let Some(ticket) = ticket.as_ref().or(keys.tickets.first())
                 && self.ticket(id, ticket)
             {

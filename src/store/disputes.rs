@@ -1,5 +1,6 @@
-//! The disputes bridge's rows: one per dispute with when it reached each stage, the Message-IDs of its
-//! thread, and the escalations sent about it (one per stage, ever). Writes run inside a caller's
+//! The disputes bridge's rows: one per dispute with when it reached each stage, keyed by its ticket (mail
+//! finds a dispute through the thread it joined), the Message-IDs of its messages (what retention holds),
+//! and the escalations sent about it (one per stage, ever). Writes run inside a caller's
 //! transaction, so a stage reached and its audit event (written by the caller) commit together. The rules
 //! (what moves a dispute on, when to escalate) belong to `records::disputes`; this only stores and reads.
 
@@ -42,21 +43,6 @@ pub struct NewDispute<'a> {
     pub origin: &'a str,
     pub ticket: &'a str,
     pub received_ms: i64,
-}
-
-/// What a batch's mail can match among disputes ([`Store::disputes_keyed_in`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DisputeKeys {
-    /// (Message-ID, dispute id) filings.
-    pub links: Vec<(String, i64)>,
-    /// (dispute id, ticket, case number), by id; empty strings for none yet.
-    pub numbers: Vec<(i64, String, String)>,
-}
-
-/// One bound value of a lookup list.
-enum Value<'a> {
-    Id(i64),
-    Text(&'a str),
 }
 
 /// A stage column a dispute reaches once.
@@ -135,117 +121,32 @@ impl Store {
         Ok(())
     }
 
-    /// The disputes whose threads hold any of `ids`, or whose ticket is among `tickets` or case number
-    /// among `cases`, oldest first.
-    pub async fn disputes_matching_in(
+    /// The disputes keyed by one of `tickets`, and those whose first message is one of `firsts`
+    /// (Message-IDs without angle brackets), by id, read in `tx` with one statement per list (and per
+    /// `threads::CHUNK` values); without their escalations.
+    pub async fn disputes_reached_in(
         tx: &mut Tx,
-        ids: &[String],
         tickets: &[String],
-        cases: &[String],
+        firsts: &[String],
     ) -> Result<Vec<DisputeRow>> {
         let mut found: BTreeMap<i64, DisputeRow> = BTreeMap::new();
-        for chunk in ids.chunks(400) {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM disputes WHERE id IN \
-                 (SELECT dispute_id FROM dispute_messages WHERE message_id IN ({}))",
-                placeholders(1, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            for row in q.fetch_all(&mut **tx).await.context("find disputes")? {
-                let d = decode(&row).context("decode a dispute")?;
-                found.insert(d.id, d);
-            }
-        }
-        for (column, values) in [("ticket", tickets), ("case_number", cases)] {
-            if values.is_empty() {
-                continue;
-            }
-            let sql = format!(
-                "SELECT {COLUMNS} FROM disputes WHERE {column} <> '' AND {column} IN ({})",
-                placeholders(1, values.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for v in values {
-                q = q.bind(v);
-            }
-            for row in q.fetch_all(&mut **tx).await.context("find disputes")? {
-                let d = decode(&row).context("decode a dispute")?;
-                found.insert(d.id, d);
-            }
-        }
-        Ok(found.into_values().collect())
-    }
-
-    /// What a batch of mail naming `ids` (Message-IDs), `tickets` and `cases` can match, read in `tx`
-    /// with one statement per list (and per `threads::CHUNK` values): the (Message-ID, dispute) filings
-    /// among `ids`, and (id, ticket, case number) of every dispute those reach or whose ticket or case
-    /// number is named.
-    pub async fn disputes_keyed_in(
-        tx: &mut Tx,
-        ids: &[String],
-        tickets: &[String],
-        cases: &[String],
-    ) -> Result<DisputeKeys> {
-        let mut links = Vec::new();
-        for chunk in ids.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT message_id, dispute_id FROM dispute_messages WHERE message_id IN ({})",
-                binds(tx, 1, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            for row in q.fetch_all(&mut **tx).await.context("find disputes")? {
-                links.push((row.try_get("message_id")?, row.try_get("dispute_id")?));
-            }
-        }
-        let linked: Vec<i64> = links
-            .iter()
-            .map(|(_, d)| *d)
-            .collect::<BTreeSet<i64>>()
-            .into_iter()
-            .collect();
-        let mut numbers: BTreeMap<i64, (String, String)> = BTreeMap::new();
-        let lists: [(&str, Vec<Value<'_>>); 3] = [
-            ("id", linked.iter().map(|d| Value::Id(*d)).collect()),
-            ("ticket", tickets.iter().map(|t| Value::Text(t)).collect()),
-            (
-                "case_number",
-                cases.iter().map(|c| Value::Text(c)).collect(),
-            ),
-        ];
-        for (column, values) in &lists {
+        for (column, values) in [("ticket", tickets), ("message_id", firsts)] {
             for chunk in values.chunks(CHUNK) {
                 let sql = format!(
-                    "SELECT id, ticket, case_number FROM disputes WHERE {column} IN ({})",
+                    "SELECT {COLUMNS} FROM disputes WHERE {column} IN ({})",
                     binds(tx, 1, chunk.len())
                 );
                 let mut q = sqlx::query(&sql);
                 for v in chunk {
-                    q = match v {
-                        Value::Id(d) => q.bind(*d),
-                        Value::Text(t) => q.bind(*t),
-                    };
+                    q = q.bind(v);
                 }
                 for row in q.fetch_all(&mut **tx).await.context("find disputes")? {
-                    numbers.insert(
-                        row.try_get("id")?,
-                        (row.try_get("ticket")?, row.try_get("case_number")?),
-                    );
+                    let d = decode(&row).context("decode a dispute")?;
+                    found.insert(d.id, d);
                 }
             }
         }
-        Ok(DisputeKeys {
-            links,
-            numbers: numbers
-                .into_iter()
-                .map(|(id, (ticket, case))| (id, ticket, case))
-                .collect(),
-        })
+        Ok(found.into_values().collect())
     }
 
     /// Marks dispute `id` as having reached `mark` at `at_ms` (by `by`) unless it already had; returns

@@ -48,17 +48,17 @@ impl Caused {
     }
 
     /// Reads once, in `tx`, what recording `items` (a fetch batch, in order) needs: the roster, the
-    /// thread keys and tickets, the disputes they can reach.
+    /// thread keys and tickets, the disputes keyed by those tickets or first sent as one of `items`.
     pub(super) async fn batch_in(
         &self,
         tx: &mut Tx,
         items: &[Classified],
         now: DateTime<Utc>,
     ) -> Result<Batch<'_>> {
-        Ok(Batch {
-            threads: self.threads.batch_in(tx, items, now).await?,
-            disputes: bridge::Batch::read_in(tx, &self.disputes, items).await?,
-        })
+        let threads = self.threads.batch_in(tx, items, now).await?;
+        let reachable = threads.reachable();
+        let disputes = bridge::Batch::read_in(tx, &self.disputes, items, &reachable).await?;
+        Ok(Batch { threads, disputes })
     }
 
     /// Threads `item` (verdict `verdict_id`) in `batch`, queues the mail it causes and moves its

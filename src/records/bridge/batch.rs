@@ -1,7 +1,8 @@
 //! The disputes a fetch batch's mail can reach, read once per batch and kept up to date in memory as the
-//! batch's messages file themselves under disputes, open new ones, and give them tickets and case
-//! numbers: so each message finds the disputes it would have found had the batch's earlier messages been
-//! recorded one by one, without a lookup of its own. Writes no SQL itself.
+//! batch's messages open disputes and give them tickets and case numbers: so each message finds the
+//! disputes it would have found had the batch's earlier messages been recorded one by one, without a
+//! lookup of its own. A message reaches the disputes keyed by the ticket whose thread it joined, and the
+//! dispute it is the first message of. Writes no SQL itself.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,12 +13,10 @@ use crate::config::DisputesConfig;
 use crate::records::retention::{bare_id, numbers};
 use crate::store::{Store, Tx};
 
-/// What one message can match disputes by.
+/// What one message brings to the bridge besides the ticket it joined.
 pub(super) struct Keys {
     /// Its own Message-ID (without angle brackets), empty when it has none.
     pub own: String,
-    /// Its own and those it answers, without empty ones.
-    pub ids: Vec<String>,
     /// Ticket and case numbers it names in its subject or text.
     pub tickets: Vec<String>,
     pub cases: Vec<String>,
@@ -25,10 +24,6 @@ pub(super) struct Keys {
 
 impl Keys {
     pub(super) fn of(item: &Classified) -> Keys {
-        let own = bare_id(item.message_id());
-        let mut ids: Vec<String> = item.answers().iter().map(|id| bare_id(id)).collect();
-        ids.push(own.clone());
-        ids.retain(|id| !id.is_empty());
         let subject = item.info.subject.as_deref().unwrap_or_default();
         // Ticket and case numbers named in the subject or text, read when the message was classified.
         let named = |prefix: char| -> Vec<String> {
@@ -44,8 +39,7 @@ impl Keys {
             found
         };
         Keys {
-            own,
-            ids,
+            own: bare_id(item.message_id()),
             tickets: named('s'),
             cases: named('a'),
         }
@@ -55,84 +49,71 @@ impl Keys {
 /// The disputes a batch's mail can reach, between [`Batch::read_in`] and the batch's end.
 #[derive(Debug, Default)]
 pub struct Batch {
-    /// Message-ID → the disputes it is filed under.
-    filed: BTreeMap<String, BTreeSet<i64>>,
+    /// Ticket → the disputes keyed by it.
+    by_ticket: BTreeMap<String, BTreeSet<i64>>,
+    /// A dispute's first Message-ID → the dispute.
+    by_first: BTreeMap<String, i64>,
     /// Dispute → (ticket, case number), empty for none yet.
     numbers: BTreeMap<i64, (String, String)>,
 }
 
 impl Batch {
-    /// Reads, in `tx`, what the mail of `items` (a fetch batch) can match: nothing when the bridge is
-    /// off.
+    /// Reads, in `tx`, the disputes the mail of `items` (a fetch batch) can reach: those keyed by
+    /// `tickets` (every stored ticket the batch's messages can join, from the thread records' read)
+    /// and those whose first message is one of them. Nothing when the bridge is off.
     pub async fn read_in(
         tx: &mut Tx,
         config: &DisputesConfig,
         items: &[Classified],
+        tickets: &[String],
     ) -> Result<Batch> {
         if !super::enabled(config) {
             return Ok(Batch::default());
         }
-        let (mut ids, mut tickets, mut cases) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
-        for item in items.iter().filter(|i| !i.verdict.is_error()) {
-            let keys = Keys::of(item);
-            ids.extend(keys.ids);
-            tickets.extend(keys.tickets);
-            cases.extend(keys.cases);
-        }
-        let list = |s: BTreeSet<String>| -> Vec<String> { s.into_iter().collect() };
-        let found = Store::disputes_keyed_in(tx, &list(ids), &list(tickets), &list(cases)).await?;
+        let firsts: Vec<String> = items
+            .iter()
+            .filter(|i| !i.verdict.is_error())
+            .map(|i| bare_id(i.message_id()))
+            .filter(|id| !id.is_empty())
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect();
         let mut batch = Batch::default();
-        for (message_id, dispute) in found.links {
-            batch.filed.entry(message_id).or_default().insert(dispute);
-        }
-        for (id, ticket, case) in found.numbers {
-            batch.numbers.insert(id, (ticket, case));
+        for d in Store::disputes_reached_in(tx, tickets, &firsts).await? {
+            batch.by_first.insert(d.message_id, d.id);
+            batch.ticket(d.id, &d.ticket);
+            batch.case(d.id, &d.case_number);
         }
         Ok(batch)
     }
 
-    /// The disputes whose threads hold any of `keys.ids`, or whose ticket or case number `keys` names,
-    /// by id (oldest first), as `Store::disputes_matching_in` would answer now.
-    pub(super) fn matching(&self, keys: &Keys) -> Vec<i64> {
-        let mut found: BTreeSet<i64> = keys
-            .ids
-            .iter()
-            .filter_map(|id| self.filed.get(id))
-            .flatten()
-            .copied()
-            .collect();
-        for (id, (ticket, case)) in &self.numbers {
-            if (!ticket.is_empty() && keys.tickets.contains(ticket))
-                || (!case.is_empty() && keys.cases.contains(case))
-            {
-                found.insert(*id);
-            }
-        }
+    /// The disputes keyed by `joined` (the ticket the message joined) and the one whose first message
+    /// is `own`, by id (oldest first).
+    pub(super) fn matching(&self, joined: Option<&str>, own: &str) -> Vec<i64> {
+        let mut found: BTreeSet<i64> = joined
+            .and_then(|t| self.by_ticket.get(t))
+            .cloned()
+            .unwrap_or_default();
+        found.extend(self.by_first.get(own));
         found.into_iter().collect()
     }
 
     /// Dispute `id` was recorded (or found recorded) with first message `own`.
     pub(super) fn received(&mut self, id: i64, own: &str) {
-        self.filed.entry(own.to_owned()).or_default().insert(id);
+        self.by_first.insert(own.to_owned(), id);
         self.numbers.entry(id).or_default();
-    }
-
-    /// Files `message_id` under dispute `id`; false when it was (or is empty: nothing to file).
-    pub(super) fn filed(&mut self, id: i64, message_id: &str) -> bool {
-        !message_id.is_empty()
-            && self
-                .filed
-                .entry(message_id.to_owned())
-                .or_default()
-                .insert(id)
     }
 
     /// Gives dispute `id` `ticket` unless it has one; whether it changed.
     pub(super) fn ticket(&mut self, id: i64, ticket: &str) -> bool {
         let slot = &mut self.numbers.entry(id).or_default().0;
-        let changed = slot.is_empty();
+        let changed = slot.is_empty() && !ticket.is_empty();
         if changed {
             *slot = ticket.to_owned();
+            self.by_ticket
+                .entry(ticket.to_owned())
+                .or_default()
+                .insert(id);
         }
         changed
     }
@@ -140,7 +121,7 @@ impl Batch {
     /// Gives dispute `id` case number `case` unless it has one; whether it changed.
     pub(super) fn case(&mut self, id: i64, case: &str) -> bool {
         let slot = &mut self.numbers.entry(id).or_default().1;
-        let changed = slot.is_empty();
+        let changed = slot.is_empty() && !case.is_empty();
         if changed {
             *slot = case.to_owned();
         }

@@ -1,6 +1,6 @@
-//! The bridge over one fetch batch, on both stores: mail of the batch finds a dispute the batch's
-//! earlier mail received, filed itself under, or gave a ticket or case number, as it would had each
-//! message been recorded on its own.
+//! The bridge over one fetch batch, on both stores: mail finds its dispute through the thread it joined,
+//! including a dispute the batch's earlier mail received or gave its ticket, as it would had each
+//! message been recorded on its own; a filing's copy finds its dispute by its Message-ID.
 
 use std::path::Path;
 
@@ -16,8 +16,8 @@ use crate::message::{Message, sha256_hex};
 use crate::outbox::Outbox;
 use crate::outbox::harvest::Harvest;
 use crate::records::threads::mentions;
-use crate::store::Store;
 use crate::store::testing::backend_tests;
+use crate::store::{NewDispute, Store};
 
 fn config(dir: &Path) -> Result<Config> {
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/support.sieve");
@@ -65,49 +65,77 @@ fn item(raw: &str, bucket: &str) -> Result<Classified> {
     })
 }
 
-/// Guards against: mail of a batch missing a dispute received earlier in the same batch, or the ticket
-/// or case number it was given there, or a second dispute opened for it.
-async fn mail_finds_what_its_batch_did_to_a_dispute(store: Store) -> Result<()> {
+/// A batch: (message, bucket, the ticket it joined in the thread records). A dispute, its forward, junk
+/// naming it, Arbitration's reply with a case number, mail naming only that case; a filing's team copy
+/// and a reply in its thread.
+const BATCH: [(&str, &str, Option<&str>); 7] = [
+    (
+        "From: Ann <ann@example.net>\nMessage-ID: <d1@example.net>\nSubject: dispute\n\nmine\n",
+        "Disputes",
+        Some("s20261130.001"),
+    ),
+    (
+        "From: Bo <bo@example.org>\nMessage-ID: <f1@example.org>\nReferences: <d1@example.net>\n\
+         Subject: Fwd: dispute\n\nforwarded\n",
+        "Support",
+        Some("s20261130.001"),
+    ),
+    (
+        "From: Spam <spam@example.net>\nMessage-ID: <j1@example.net>\n\
+         References: <d1@example.net>\nSubject: case a20261130.9\n\nbuy\n",
+        "Junk",
+        None,
+    ),
+    (
+        "From: Arb <arb@example.org>\nMessage-ID: <c1@example.org>\nReferences: <f1@example.org>\n\
+         Subject: opened a20261130.4\n\ncase\n",
+        "Support",
+        Some("s20261130.001"),
+    ),
+    (
+        "From: Dee <dee@example.net>\nMessage-ID: <x1@example.net>\nSubject: a20261130.4\n\nthat\n",
+        "Disputes",
+        Some("s20261130.001"),
+    ),
+    (
+        "From: Support <support@example.org>\nMessage-ID: <e1@example.org>\nSubject: filing\n\nabc\n",
+        "Support",
+        Some("s20261130.002"),
+    ),
+    (
+        "From: Arb <arb@example.org>\nMessage-ID: <e2@example.org>\nSubject: Re: filing\n\n\
+         case a20261130.5\n",
+        "Support",
+        Some("s20261130.002"),
+    ),
+];
+
+/// Guards against: mail of a batch missing a dispute received earlier in the same batch or the ticket
+/// it was given there, a filing's copy not finding its dispute, mail outside any thread moving a dispute,
+/// or a second dispute opened for mail of the first's thread.
+async fn mail_finds_its_dispute_through_the_thread_it_joined(store: Store) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let config = config(dir.path())?;
     let outbox = Outbox::new(&config)?;
-    let batch = [
-        (
-            "From: Ann <ann@example.net>\nMessage-ID: <d1@example.net>\nSubject: dispute\n\nmine\n",
-            "Disputes",
-            Some("s20261130.001"),
-        ),
-        (
-            "From: Bo <bo@example.org>\nMessage-ID: <f1@example.org>\nReferences: <d1@example.net>\n\
-             Subject: Fwd: dispute\n\nforwarded\n",
-            "Support",
-            None,
-        ),
-        (
-            "From: Cy <cy@example.net>\nMessage-ID: <t1@example.net>\nSubject: about s20261130.001\n\n\
-             same\n",
-            "Support",
-            None,
-        ),
-        (
-            "From: Arb <arb@example.org>\nMessage-ID: <c1@example.org>\nReferences: <f1@example.org>\n\
-             Subject: opened a20261130.4\n\ncase\n",
-            "Support",
-            None,
-        ),
-        (
-            "From: Dee <dee@example.net>\nMessage-ID: <x1@example.net>\nSubject: a20261130.4\n\nthat\n",
-            "Disputes",
-            None,
-        ),
-    ];
-    let items: Vec<(Classified, Option<&str>)> = batch
+    let mut tx = store.begin().await?;
+    let (filing, _) = Store::dispute_insert_in(
+        &mut tx,
+        &NewDispute {
+            message_id: "e1@example.org",
+            origin: "filing",
+            ticket: "",
+            received_ms: 0,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let items: Vec<(Classified, Option<&str>)> = BATCH
         .iter()
         .map(|(raw, bucket, ticket)| Ok((item(raw, bucket)?, *ticket)))
         .collect::<Result<_>>()?;
     let classified: Vec<Classified> = items.iter().map(|(i, _)| i.clone()).collect();
     let mut tx = store.begin().await?;
-    let mut bridge = Batch::read_in(&mut tx, &config.disputes, &classified).await?;
+    let mut bridge = Batch::read_in(&mut tx, &config.disputes, &classified, &[]).await?;
     for (item, ticket) in &items {
         bridge
             .observe_in(&mut tx, &config.disputes, &outbox, item, *ticket, at()?)
@@ -115,38 +143,94 @@ async fn mail_finds_what_its_batch_did_to_a_dispute(store: Store) -> Result<()> 
     }
     tx.commit().await?;
     let all = store.disputes(i64::MAX, false).await?;
-    assert_eq!(all.len(), 1, "one dispute: {all:?}");
-    let d = &all[0];
-    assert_eq!(
-        (
-            d.message_id.as_str(),
-            d.ticket.as_str(),
-            d.case_number.as_str(),
-            d.forwarded_by.as_str(),
-            d.acknowledged_by.as_str()
-        ),
-        (
-            "d1@example.net",
-            "s20261130.001",
-            "a20261130.4",
-            "person",
-            "case-number"
-        )
-    );
-    let ids: Vec<String> = ["d1", "f1", "t1", "c1", "x1"]
+    let rows: Vec<String> = all
         .iter()
-        .map(|n| {
-            let host = if ["f1", "c1"].contains(n) {
-                "example.org"
-            } else {
-                "example.net"
-            };
-            format!("{n}@{host}")
+        .map(|d| {
+            let by = (&d.forwarded_by, &d.acknowledged_by);
+            format!("{} {} {} {by:?}", d.message_id, d.ticket, d.case_number)
         })
         .collect();
+    assert_eq!(
+        rows,
+        [
+            r#"e1@example.org s20261130.002 a20261130.5 ("", "case-number")"#,
+            r#"d1@example.net s20261130.001 a20261130.4 ("person", "case-number")"#,
+        ]
+    );
+    assert_eq!(all[0].id, filing);
+    let ids: Vec<String> = ["d1.net", "f1.org", "j1.net", "c1.org", "x1.net", "e2.org"]
+        .iter()
+        .map(|id| id.replace('.', "@example."))
+        .collect();
     let (known, _) = store.dispute_holds_among(&ids).await?;
-    assert_eq!(known.len(), 5, "every message filed under it: {known:?}");
+    assert_eq!(
+        known.into_iter().collect::<Vec<_>>(),
+        [
+            "c1@example.org",
+            "d1@example.net",
+            "e2@example.org",
+            "f1@example.org",
+            "x1@example.net"
+        ],
+        "the thread's messages are filed for the holds, the junk is not"
+    );
     Ok(())
 }
 
-backend_tests!(mail_finds_what_its_batch_did_to_a_dispute);
+/// Guards against: a batch not reading a dispute keyed by a ticket its mail can join, or reading one it
+/// cannot reach.
+async fn a_batch_reads_the_disputes_of_the_tickets_it_can_join(store: Store) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = config(dir.path())?;
+    let mut tx = store.begin().await?;
+    for (first, ticket) in [
+        ("d1@example.net", "s20261130.001"),
+        ("e1@example.org", "s20261130.002"),
+    ] {
+        Store::dispute_insert_in(
+            &mut tx,
+            &NewDispute {
+                message_id: first,
+                origin: "bucket",
+                ticket,
+                received_ms: 0,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    let late = item(
+        "From: Arb <arb@example.org>\nMessage-ID: <z1@example.org>\nSubject: closed\n\nbye\n",
+        "Support",
+    )?;
+    let mut tx = store.begin().await?;
+    let reachable = ["s20261130.001".to_owned()];
+    let bridge = Batch::read_in(
+        &mut tx,
+        &config.disputes,
+        std::slice::from_ref(&late),
+        &reachable,
+    )
+    .await?;
+    assert_eq!(
+        bridge
+            .matching(Some("s20261130.001"), "z1@example.org")
+            .len(),
+        1
+    );
+    assert!(
+        bridge
+            .matching(Some("s20261130.002"), "z1@example.org")
+            .is_empty()
+    );
+    assert!(
+        bridge.matching(None, "e1@example.org").is_empty(),
+        "not read"
+    );
+    Ok(())
+}
+
+backend_tests!(
+    mail_finds_its_dispute_through_the_thread_it_joined,
+    a_batch_reads_the_disputes_of_the_tickets_it_can_join,
+);

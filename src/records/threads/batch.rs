@@ -130,6 +130,14 @@ impl Threads {
 }
 
 impl Batch<'_> {
+    /// Every stored ticket a message of the batch can join (by the keys and ticket numbers it names),
+    /// as read by [`Threads::batch_in`].
+    pub fn reachable(&self) -> Vec<String> {
+        let mut tickets: BTreeSet<String> = self.tickets.keys().cloned().collect();
+        tickets.extend(self.keys.values().map(|(_, t)| t.clone()));
+        tickets.into_iter().collect()
+    }
+
     /// Records `item` (verdict `verdict_id`) in its thread, as [`Threads::record_in`] would after the
     /// batch's earlier messages: joins the thread it belongs to, or opens a ticket for a new one. `None`
     /// when the message takes no part in threads. Written at [`Batch::finish_in`].
