@@ -231,9 +231,9 @@ impl Pipeline {
         let max_uid = classified.iter().map(|c| c.key.uid).max().unwrap_or(0);
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        let mut caused = self.caused.batch_in(&mut tx, &classified, now).await?;
         let mut recorded: Vec<(i64, Key, Plan)> = Vec::new();
         let mut seen_in_batch = BTreeSet::new();
+        let mut caused = self.caused.batch_in(&mut tx, &classified, now).await?;
         for item in &classified {
             if known.contains(&item.digest) || !seen_in_batch.insert(item.digest.clone()) {
                 tracing::info!(uid = item.key.uid, name = %item.key.name, "already has a verdict: left alone");
