@@ -1,9 +1,9 @@
 //! Support tickets and their threads: `tickets`, `thread_messages` and `thread_keys` (the Message-IDs
 //! and case numbers later mail is matched on). The rules (what opens a ticket, what joins one, what
 //! counts as a reply) belong to `records::threads`; this only stores and reads. Writes during the
-//! worker's pass run inside the verdict's transaction (`*_in`); the worker's batch reads (the roster, the
-//! keys and tickets a batch names, the ticket counter) and writes (tickets, messages, keys) take one
-//! statement per batch, a list of values per statement, whatever the batch's size up to [`CHUNK`] values.
+//! worker's pass run inside the verdict's transaction (`*_in`). A fetch batch is read (the roster, the
+//! keys and tickets it names, the ticket counter) and written (tickets, messages, keys) with one
+//! statement each, a list of values per statement, up to [`CHUNK`] values a statement.
 
 use std::collections::{BTreeMap, BTreeSet};
 
