@@ -8,7 +8,11 @@
 //!   is seen forwarding it (a `Fwd:` in its thread).
 //! - `on-list`: mail in the thread carrying the list's List-Id came back to the watched mailbox (the list
 //!   keeps the Message-ID of what it was sent, and replies name it in References).
-//! - A dispute's ticket is its thread's (`records::threads`), or the first ticket number its mail names.
+//! - A dispute is keyed by its ticket: its thread's (`records::threads`), or the first ticket number its
+//!   mail names. Later mail finds it through the thread it joined (by Message-ID, In-Reply-To,
+//!   References, the ticket number or a case number the thread carried: the thread records' rules, not
+//!   the bridge's), and a dispute's own first message (a filing's copies coming back) by its
+//!   Message-ID. The Message-IDs of a dispute's mail are kept for retention's holds, not for finding it.
 //! - `acknowledged`: mail in the thread from `[disputes] arbitration_addresses`, or carrying an arbitration
 //!   case number (`aYYYYMMDD.N`, in the subject or the text).
 //!
@@ -16,10 +20,12 @@
 //!
 //! - `escalate`: the team leader told once per stage when a dispute waits too long in it.
 //!
-//! Mail joins a dispute's thread by its Message-ID, In-Reply-To or References, or by the dispute's ticket
-//! or case number in its subject. Everything here runs in the caller's transaction (the verdicts' one,
-//! when the worker sorts), so a dispute moves on exactly when its mail is recorded.
+//! - `batch`: the disputes a fetch batch's mail can reach, read once per batch and kept in memory.
+//!
+//! Everything here runs in the caller's transaction (the verdicts' one, when the worker sorts), so a
+//! dispute moves on exactly when its mail is recorded.
 
+mod batch;
 mod escalate;
 
 use anyhow::Result;
@@ -31,9 +37,10 @@ use crate::actions::Classified;
 use crate::config::DisputesConfig;
 use crate::outbox::{Outbox, RawMail};
 use crate::records::disputes::Stage;
-use crate::records::retention::{bare_id, numbers};
 use crate::store::{DisputeMark, DisputeRow, NewDispute, NewEvent, Store, Tx};
 
+pub use self::batch::Batch;
+use self::batch::Keys;
 pub use self::escalate::{CHECK_EVERY, Escalated, escalate, limit, scheduled};
 
 /// Who moved a dispute on, as the store records it.
@@ -87,64 +94,63 @@ async fn event_in(tx: &mut Tx, id: i64, action: &str, reason: &str, at_ms: i64) 
     Ok(())
 }
 
-/// What the bridge makes of one sorted message: a new dispute, or disputes moved on by mail in their
-/// threads. `ticket` is the one the message joined in the thread records (written just before, in this
-/// transaction). Runs inside the verdict's transaction; `outbox` forwards new disputes when
-/// `[disputes] forward`.
-pub async fn observe_in(
-    tx: &mut Tx,
-    config: &DisputesConfig,
-    outbox: &Outbox,
-    item: &Classified,
-    ticket: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    if !enabled(config) || item.verdict.is_error() {
-        return Ok(());
-    }
-    let own = bare_id(item.message_id());
-    let mut ids: Vec<String> = item.answers().iter().map(|id| bare_id(id)).collect();
-    ids.push(own.clone());
-    ids.retain(|id| !id.is_empty());
-    let subject = item.info.subject.clone().unwrap_or_default();
-    // Ticket and case numbers named in the subject or text, read when the message was classified.
-    let named = |prefix: char| -> Vec<String> {
-        let mut found: Vec<String> = item
-            .mentions
-            .iter()
-            .filter(|m| m.starts_with(prefix))
-            .cloned()
-            .collect();
-        found.extend(numbers(&subject, prefix));
-        found.sort();
-        found.dedup();
-        found
-    };
-    let (tickets, cases) = (named('s'), named('a'));
-    let ticket = ticket.filter(|_| !own.is_empty()).map(str::to_owned);
-    let found = Store::disputes_matching_in(tx, &ids, &tickets, &cases).await?;
-    if found.is_empty() {
-        if config.buckets.iter().any(|b| b == item.plan.bucket()) && !own.is_empty() {
-            let id = receive_in(tx, config, outbox, item, &own, now).await?;
-            if let (Some(id), Some(ticket)) = (id, &ticket) {
+impl Batch {
+    /// What the bridge makes of one sorted message of the batch: a new dispute, or the disputes of the
+    /// thread it joined (`ticket`, from the thread records) moved on. Runs inside the verdict's
+    /// transaction; `outbox` forwards new disputes when `[disputes] forward`.
+    pub async fn observe_in(
+        &mut self,
+        tx: &mut Tx,
+        config: &DisputesConfig,
+        outbox: &Outbox,
+        item: &Classified,
+        ticket: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if !enabled(config) || item.verdict.is_error() {
+            return Ok(());
+        }
+        let keys = Keys::of(item);
+        let own = &keys.own;
+        let subject = item.info.subject.clone().unwrap_or_default();
+        let found = self.matching(ticket, own);
+        let ticket = ticket.filter(|_| !own.is_empty()).map(str::to_owned);
+        if found.is_empty() {
+            if config.buckets.iter().any(|b| b == item.plan.bucket()) && !own.is_empty() {
+                let (id, new) = receive_in(tx, config, outbox, item, own, now).await?;
+                self.received(id, own);
+                if let (true, Some(ticket)) = (new, &ticket)
+                    && self.ticket(id, ticket)
+                {
+                    Store::dispute_set_ticket_in(tx, id, ticket).await?;
+                }
+            }
+            return Ok(());
+        }
+        let now_ms = now.timestamp_millis();
+        for &id in &found {
+            // Filed for retention's holds only: mail finds its dispute by its thread's ticket.
+            Store::dispute_add_messages_in(tx, id, std::slice::from_ref(own), now_ms).await?;
+            // What the batch knows of each dispute found is what the store holds, so only changes are
+            // written.
+            if let Some(ticket) = ticket.as_ref().or(keys.tickets.first())
+                && self.ticket(id, ticket)
+            {
                 Store::dispute_set_ticket_in(tx, id, ticket).await?;
             }
+            if let Some(case) = keys.cases.first()
+                && self.case(id, case)
+            {
+                Store::dispute_set_case_in(tx, id, case).await?;
+            }
+            advance_in(tx, config, id, item, &subject, &keys.cases, now_ms).await?;
         }
-        return Ok(());
+        Ok(())
     }
-    let now_ms = now.timestamp_millis();
-    for d in &found {
-        Store::dispute_add_messages_in(tx, d.id, std::slice::from_ref(&own), now_ms).await?;
-        if let Some(ticket) = ticket.as_ref().or(tickets.first()) {
-            Store::dispute_set_ticket_in(tx, d.id, ticket).await?;
-        }
-        advance_in(tx, config, d, item, &subject, &cases, now_ms).await?;
-    }
-    Ok(())
 }
 
 /// A new dispute sorted into a disputes bucket; forwarded to the list at once when triaged forwards.
-/// Returns its id when it is new.
+/// Returns its id and whether it is new.
 async fn receive_in(
     tx: &mut Tx,
     config: &DisputesConfig,
@@ -152,7 +158,7 @@ async fn receive_in(
     item: &Classified,
     own: &str,
     now: DateTime<Utc>,
-) -> Result<Option<i64>> {
+) -> Result<(i64, bool)> {
     let now_ms = now.timestamp_millis();
     let (id, new) = Store::dispute_insert_in(
         tx,
@@ -165,12 +171,12 @@ async fn receive_in(
     )
     .await?;
     if !new {
-        return Ok(None);
+        return Ok((id, false));
     }
     event_in(tx, id, "dispute-received", item.plan.bucket(), now_ms).await?;
     tracing::info!(uid = item.key.uid, dispute = id, "dispute received");
     let (Some(list), true, Some(raw)) = (&config.list, config.forward, &item.raw) else {
-        return Ok(Some(id));
+        return Ok((id, true));
     };
     let own_address = &outbox.config().from.email;
     let message_id = format!("<{own}>");
@@ -197,14 +203,14 @@ async fn receive_in(
         outbox_id = queued.id,
         "dispute forwarded to the list"
     );
-    Ok(Some(id))
+    Ok((id, true))
 }
 
-/// Moves dispute `d` on for mail in its thread.
+/// Moves dispute `id` on for mail in its thread (its case number already recorded).
 async fn advance_in(
     tx: &mut Tx,
     config: &DisputesConfig,
-    d: &DisputeRow,
+    id: i64,
     item: &Classified,
     subject: &str,
     cases: &[String],
@@ -213,29 +219,26 @@ async fn advance_in(
     let from_list = is_from_list(item.info.list_id.as_deref(), config.list.as_ref());
     let seen_forwarded = from_list || (is_forward(subject) && item.info.list_id.is_none());
     if seen_forwarded
-        && Store::dispute_mark_in(tx, d.id, DisputeMark::Forwarded, now_ms, BY_PERSON).await?
+        && Store::dispute_mark_in(tx, id, DisputeMark::Forwarded, now_ms, BY_PERSON).await?
     {
-        event_in(tx, d.id, "dispute-forwarded", "seen in its thread", now_ms).await?;
+        event_in(tx, id, "dispute-forwarded", "seen in its thread", now_ms).await?;
     }
-    if from_list && Store::dispute_mark_in(tx, d.id, DisputeMark::OnList, now_ms, "").await? {
+    if from_list && Store::dispute_mark_in(tx, id, DisputeMark::OnList, now_ms, "").await? {
         event_in(
             tx,
-            d.id,
+            id,
             "dispute-on-list",
             "the list's copy came back",
             now_ms,
         )
         .await?;
-        tracing::info!(dispute = d.id, "dispute on the list");
+        tracing::info!(dispute = id, "dispute on the list");
     }
     let from = item.info.from.as_deref().unwrap_or("").to_ascii_lowercase();
     let from_arbitration = config
         .arbitration_addresses
         .iter()
         .any(|a| a.to_string().eq_ignore_ascii_case(&from));
-    if let Some(case) = cases.first() {
-        Store::dispute_set_case_in(tx, d.id, case).await?;
-    }
     let by = if from_arbitration {
         Some(BY_ARBITRATION)
     } else if !cases.is_empty() {
@@ -244,14 +247,14 @@ async fn advance_in(
         None
     };
     if let Some(by) = by
-        && Store::dispute_mark_in(tx, d.id, DisputeMark::Acknowledged, now_ms, by).await?
+        && Store::dispute_mark_in(tx, id, DisputeMark::Acknowledged, now_ms, by).await?
     {
         let why = match cases.first() {
             Some(case) => format!("{by} {case}"),
             None => by.to_owned(),
         };
-        event_in(tx, d.id, "dispute-acknowledged", &why, now_ms).await?;
-        tracing::info!(dispute = d.id, by, "dispute acknowledged");
+        event_in(tx, id, "dispute-acknowledged", &why, now_ms).await?;
+        tracing::info!(dispute = id, by, "dispute acknowledged");
     }
     Ok(())
 }

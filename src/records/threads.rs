@@ -21,10 +21,14 @@
 //! Recording happens in the verdict's own transaction (DESIGN invariant 2), so a verdict and its thread
 //! record commit together, before the mailbox is touched.
 //!
+//! The worker records a whole fetch batch at a cost per batch ([`batch`]: one read of the roster, of
+//! the keys and of the tickets the batch names, ticket numbers taken at once, multi-row writes), with
+//! the same result as recording its messages one by one in order.
+//!
 //! # For the other records (the disputes bridge)
-//! - [`Threads::record_in`], called by the worker once per newly recorded message inside the verdict
-//!   transaction (`worker::caused::thread_and_effects_in`, which hands the result on), returns the
-//!   [`Joined`] ticket and whether this message opened it (`new`).
+//! - [`Batch::record_in`], called by the worker once per newly recorded message inside the verdict
+//!   transaction (`worker::caused`, which hands the result on), returns the [`Joined`] ticket and
+//!   whether this message opened it (`new`); [`Threads::record_in`] does the same for one message.
 //! - [`joined_in`] answers the same later in that transaction (or any other) from a Message-ID.
 //! - [`ticket_of_message_id`] and [`ticket_of_case`] look a ticket up from a Message-ID (one the thread
 //!   has or answers) or from an arbitration case number (the store's `Store::ticket_of_message_id`,
@@ -32,6 +36,8 @@
 //!   lists a thread's Message-IDs and [`show`] a ticket with its messages.
 //!
 //! Writes no SQL itself (that is `store`), and touches no mailbox.
+
+mod batch;
 
 use std::collections::BTreeSet;
 
@@ -45,9 +51,10 @@ use crate::config::Config;
 use crate::message::MessageInfo;
 use crate::outbox::guard::{self, Decline};
 use crate::store::{
-    KEY_CASE, KEY_MESSAGE_ID, NewThreadMessage, NewTicket, RECEIVED, Store, ThreadMessageRow,
-    TicketRow, Tx,
+    KEY_CASE, KEY_MESSAGE_ID, NewThreadMessage, Store, ThreadMessageRow, TicketRow, Tx,
 };
+
+pub use self::batch::Batch;
 
 /// The last part of a bucket name that marks it as junk or bounces: its mail opens no ticket.
 const NO_TICKET_FOLDERS: [&str; 3] = ["junk", "spam", "bounces"];
@@ -184,7 +191,8 @@ impl Threads {
 
     /// Records a newly classified message in its thread, inside the verdict's transaction `tx`
     /// (`verdict_id` is the verdict just recorded): joins the thread it belongs to, or opens a ticket
-    /// for a new one. `None` when the message takes no part in threads.
+    /// for a new one. `None` when the message takes no part in threads. A batch of one: the worker
+    /// records a fetch batch through [`Threads::batch_in`].
     pub async fn record_in(
         &self,
         tx: &mut Tx,
@@ -192,68 +200,10 @@ impl Threads {
         verdict_id: i64,
         now: DateTime<Utc>,
     ) -> Result<Option<Joined>> {
-        let bucket = item.plan.bucket();
-        if item.verdict.is_error() || !self.threads_bucket(bucket) {
-            return Ok(None);
-        }
-        let info = &item.info;
-        let automatic = is_automatic(info, &self.from);
-        let sender = info
-            .from
-            .as_deref()
-            .map(|f| f.trim().to_ascii_lowercase())
-            .unwrap_or_default();
-        let member_id = if sender.is_empty() {
-            None
-        } else {
-            Store::active_member_in(tx, &sender).await?
-        };
-        let from_team = !sender.is_empty() && (sender == self.team || member_id.is_some());
-        let joined = match find_in(tx, info, &item.mentions).await? {
-            Some(ticket) => Joined { ticket, new: false },
-            None if automatic => return Ok(None),
-            None => {
-                let ticket = next_ticket_in(tx, now).await?;
-                Store::open_ticket_in(
-                    tx,
-                    &NewTicket {
-                        ticket: &ticket,
-                        mailbox: &self.mailbox,
-                        bucket,
-                        opened_ms: now.timestamp_millis(),
-                        opened_by_team: from_team,
-                    },
-                )
-                .await?;
-                Joined { ticket, new: true }
-            }
-        };
-        let message_id = info.message_id.as_deref().map(bare_id).unwrap_or_default();
-        let seen_ms = now.timestamp_millis();
-        let date_ms = info.date.map_or(0, |s| s.saturating_mul(1000));
-        let row = Store::add_thread_message_in(
-            tx,
-            &NewThreadMessage {
-                ticket: &joined.ticket,
-                message_id: &message_id,
-                folder: bucket,
-                origin: RECEIVED,
-                seen_ms,
-                date_ms,
-                sender: &sender,
-                from_team,
-                member_id: member_id.unwrap_or(0),
-                automatic,
-                verdict_id,
-            },
-        )
-        .await?;
-        add_keys_in(tx, &joined.ticket, info, &item.mentions).await?;
-        if !joined.new && from_team && !automatic {
-            note_reply_in(tx, &joined.ticket, row, seen_ms, date_ms).await?;
-        }
-        tracing::info!(uid = item.key.uid, ticket = %joined.ticket, new = joined.new, from_team, automatic, "thread recorded");
-        Ok(Some(joined))
+        let mut batch = self.batch_in(tx, std::slice::from_ref(item), now).await?;
+        let joined = batch.record_in(tx, item, verdict_id).await?;
+        batch.finish_in(tx).await?;
+        Ok(joined)
     }
 }
 
@@ -288,13 +238,6 @@ pub fn reply_time(opened_ms: i64, seen_ms: i64, date_ms: i64) -> i64 {
     } else {
         seen_ms
     }
-}
-
-/// Hands out the next ticket number of `now`'s day (UTC): `sYYYYMMDD.NNN`.
-async fn next_ticket_in(tx: &mut Tx, now: DateTime<Utc>) -> Result<String> {
-    let day = now.format("%Y%m%d").to_string();
-    let n = Store::next_ticket_in(tx, &day).await?;
-    Ok(format!("s{day}.{n:03}"))
 }
 
 /// The ticket the message belongs to: by Message-ID, then ticket number, then case number.

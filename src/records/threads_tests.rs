@@ -1,5 +1,6 @@
 //! The threading rules on both stores: what opens a ticket, what joins one (References, ticket number,
-//! case number), what is the team's, and that an acknowledgement is recorded as automatic.
+//! case number), what is the team's, and that an acknowledgement is recorded as automatic; a fetch
+//! batch recorded at once threads its messages as recording them one by one would.
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, TimeZone as _, Utc};
@@ -11,7 +12,7 @@ use crate::mailbox::Key;
 use crate::message::{Message, sha256_hex};
 use crate::outbox::harvest::Harvest;
 use crate::store::testing::backend_tests;
-use crate::store::{NewPerson, OUTBOX};
+use crate::store::{NewPerson, OUTBOX, RECEIVED};
 
 const MAILBOX: &str = "imap://support@example.org/INBOX";
 
@@ -256,10 +257,167 @@ async fn the_teams_mail_is_marked_and_an_ack_is_automatic(store: Store) -> Resul
     Ok(())
 }
 
+/// Records `raws` (each sorted into Support) as the worker records one fetch batch, in one transaction,
+/// with verdicts 1, 2, ...; an acknowledgement `ack-N@example.org` is queued for each ticket opened.
+async fn record_batch(store: &Store, raws: &[&str], minute: u32) -> Result<Vec<Option<Joined>>> {
+    let items: Vec<Classified> = raws
+        .iter()
+        .map(|raw| item(raw, "Support"))
+        .collect::<Result<_>>()?;
+    let threads = threads()?;
+    let mut tx = store.begin().await?;
+    let mut batch = threads.batch_in(&mut tx, &items, at(minute)?).await?;
+    let mut out = Vec::new();
+    for (n, item) in items.iter().enumerate() {
+        let joined = batch.record_in(&mut tx, item, n as i64 + 1).await?;
+        if let Some(j) = joined.as_ref().filter(|j| j.new) {
+            batch.note_queued(
+                &j.ticket,
+                &format!("<ack-{n}@example.org>"),
+                "support@example.org",
+                true,
+            );
+        }
+        out.push(joined);
+    }
+    batch.finish_in(&mut tx).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+fn thread_of(rows: &[ThreadMessageRow]) -> Vec<(&str, &str, i64)> {
+    rows.iter()
+        .map(|m| (m.message_id.as_str(), m.origin.as_str(), m.verdict_id))
+        .collect()
+}
+
+/// Guards against: a batch's second message of a new thread opening a ticket of its own (the first's
+/// keys not yet written), a reply in the same batch as its original missing it, a number or case
+/// number named by a later message of the batch not found, an acknowledgement recorded out of its
+/// place, or a member's reply in the batch not noted as the first.
+async fn a_batch_threads_its_messages_as_one_by_one(store: Store) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let member = Store::team_insert_person_in(
+        &mut tx,
+        &NewPerson {
+            name: "Mia",
+            alias: "",
+            tz: "",
+            addresses: &["mia@example.com".to_owned()],
+            roles: &["triage"],
+            since_ms: 0,
+            created_ms: 0,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let raws = [
+        "From: Ann <ann@example.net>\nMessage-ID: <b1@example.net>\nSubject: help\n\n\
+         case a20261101.7\n",
+        "From: Ann <ann@example.net>\nMessage-ID: <b2@example.net>\nIn-Reply-To: <b1@example.net>\n\
+         Subject: Re: help\n\nmore\n",
+        "From: Bob <bob@example.net>\nMessage-ID: <b3@example.net>\nSubject: other\n\nhello\n",
+        "From: Mia <mia@example.com>\nMessage-ID: <b4@example.com>\nReferences: <b2@example.net>\n\
+         Subject: Re: help\n\nanswer\n",
+        "From: Cy <cy@example.net>\nMessage-ID: <b5@example.net>\nSubject: s20261129.002\n\nsee\n",
+        "From: arb@example.org\nMessage-ID: <b6@example.org>\nSubject: case a20261101.7\n\nopen\n",
+        "From: Dee <dee@example.net>\nMessage-ID: <b7@example.net>\nSubject: third\n\nhi\n",
+    ];
+    let found = record_batch(&store, &raws, 10).await?;
+    assert_eq!(
+        found,
+        [
+            opened("s20261129.001"),
+            joined("s20261129.001"),
+            opened("s20261129.002"),
+            joined("s20261129.001"),
+            joined("s20261129.002"),
+            joined("s20261129.001"),
+            opened("s20261129.003"),
+        ]
+    );
+    assert_eq!(
+        thread_of(&store.thread_messages("s20261129.001").await?),
+        [
+            ("b1@example.net", RECEIVED, 1),
+            ("ack-0@example.org", OUTBOX, 0),
+            ("b2@example.net", RECEIVED, 2),
+            ("b4@example.com", RECEIVED, 4),
+            ("b6@example.org", RECEIVED, 6),
+        ]
+    );
+    let thread = store.thread_messages("s20261129.001").await?;
+    let reply = &thread[3];
+    assert_eq!((reply.from_team, reply.member_id), (true, member));
+    let ticket = store.ticket("s20261129.001").await?.context("ticket")?;
+    assert_eq!(
+        (ticket.first_reply_ms, ticket.first_reply_id),
+        (at(10)?.timestamp_millis(), reply.id),
+        "the member's reply in the batch is the first"
+    );
+    assert_eq!(
+        ticket_of_message_id(&store, "ack-2@example.org")
+            .await?
+            .as_deref(),
+        Some("s20261129.002")
+    );
+    assert_eq!(store.peek_ticket("20261129").await?, 4);
+    Ok(())
+}
+
+/// Guards against: ticket numbers repeated or skipped across batches and beside a number taken
+/// elsewhere (`send ack`), or a key stored before the batch losing to one the batch added.
+async fn ticket_numbers_run_on_across_batches(store: Store) -> Result<()> {
+    let first = [
+        "From: Ann <ann@example.net>\nMessage-ID: <n1@example.net>\nSubject: a\n\nx\n",
+        "From: Bob <bob@example.net>\nMessage-ID: <n2@example.net>\nSubject: b\n\nx\n",
+    ];
+    assert_eq!(
+        record_batch(&store, &first, 0).await?,
+        [opened("s20261129.001"), opened("s20261129.002")]
+    );
+    let mut tx = store.begin().await?;
+    assert_eq!(Store::next_ticket_in(&mut tx, "20261129").await?, 3);
+    tx.commit().await?;
+    let second = [
+        // Opens .004 and takes <u@example.net> after .001 took <n1@...>.
+        "From: Cy <cy@example.net>\nMessage-ID: <n3@example.net>\nReferences: <u@example.net>\n\
+         Subject: c\n\nx\n",
+        // Names <u@...> (this batch's .004) and <n1@...> (stored, .001): the stored key is older.
+        "From: Cy <cy@example.net>\nMessage-ID: <n4@example.net>\n\
+         References: <u@example.net> <n1@example.net>\nSubject: d\n\nx\n",
+        "From: Dee <dee@example.net>\nMessage-ID: <n5@example.net>\nSubject: e\n\nx\n",
+    ];
+    assert_eq!(
+        record_batch(&store, &second, 5).await?,
+        [
+            opened("s20261129.004"),
+            joined("s20261129.001"),
+            opened("s20261129.005")
+        ]
+    );
+    assert_eq!(store.peek_ticket("20261129").await?, 6);
+    // The next day starts again at 1, in a batch of one.
+    let next_day = Utc
+        .with_ymd_and_hms(2026, 11, 30, 0, 1, 0)
+        .single()
+        .context("time")?;
+    let raw = "From: Eve <eve@example.net>\nMessage-ID: <n6@example.net>\nSubject: f\n\nx\n";
+    let mut tx = store.begin().await?;
+    let found = threads()?
+        .record_in(&mut tx, &item(raw, "Support")?, 9, next_day)
+        .await?;
+    tx.commit().await?;
+    assert_eq!(found, opened("s20261130.001"));
+    Ok(())
+}
+
 backend_tests!(
     mail_joins_by_references_ticket_number_and_case_number,
     junk_and_automatic_mail_open_no_ticket,
     the_teams_mail_is_marked_and_an_ack_is_automatic,
+    a_batch_threads_its_messages_as_one_by_one,
+    ticket_numbers_run_on_across_batches,
 );
 
 #[test]

@@ -1,5 +1,6 @@
-//! The disputes bridge's rows: one per dispute with when it reached each stage, the Message-IDs of its
-//! thread, and the escalations sent about it (one per stage, ever). Writes run inside a caller's
+//! The disputes bridge's rows: one per dispute with when it reached each stage, keyed by its ticket (mail
+//! finds a dispute through the thread it joined), the Message-IDs of its messages (what retention holds),
+//! and the escalations sent about it (one per stage, ever). Writes run inside a caller's
 //! transaction, so a stage reached and its audit event (written by the caller) commit together. The rules
 //! (what moves a dispute on, when to escalate) belong to `records::disputes`; this only stores and reads.
 
@@ -9,6 +10,7 @@ use anyhow::{Context, Result};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::threads::{CHUNK, binds};
 use super::verdicts::placeholders;
 use super::{Store, Tx};
 
@@ -119,45 +121,29 @@ impl Store {
         Ok(())
     }
 
-    /// The disputes whose threads hold any of `ids`, or whose ticket is among `tickets` or case number
-    /// among `cases`, oldest first.
-    pub async fn disputes_matching_in(
+    /// The disputes keyed by one of `tickets`, and those whose first message is one of `firsts`
+    /// (Message-IDs without angle brackets), by id, read in `tx` with one statement per list (and per
+    /// `threads::CHUNK` values); without their escalations.
+    pub async fn disputes_reached_in(
         tx: &mut Tx,
-        ids: &[String],
         tickets: &[String],
-        cases: &[String],
+        firsts: &[String],
     ) -> Result<Vec<DisputeRow>> {
         let mut found: BTreeMap<i64, DisputeRow> = BTreeMap::new();
-        for chunk in ids.chunks(400) {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM disputes WHERE id IN \
-                 (SELECT dispute_id FROM dispute_messages WHERE message_id IN ({}))",
-                placeholders(1, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            for row in q.fetch_all(&mut **tx).await.context("find disputes")? {
-                let d = decode(&row).context("decode a dispute")?;
-                found.insert(d.id, d);
-            }
-        }
-        for (column, values) in [("ticket", tickets), ("case_number", cases)] {
-            if values.is_empty() {
-                continue;
-            }
-            let sql = format!(
-                "SELECT {COLUMNS} FROM disputes WHERE {column} <> '' AND {column} IN ({})",
-                placeholders(1, values.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for v in values {
-                q = q.bind(v);
-            }
-            for row in q.fetch_all(&mut **tx).await.context("find disputes")? {
-                let d = decode(&row).context("decode a dispute")?;
-                found.insert(d.id, d);
+        for (column, values) in [("ticket", tickets), ("message_id", firsts)] {
+            for chunk in values.chunks(CHUNK) {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM disputes WHERE {column} IN ({})",
+                    binds(tx, 1, chunk.len())
+                );
+                let mut q = sqlx::query(&sql);
+                for v in chunk {
+                    q = q.bind(v);
+                }
+                for row in q.fetch_all(&mut **tx).await.context("find disputes")? {
+                    let d = decode(&row).context("decode a dispute")?;
+                    found.insert(d.id, d);
+                }
             }
         }
         Ok(found.into_values().collect())

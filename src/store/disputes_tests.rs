@@ -1,10 +1,12 @@
 //! Disputes bridge and team report store tests, run on SQLite and PostgreSQL alike.
 
-use anyhow::Result;
+use std::collections::BTreeSet;
+
+use anyhow::{Context as _, Result};
 
 use super::{DisputeMark, NewDispute};
 use crate::store::testing::backend_tests;
-use crate::store::{NewVerdict, Store};
+use crate::store::{Backend, KEY_MESSAGE_ID, NewTicket, NewVerdict, Store};
 
 const DAY: i64 = 86_400_000;
 
@@ -41,20 +43,13 @@ async fn a_dispute_moves_on_once_per_stage(store: Store) -> Result<()> {
     assert!(!Store::dispute_escalate_in(&mut tx, id, "on-list", 70, 8).await?);
     tx.commit().await?;
     let mut tx = store.begin().await?;
-    let by_ref = Store::disputes_matching_in(
-        &mut tx,
-        &["nope@x".to_owned(), "forward@x".to_owned()],
-        &[],
-        &[],
-    )
-    .await?;
-    let by_ticket =
-        Store::disputes_matching_in(&mut tx, &[], &["s20261130.001".to_owned()], &[]).await?;
-    let none = Store::disputes_matching_in(&mut tx, &["nope@x".to_owned()], &[], &[]).await?;
+    let by_ticket = Store::disputes_reached_in(&mut tx, &["s20261130.001".to_owned()], &[]).await?;
+    let by_first = Store::disputes_reached_in(&mut tx, &[], &["first@x".to_owned()]).await?;
+    let none = Store::disputes_reached_in(&mut tx, &[], &["forward@x".to_owned()]).await?;
     tx.commit().await?;
-    assert_eq!(by_ref.len(), 1);
     assert_eq!(by_ticket.len(), 1);
-    assert!(none.is_empty());
+    assert_eq!(by_first.len(), 1);
+    assert!(none.is_empty(), "a later message is filed, not a key");
     let open = store.disputes(i64::MAX, true).await?;
     assert_eq!(open.len(), 1);
     let d = &open[0];
@@ -142,7 +137,98 @@ async fn mail_is_counted_per_day_and_bucket(store: Store) -> Result<()> {
     Ok(())
 }
 
+/// Guards against: the batch read missing a dispute keyed by a ticket or first sent as a message of the
+/// batch, or returning one nothing reaches.
+async fn a_batch_reads_the_disputes_its_mail_can_reach(store: Store) -> Result<()> {
+    let (first, _) = dispute(&store, "first@x", 10).await?;
+    let (second, _) = dispute(&store, "second@x", 20).await?;
+    let (_, _) = dispute(&store, "third@x", 30).await?;
+    let mut tx = store.begin().await?;
+    Store::dispute_set_ticket_in(&mut tx, second, "s20261130.002").await?;
+    let found = Store::disputes_reached_in(
+        &mut tx,
+        &["s20261130.002".to_owned(), "s20261130.009".to_owned()],
+        &[
+            "first@x".to_owned(),
+            "second@x".to_owned(),
+            "nope@x".to_owned(),
+        ],
+    )
+    .await?;
+    let none = Store::disputes_reached_in(&mut tx, &[], &[]).await?;
+    tx.commit().await?;
+    let found: Vec<(i64, &str)> = found.iter().map(|d| (d.id, d.ticket.as_str())).collect();
+    assert_eq!(found, [(first, ""), (second, "s20261130.002")]);
+    assert!(none.is_empty());
+    Ok(())
+}
+
+/// Guards against: a dispute recorded before disputes were keyed by their ticket, without one, never
+/// found again by its later mail (the migration gives it its first message's thread's ticket).
+async fn the_migration_keys_an_old_dispute_by_its_thread(store: Store) -> Result<()> {
+    let (old, _) = dispute(&store, "old@x", 10).await?;
+    let (kept, _) = dispute(&store, "kept@x", 20).await?;
+    let (alone, _) = dispute(&store, "alone@x", 30).await?;
+    let mut tx = store.begin().await?;
+    Store::dispute_set_ticket_in(&mut tx, kept, "s20261130.007").await?;
+    for t in ["s20261130.001", "s20261130.002"] {
+        Store::open_ticket_in(
+            &mut tx,
+            &NewTicket {
+                ticket: t,
+                mailbox: "m",
+                bucket: "Support/Disputes",
+                opened_ms: 1,
+                opened_by_team: false,
+            },
+        )
+        .await?;
+    }
+    for (t, key) in [
+        ("s20261130.002", "old@x"),
+        ("s20261130.001", "old@x"),
+        ("s20261130.001", "kept@x"),
+    ] {
+        Store::add_thread_keys_in(
+            &mut tx,
+            t,
+            KEY_MESSAGE_ID,
+            &BTreeSet::from([key.to_owned()]),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    let file = match store.backend() {
+        Backend::Sqlite => {
+            include_str!("../../migrations/sqlite/20261130082000_disputes_by_ticket.sql")
+        }
+        Backend::Postgres => {
+            include_str!("../../migrations/postgres/20261130082000_disputes_by_ticket.sql")
+        }
+    };
+    let update = &file[file.find("UPDATE").context("the backfill")?..];
+    sqlx::query(update).execute(store.pool()).await?;
+    let tickets: Vec<(i64, String)> = store
+        .disputes(i64::MAX, false)
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d.ticket))
+        .collect();
+    assert_eq!(
+        tickets,
+        [
+            (old, "s20261130.002".to_owned()),
+            (kept, "s20261130.007".to_owned()),
+            (alone, String::new())
+        ],
+        "the thread that took it first; a ticket already given kept; none without a thread"
+    );
+    Ok(())
+}
+
 backend_tests!(
     a_dispute_moves_on_once_per_stage,
-    mail_is_counted_per_day_and_bucket
+    mail_is_counted_per_day_and_bucket,
+    a_batch_reads_the_disputes_its_mail_can_reach,
+    the_migration_keys_an_old_dispute_by_its_thread,
 );

@@ -286,6 +286,7 @@ impl Pipeline {
         self.fence.check_in(&mut tx).await?;
         let mut recorded: Vec<(i64, Key, Plan)> = Vec::new();
         let mut seen_in_batch = BTreeSet::new();
+        let mut caused = self.caused.batch_in(&mut tx, &classified, now).await?;
         for item in &classified {
             if known.contains(&item.digest) || !seen_in_batch.insert(item.digest.clone()) {
                 tracing::info!(uid = item.key.uid, name = %item.key.name, "already has a verdict: left alone");
@@ -295,7 +296,9 @@ impl Pipeline {
             let (id, uid) = self
                 .record(&mut tx, item, state.uidvalidity, now.timestamp_millis())
                 .await?;
-            self.caused.record_in(&mut tx, item, id, now).await?;
+            self.caused
+                .record_batched_in(&mut tx, &mut caused, item, id, now)
+                .await?;
             self.learn(&mut tx, item, now).await?;
             recorded.push((
                 id,
@@ -306,6 +309,7 @@ impl Pipeline {
                 item.plan.clone(),
             ));
         }
+        self.caused.finish_in(&mut tx, caused).await?;
         if max_uid > 0 {
             Store::advance_sync_in(
                 &mut tx,

@@ -120,3 +120,90 @@ async fn a_thread_keeps_one_ticket_and_the_ack_carries_it(backend: Backend) -> R
     env.store.assert_backend("tickets").await?;
     Ok(())
 }
+
+crate::both_stores!(a_backlog_threads_across_and_within_its_batches);
+
+/// Guards against: the worker's batching of thread records giving another result than one message at a
+/// time: a reply in the same fetch batch as its original opening a ticket of its own, a reply in a later
+/// batch missing it, ticket numbers repeated or skipped from one batch to the next, or an acknowledgement
+/// carrying a number other than its thread's.
+async fn a_backlog_threads_across_and_within_its_batches(backend: Backend) -> Result<()> {
+    let sections = "[ack]\nbuckets = [\"Support\"]\n";
+    let env = Env::with_script("batches", backend, sections, SCRIPT).await?;
+    let names = ["a1", "a2", "b1", "c1", "b2", "d1", "a3"];
+    let ids: Vec<String> = names.iter().map(|n| env.id(n)).collect();
+    let id = |n: &str| ids[names.iter().position(|m| *m == n).unwrap_or(0)].clone();
+    let refs = |to: &str| format!("In-Reply-To: <{}>\r\nReferences: <{}>\r\n", id(to), id(to));
+    // One sender per thread: an acknowledgement goes once per sender and period.
+    let from = |name: &str| format!("{0} <{0}@example.net>", &name[..1]);
+    let now = triaged::clock::Clock::system().now();
+    let mut session = env.session().await?;
+    // Batches of three: [a1, a2 (answers a1), b1], [c1, b2 (answers b1), d1], [a3 (answers a2)].
+    for name in names {
+        let headers = match name {
+            "a2" => refs("a1"),
+            "b2" => refs("b1"),
+            "a3" => refs("a2"),
+            _ => String::new(),
+        };
+        let subject = format!("thread {}", &name[..1]);
+        append_at(
+            &mut session,
+            "INBOX",
+            &message(&id(name), &from(name), &subject, &headers, "text"),
+            &[],
+            now,
+        )
+        .await?;
+    }
+    session.logout().await.ok();
+    env.ok(&["run", "--once"], &[("TRIAGED_FAILPOINT_BATCH", "3")])
+        .await?;
+    let rows: Vec<(String, String)> = env
+        .store
+        .rows(
+            "SELECT m.message_id, m.ticket FROM thread_messages m \
+             WHERE m.origin = 'received' ORDER BY m.id",
+        )
+        .await?;
+    let tickets: Vec<(String,)> = env
+        .store
+        .rows("SELECT ticket FROM tickets ORDER BY ticket")
+        .await?;
+    ensure!(
+        tickets.len() == 4,
+        "four threads, four tickets: {tickets:?}"
+    );
+    let day = &tickets[0].0[..tickets[0].0.len() - 3];
+    let numbers: Vec<String> = tickets.iter().map(|(t,)| t.clone()).collect();
+    let want: Vec<String> = (1..=4).map(|n| format!("{day}{n:03}")).collect();
+    ensure!(numbers == want, "consecutive numbers: {numbers:?}");
+    let ticket_of = |n: &str| {
+        rows.iter()
+            .find(|(m, _)| *m == id(n))
+            .map(|(_, t)| t.clone())
+            .unwrap_or_default()
+    };
+    for (name, ticket) in [
+        ("a1", 1),
+        ("a2", 1),
+        ("b1", 2),
+        ("c1", 3),
+        ("b2", 2),
+        ("d1", 4),
+        ("a3", 1),
+    ] {
+        let want = format!("{day}{ticket:03}");
+        ensure!(ticket_of(name) == want, "{name} in {want}: {rows:?}");
+    }
+    let acks: Vec<(String,)> = env
+        .store
+        .rows("SELECT ticket FROM auto_replies ORDER BY ticket")
+        .await?;
+    ensure!(
+        acks.iter().map(|(t,)| t.clone()).collect::<Vec<_>>() == want,
+        "one acknowledgement per ticket, carrying it: {acks:?}"
+    );
+    env.store.assert_backend("tickets").await?;
+    Ok(())
+}
