@@ -244,6 +244,18 @@ pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
 }
 
+/// Placeholders for `n` values bound in order, the first being parameter `first`: `$first, ...` on
+/// PostgreSQL, `?, ...` on SQLite. SQLite's parser looks each `$N` up among the names it has seen, so a
+/// statement costs the square of its parameters (ten 500-row inserts of 11 columns: 0.67 s with `$N`,
+/// 0.01 s with `?`), and the batch statements have thousands.
+fn binds(tx: &Tx, first: usize, n: usize) -> String {
+    if tx.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
+        vec!["?"; n].join(", ")
+    } else {
+        verdicts::placeholders(first, n)
+    }
+}
+
 fn create_sqlite_dir(url: &str) -> Result<()> {
     let Some(path) = sqlite_path(url) else {
         return Ok(());

@@ -10,7 +10,8 @@ use anyhow::{Context, Result};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::threads::{CHUNK, binds};
+use super::binds;
+use super::threads::CHUNK;
 use super::verdicts::placeholders;
 use super::{Store, Tx};
 

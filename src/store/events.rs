@@ -62,6 +62,34 @@ impl Store {
             .with_context(|| format!("record event {} on {}", event.action, event.subject))
     }
 
+    /// Records a batch of events inside the caller's transaction, a few hundred rows per statement.
+    pub async fn record_events_in(tx: &mut Tx, events: &[NewEvent<'_>]) -> Result<()> {
+        for chunk in events.chunks(500) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", super::binds(tx, i * 6 + 1, 6)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO events (at_ms, actor, subject, action, reason, detail) VALUES {}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for e in chunk {
+                query = query
+                    .bind(e.at_ms)
+                    .bind(e.actor)
+                    .bind(e.subject)
+                    .bind(e.action)
+                    .bind(e.reason)
+                    .bind(e.detail);
+            }
+            query
+                .execute(&mut **tx)
+                .await
+                .with_context(|| format!("record {} events", chunk.len()))?;
+        }
+        Ok(())
+    }
+
     /// The events about `subject`, oldest first; all events when `subject` is `None`.
     pub async fn events(&self, subject: Option<&str>, limit: i64) -> Result<Vec<Event>> {
         let rows = match subject {

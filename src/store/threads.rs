@@ -12,7 +12,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::verdicts::placeholders;
-use super::{Store, Tx};
+use super::{Store, Tx, binds};
 
 /// Where a thread's message was found.
 pub const RECEIVED: &str = "received";
@@ -139,18 +139,6 @@ const TICKET_COLUMNS: &str =
     "ticket, mailbox, bucket, opened_ms, opened_by_team, first_reply_ms, first_reply_id, breach_ms";
 const MESSAGE_COLUMNS: &str = "id, ticket, message_id, folder, origin, seen_ms, date_ms, sender, \
      from_team, member_id, automatic, verdict_id";
-
-/// Placeholders for `n` values bound in order, the first being parameter `first`: `$first, ...` on
-/// PostgreSQL, `?, ...` on SQLite. SQLite's parser looks each `$N` up among the names it has seen, so a
-/// statement costs the square of its parameters (ten 500-row inserts of 11 columns: 0.67 s with `$N`,
-/// 0.01 s with `?`), and the batch statements have thousands.
-pub(super) fn binds(tx: &Tx, first: usize, n: usize) -> String {
-    if tx.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
-        vec!["?"; n].join(", ")
-    } else {
-        placeholders(first, n)
-    }
-}
 
 impl Store {
     /// Opens a ticket inside the caller's transaction.

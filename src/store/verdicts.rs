@@ -75,6 +75,9 @@ fn decode(row: &AnyRow) -> Result<VerdictRow, sqlx::Error> {
 }
 
 /// `$first, $first+1, ...` for an IN list of `n` values.
+/// Verdict rows per INSERT: 11 parameters each, well under every backend's limit.
+const VERDICT_ROWS: usize = 500;
+
 pub(super) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
@@ -118,6 +121,85 @@ impl Store {
         .await
         .with_context(|| format!("record verdict for uid {uid} of {}", v.mailbox))?;
         Ok((id, uid))
+    }
+
+    /// Records a batch of verdicts (all of one mailbox and UIDVALIDITY) inside the caller's
+    /// transaction, a few hundred rows per statement; returns each one's id and UID, in order. Verdicts
+    /// without a UID (Maildir) get the next ones after the highest recorded.
+    pub async fn record_verdicts_in(
+        tx: &mut Tx,
+        batch: &[NewVerdict<'_>],
+    ) -> Result<Vec<(i64, i64)>> {
+        let Some(first) = batch.first() else {
+            return Ok(Vec::new());
+        };
+        let mut next: Option<i64> = None;
+        let mut uids = Vec::with_capacity(batch.len());
+        for v in batch {
+            let uid = match v.uid {
+                Some(uid) => uid,
+                None => {
+                    let n = match next {
+                        Some(n) => n,
+                        None => {
+                            let max: Option<i64> = sqlx::query_scalar(
+                                "SELECT MAX(uid) FROM verdicts WHERE mailbox = $1 AND uidvalidity = $2",
+                            )
+                            .bind(first.mailbox)
+                            .bind(first.uidvalidity)
+                            .fetch_one(&mut **tx)
+                            .await
+                            .context("assign uids")?;
+                            max.unwrap_or(0) + 1
+                        }
+                    };
+                    next = Some(n + 1);
+                    n
+                }
+            };
+            uids.push(uid);
+        }
+        let mut ids: BTreeMap<i64, i64> = BTreeMap::new();
+        let rows: Vec<(usize, &NewVerdict<'_>)> = batch.iter().enumerate().collect();
+        for chunk in rows.chunks(VERDICT_ROWS) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", super::binds(tx, i * 11 + 1, 11)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO verdicts (mailbox, uidvalidity, uid, name, message_id, digest, bucket, \
+                 plan, state, error, created_ms) VALUES {} RETURNING id, uid",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for &(i, v) in chunk {
+                query = query
+                    .bind(v.mailbox)
+                    .bind(v.uidvalidity)
+                    .bind(uids[i])
+                    .bind(v.name)
+                    .bind(v.message_id)
+                    .bind(v.digest)
+                    .bind(v.bucket)
+                    .bind(v.plan)
+                    .bind(RECORDED)
+                    .bind(v.error)
+                    .bind(v.created_ms);
+            }
+            for row in query
+                .fetch_all(&mut **tx)
+                .await
+                .with_context(|| format!("record {} verdicts of {}", chunk.len(), first.mailbox))?
+            {
+                ids.insert(row.try_get("uid")?, row.try_get("id")?);
+            }
+        }
+        uids.iter()
+            .map(|uid| {
+                ids.get(uid)
+                    .map(|id| (*id, *uid))
+                    .with_context(|| format!("no id came back for uid {uid}"))
+            })
+            .collect()
     }
 
     /// Which of `values` already appear in `column` (digest, name or message_id) for `mailbox`.

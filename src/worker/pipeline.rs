@@ -287,15 +287,21 @@ impl Pipeline {
         let mut recorded: Vec<(i64, Key, Plan)> = Vec::new();
         let mut seen_in_batch = BTreeSet::new();
         let mut caused = self.caused.batch_in(&mut tx, &classified, now).await?;
-        for item in &classified {
-            if known.contains(&item.digest) || !seen_in_batch.insert(item.digest.clone()) {
-                tracing::info!(uid = item.key.uid, name = %item.key.name, "already has a verdict: left alone");
-                summary.known += 1;
-                continue;
-            }
-            let (id, uid) = self
-                .record(&mut tx, item, state.uidvalidity, now.timestamp_millis())
-                .await?;
+        let fresh: Vec<&Classified> = classified
+            .iter()
+            .filter(|item| {
+                let new = !known.contains(&item.digest) && seen_in_batch.insert(item.digest.clone());
+                if !new {
+                    tracing::info!(uid = item.key.uid, name = %item.key.name, "already has a verdict: left alone");
+                    summary.known += 1;
+                }
+                new
+            })
+            .collect();
+        let ids = self
+            .record(&mut tx, &fresh, state.uidvalidity, now.timestamp_millis())
+            .await?;
+        for (item, (id, uid)) in fresh.iter().zip(ids) {
             self.caused
                 .record_batched_in(&mut tx, &mut caused, item, id, now)
                 .await?;
@@ -399,85 +405,92 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Records the verdicts of `items` with their events (and quarantines those with errors), a few
+    /// statements for the whole batch; returns each one's verdict id and UID, in order.
     async fn record(
         &self,
         tx: &mut crate::store::Tx,
-        item: &Classified,
+        items: &[&Classified],
         uidvalidity: i64,
         now_ms: i64,
-    ) -> Result<(i64, i64)> {
-        let plan = serde_json::to_string(&item.plan).context("serialise plan")?;
-        let error = item
-            .verdict
-            .error
-            .as_ref()
-            .map(|e| format!("{}: {}", e.reason, e.detail))
-            .unwrap_or_default();
-        let uid = if item.key.name.is_empty() {
-            Some(item.key.uid)
-        } else {
-            None
-        };
-        let (id, uid) = Store::record_verdict_in(
-            tx,
-            &NewVerdict {
+    ) -> Result<Vec<(i64, i64)>> {
+        let mut texts = Vec::with_capacity(items.len());
+        for item in items {
+            let plan = serde_json::to_string(&item.plan).context("serialise plan")?;
+            let error = item
+                .verdict
+                .error
+                .as_ref()
+                .map(|e| format!("{}: {}", e.reason, e.detail))
+                .unwrap_or_default();
+            texts.push((plan, error));
+        }
+        let verdicts: Vec<NewVerdict<'_>> = items
+            .iter()
+            .zip(&texts)
+            .map(|(item, (plan, error))| NewVerdict {
                 mailbox: &self.mailbox,
                 uidvalidity,
-                uid,
+                uid: item.key.name.is_empty().then_some(item.key.uid),
                 name: &item.key.name,
                 message_id: item.message_id(),
                 digest: &item.digest,
                 bucket: item.plan.bucket(),
-                plan: &plan,
-                error: &error,
+                plan,
+                error,
                 created_ms: now_ms,
-            },
-        )
-        .await?;
-        if let Some(e) = &item.verdict.error {
-            Store::quarantine_in(
-                tx,
-                id,
-                &self.mailbox,
-                &item.digest,
-                &e.reason,
-                &self.rules_digest,
-                now_ms,
-            )
-            .await?;
-        }
-        let subject = format!(
-            "message:{}",
-            if item.message_id().is_empty() {
-                &item.digest
-            } else {
-                item.message_id()
+            })
+            .collect();
+        let ids = Store::record_verdicts_in(tx, &verdicts).await?;
+        let mut notes = Vec::with_capacity(items.len());
+        for (item, &(id, uid)) in items.iter().zip(&ids) {
+            if let Some(e) = &item.verdict.error {
+                Store::quarantine_in(
+                    tx,
+                    id,
+                    &self.mailbox,
+                    &item.digest,
+                    &e.reason,
+                    &self.rules_digest,
+                    now_ms,
+                )
+                .await?;
             }
-        );
-        let origin = item
-            .verdict
-            .stores
+            let subject = format!(
+                "message:{}",
+                if item.message_id().is_empty() {
+                    &item.digest
+                } else {
+                    item.message_id()
+                }
+            );
+            let origin = item
+                .verdict
+                .stores
+                .iter()
+                .find_map(|s| s.origin.clone())
+                .unwrap_or_default();
+            let detail = format!("uid {uid} {}", item.verdict.tsv_line("").trim_start());
+            notes.push((subject, format!("rule:{origin}"), detail));
+        }
+        let events: Vec<NewEvent<'_>> = items
             .iter()
-            .find_map(|s| s.origin.clone())
-            .unwrap_or_default();
-        let detail = format!("uid {uid} {}", item.verdict.tsv_line("").trim_start());
-        Store::record_event_in(
-            tx,
-            &NewEvent {
+            .zip(&notes)
+            .map(|(item, (subject, reason, detail))| NewEvent {
                 at_ms: now_ms,
                 actor: "worker",
-                subject: &subject,
+                subject,
                 action: if item.verdict.is_error() {
                     "quarantined"
                 } else {
                     "classified"
                 },
-                reason: &format!("rule:{origin}"),
-                detail: &detail,
-            },
-        )
-        .await?;
-        Ok((id, uid))
+                reason,
+                detail,
+            })
+            .collect();
+        Store::record_events_in(tx, &events).await?;
+        Ok(ids)
     }
 
     /// Applies recorded plans in one go and marks them applied; a failure schedules a retry per verdict.
