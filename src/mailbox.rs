@@ -40,16 +40,7 @@ pub fn connection_failed(e: &anyhow::Error) -> bool {
 
 /// The store's identity of a configured mailbox: the account and folder, not a label.
 pub fn id(source: &MailboxSource) -> String {
-    match source {
-        MailboxSource::Imap {
-            host,
-            port,
-            user,
-            folder,
-            ..
-        } => format!("imap://{user}@{host}:{port}/{folder}"),
-        MailboxSource::Maildir { path } => format!("maildir:{}", path.display()),
-    }
+    source.identity()
 }
 
 /// The watched folder's name (`INBOX` for a Maildir).

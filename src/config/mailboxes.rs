@@ -4,7 +4,7 @@
 //!   the same keys, plus optional `rules`, `ack` and `sla` tables of their own (by default the top-level
 //!   ones). Errors in the second entry are reported as `mailbox[1].key`.
 //! - Two entries with one name, or two watching the same account and folder, are errors: the store
-//!   knows a mailbox by its account and folder (`crate::mailbox::id`), so two names for one folder
+//!   knows a mailbox by its account and folder (`MailboxSource::identity`), so two names for one folder
 //!   would be one mailbox sorted twice.
 //! - `[lease] ttl`: how long a worker's lease on a mailbox lasts (renewed every third of it).
 
@@ -116,16 +116,13 @@ pub(super) fn read_mailboxes(
         };
         errors.extend(found.into_iter().map(renamed));
         let name = &entry.mailbox.name;
-        let id = crate::mailbox::id(&entry.mailbox.source);
+        let id = entry.mailbox.source.identity();
         if let Some(other) = entries.iter().find(|e| &e.mailbox.name == name) {
             errors.push(ConfigError::new(
                 format!("mailbox[{index}].name"),
                 format!("{:?} names another mailbox too", other.mailbox.name),
             ));
-        } else if let Some(other) = entries
-            .iter()
-            .find(|e| crate::mailbox::id(&e.mailbox.source) == id)
-        {
+        } else if let Some(other) = entries.iter().find(|e| e.mailbox.source.identity() == id) {
             errors.push(ConfigError::new(
                 format!("mailbox[{index}].url"),
                 format!(

@@ -35,6 +35,23 @@ pub enum MailboxSource {
     Maildir { path: PathBuf },
 }
 
+impl MailboxSource {
+    /// The account and folder, as the store knows the mailbox (`imap://user@host:port/folder`,
+    /// `maildir:/abs/path`): what verdicts and leases are keyed by, whatever the mailbox's name.
+    pub fn identity(&self) -> String {
+        match self {
+            MailboxSource::Imap {
+                host,
+                port,
+                user,
+                folder,
+                ..
+            } => format!("imap://{user}@{host}:{port}/{folder}"),
+            MailboxSource::Maildir { path } => format!("maildir:{}", path.display()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmtpSecurity {
     /// `smtps://`: TLS from the first byte.
