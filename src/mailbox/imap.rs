@@ -264,6 +264,27 @@ impl Imap {
         })
     }
 
+    /// Whether mail came after UID `after` that a pass has not seen: checked just before IDLE, since
+    /// the server announces mail that arrives during a command (`* N EXISTS` at its end) once only,
+    /// and an announcement swallowed by the pass's own commands would leave the message waiting for
+    /// the next IDLE renewal. A UID SEARCH finds mail announced before it; an EXISTS that came with the
+    /// SEARCH's own answer is mail announced during it. Mail arriving later is announced in IDLE.
+    pub async fn has_new(&mut self, after: i64) -> Result<bool> {
+        self.drain();
+        if !self.uids_after(after).await?.is_empty() {
+            return Ok(true);
+        }
+        let mut announced = false;
+        while let Ok(r) = self.session.unsolicited_responses.try_recv() {
+            announced |= matches!(
+                r,
+                async_imap::types::UnsolicitedResponse::Exists(_)
+                    | async_imap::types::UnsolicitedResponse::Recent(_)
+            );
+        }
+        Ok(announced)
+    }
+
     /// Which of `uids` are still in the watched folder.
     pub async fn present(&mut self, uids: &[u32]) -> Result<BTreeSet<u32>> {
         if uids.is_empty() {

@@ -101,7 +101,30 @@ async fn the_database_clock_is_the_epoch_in_milliseconds(store: Store) -> anyhow
     Ok(())
 }
 
+async fn old_worker_rows_are_forgotten_unless_they_still_name_a_lease(
+    store: Store,
+) -> anyhow::Result<()> {
+    // ttl 0: silent at once.
+    store.register_worker("gone", ("h", "ns"), 1, 0).await?;
+    store.register_worker("holder", ("h", "ns"), 2, 0).await?;
+    store
+        .register_worker("live", ("h", "ns"), 3, 60_000)
+        .await?;
+    store
+        .ensure_leases(&[(MB.to_owned(), "support".to_owned())])
+        .await?;
+    store.acquire_lease(MB, "holder", 1).await?.expect("free");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(store.forget_workers(0).await?, 1);
+    let (workers, _) = store.workers().await?;
+    let mut ids: Vec<&str> = workers.iter().map(|w| w.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["holder", "live"]);
+    Ok(())
+}
+
 backend_tests!(
+    old_worker_rows_are_forgotten_unless_they_still_name_a_lease,
     a_lease_is_held_by_one_worker_and_taken_over_only_after_it_expires,
     the_fence_refuses_a_stale_token_inside_the_transaction,
     a_stopped_worker_gives_its_leases_up_and_is_not_live,

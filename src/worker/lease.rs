@@ -36,6 +36,9 @@ use tokio_util::sync::CancellationToken;
 use crate::metrics::MailboxMetrics;
 use crate::store::{Fenced, Store, Tx, WorkerRow};
 
+/// Worker rows silent this long (past their ttl) are removed when a worker starts.
+const FORGET_AFTER_MS: i64 = 24 * 3600 * 1000;
+
 /// How long a unit given up (fair share, shutdown) may take to finish the batch in hand.
 const DRAIN: Duration = Duration::from_secs(30);
 
@@ -133,6 +136,11 @@ impl Worker {
             alone,
         };
         worker.reap(&store.workers().await?.0).await?;
+        // Rows of workers gone for a day (each `run --once` and `outbox flush` leaves one) go.
+        let forgotten = store.forget_workers(FORGET_AFTER_MS).await?;
+        if forgotten > 0 {
+            tracing::debug!(forgotten, "old worker rows removed");
+        }
         Ok(worker)
     }
 

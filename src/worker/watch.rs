@@ -205,12 +205,16 @@ impl Watcher {
             self.refresh_outbox_depth().await;
             self.succeeded().await;
             backoff.reset();
-            let Source::Imap(back) = source else {
+            let Source::Imap(mut back) = source else {
                 anyhow::bail!("source changed kind")
             };
             if cancel.is_cancelled() {
                 back.logout().await;
                 return Ok(());
+            }
+            if back.has_new(state.last_uid).await? {
+                imap = *back;
+                continue;
             }
             let (mut next, wake) = (*back).idle(renew, cancel).await?;
             if wake == Wake::Cancelled {

@@ -87,24 +87,31 @@ pub fn scan(raw: &[u8]) -> Facts {
 pub fn numbers(text: &str, prefix: char) -> BTreeSet<String> {
     let bytes = text.as_bytes();
     let mut found = BTreeSet::new();
-    for (at, _) in text.match_indices(|c: char| c.eq_ignore_ascii_case(&prefix)) {
-        if at > 0 && bytes[at - 1].is_ascii_alphanumeric() {
+    // Dots are rarer than the prefix letters in prose: look for `.` after eight digits after the
+    // prefix, then check the edges.
+    for (dot, _) in text.match_indices('.') {
+        let Some(at) = dot.checked_sub(9) else {
+            continue;
+        };
+        if !bytes[at].eq_ignore_ascii_case(&(prefix as u8))
+            || !bytes[at + 1..dot].iter().all(u8::is_ascii_digit)
+            || (at > 0 && bytes[at - 1].is_ascii_alphanumeric())
+        {
             continue;
         }
-        let rest = &bytes[at + 1..];
-        if rest.len() < 10 || !rest[..8].iter().all(u8::is_ascii_digit) || rest[8] != b'.' {
+        let tail = bytes[dot + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let end = dot + 1 + tail;
+        if tail == 0 || bytes.get(end).is_some_and(u8::is_ascii_alphanumeric) {
             continue;
         }
-        let tail = rest[9..].iter().take_while(|b| b.is_ascii_digit()).count();
-        let end = 9 + tail;
-        if tail == 0 || rest.get(end).is_some_and(u8::is_ascii_alphanumeric) {
-            continue;
-        }
-        let date = std::str::from_utf8(&rest[..8]).unwrap_or_default();
+        let date = std::str::from_utf8(&bytes[at + 1..dot]).unwrap_or_default();
         let valid = NaiveDate::parse_from_str(date, "%Y%m%d")
             .is_ok_and(|d| (1990..2100).contains(&chrono::Datelike::year(&d)));
         if valid {
-            let number = std::str::from_utf8(&rest[..end]).unwrap_or_default();
+            let number = std::str::from_utf8(&bytes[at + 1..end]).unwrap_or_default();
             found.insert(format!("{}{number}", prefix.to_ascii_lowercase()));
         }
     }
@@ -124,6 +131,13 @@ mod tests {
         let tickets: Vec<String> = numbers(text, 's').into_iter().collect();
         assert_eq!(tickets, ["s20120418.179"]);
         assert!(numbers("a20071225.", 'a').is_empty());
+        // At the very start and end, after non-ASCII text, and a dot too early to have eight digits.
+        let edges: Vec<String> = numbers("s20260101.5 é s20260102.6 .s2026.1 s20260103.7", 's')
+            .into_iter()
+            .collect();
+        assert_eq!(edges, ["s20260101.5", "s20260102.6", "s20260103.7"]);
+        assert!(!numbers("ös20260101.5", 's').is_empty());
+        assert!(numbers("9s20260101.5", 's').is_empty());
     }
 
     #[test]

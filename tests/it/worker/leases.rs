@@ -360,14 +360,25 @@ async fn three_workers_share_six_mailboxes_and_lose_and_double_nothing(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     eprintln!("spread after {:?}: {:?}", started.elapsed(), rounds.last());
-    let sessions = world.sessions().await?;
-    for user in &world.users {
+    // One IMAP session per user, once the last holder's watcher has logged in; never two.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let sessions = world.sessions().await?;
+        if let Some((user, n)) = sessions.iter().find(|(_, n)| **n > 1) {
+            bail!("doveadm who shows {n} IMAP sessions of {user}: {sessions:?}");
+        }
+        if world
+            .users
+            .iter()
+            .all(|u| sessions.get(&u.name) == Some(&1))
+        {
+            break;
+        }
         ensure!(
-            sessions.get(&user.name) == Some(&1),
-            "doveadm who shows {:?} IMAP sessions of {} (one worker, one session): {sessions:?}",
-            sessions.get(&user.name),
-            user.name
+            Instant::now() < deadline,
+            "doveadm who never showed one session per user: {sessions:?}"
         );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // kill -9 the worker holding the most; its mailboxes must be someone's within 30 s.
