@@ -256,6 +256,38 @@ fn binds(tx: &Tx, first: usize, n: usize) -> String {
     }
 }
 
+/// The rows `sql` selects for `values`, in `tx`: `sql` has one `{}` where the placeholder list goes
+/// (`... WHERE key IN ({})`), and runs once per [`threads::CHUNK`] values.
+async fn rows_among(
+    tx: &mut Tx,
+    sql: &str,
+    values: &[String],
+    what: &str,
+) -> Result<Vec<sqlx::any::AnyRow>> {
+    let mut out = Vec::new();
+    for chunk in values.chunks(threads::CHUNK) {
+        let sql = sql.replace("{}", &binds(tx, 1, chunk.len()));
+        let mut q = sqlx::query(&sql);
+        for v in chunk {
+            q = q.bind(v);
+        }
+        out.extend(
+            q.fetch_all(&mut **tx)
+                .await
+                .with_context(|| format!("look up {what}"))?,
+        );
+    }
+    Ok(out)
+}
+
+/// The `VALUES` list of a multi-row INSERT: `rows` rows of `cols` values each, bound in order.
+fn value_rows(tx: &Tx, rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|i| format!("({})", binds(tx, i * cols + 1, cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn create_sqlite_dir(url: &str) -> Result<()> {
     let Some(path) = sqlite_path(url) else {
         return Ok(());

@@ -10,8 +10,6 @@ use anyhow::{Context, Result};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::binds;
-use super::threads::CHUNK;
 use super::verdicts::placeholders;
 use super::{Store, Tx};
 
@@ -124,7 +122,7 @@ impl Store {
 
     /// The disputes keyed by one of `tickets`, and those whose first message is one of `firsts`
     /// (Message-IDs without angle brackets), by id, read in `tx` with one statement per list (and per
-    /// `threads::CHUNK` values); without their escalations.
+    /// `store::threads::CHUNK` values); without their escalations.
     pub async fn disputes_reached_in(
         tx: &mut Tx,
         tickets: &[String],
@@ -132,19 +130,10 @@ impl Store {
     ) -> Result<Vec<DisputeRow>> {
         let mut found: BTreeMap<i64, DisputeRow> = BTreeMap::new();
         for (column, values) in [("ticket", tickets), ("message_id", firsts)] {
-            for chunk in values.chunks(CHUNK) {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM disputes WHERE {column} IN ({})",
-                    binds(tx, 1, chunk.len())
-                );
-                let mut q = sqlx::query(&sql);
-                for v in chunk {
-                    q = q.bind(v);
-                }
-                for row in q.fetch_all(&mut **tx).await.context("find disputes")? {
-                    let d = decode(&row).context("decode a dispute")?;
-                    found.insert(d.id, d);
-                }
+            let sql = format!("SELECT {COLUMNS} FROM disputes WHERE {column} IN ({{}})");
+            for row in super::rows_among(tx, &sql, values, "disputes").await? {
+                let d = decode(&row).context("decode a dispute")?;
+                found.insert(d.id, d);
             }
         }
         Ok(found.into_values().collect())

@@ -65,12 +65,10 @@ impl Store {
     /// Records a batch of events inside the caller's transaction, a few hundred rows per statement.
     pub async fn record_events_in(tx: &mut Tx, events: &[NewEvent<'_>]) -> Result<()> {
         for chunk in events.chunks(500) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", super::binds(tx, i * 6 + 1, 6)))
-                .collect();
+            let values = super::value_rows(tx, chunk.len(), 6);
             let sql = format!(
                 "INSERT INTO events (at_ms, actor, subject, action, reason, detail) VALUES {}",
-                values.join(", ")
+                values
             );
             let mut query = sqlx::query(&sql);
             for e in chunk {

@@ -12,7 +12,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::verdicts::placeholders;
-use super::{Store, Tx, binds};
+use super::{Store, Tx};
 
 /// Where a thread's message was found.
 pub const RECEIVED: &str = "received";
@@ -245,12 +245,10 @@ impl Store {
     /// Opens `tickets` in one statement per [`CHUNK`], in their order, inside the caller's transaction.
     pub async fn open_tickets_in(tx: &mut Tx, tickets: &[NewTicket<'_>]) -> Result<()> {
         for chunk in tickets.chunks(CHUNK / 5) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", binds(tx, i * 5 + 1, 5)))
-                .collect();
+            let values = super::value_rows(tx, chunk.len(), 5);
             let sql = format!(
                 "INSERT INTO tickets (ticket, mailbox, bucket, opened_ms, opened_by_team) VALUES {}",
-                values.join(", ")
+                values
             );
             let mut q = sqlx::query(&sql);
             for t in chunk {
@@ -276,13 +274,11 @@ impl Store {
     ) -> Result<Vec<i64>> {
         let mut out = Vec::with_capacity(messages.len());
         for chunk in messages.chunks(CHUNK / 11) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", binds(tx, i * 11 + 1, 11)))
-                .collect();
+            let values = super::value_rows(tx, chunk.len(), 11);
             let sql = format!(
                 "INSERT INTO thread_messages (ticket, message_id, folder, origin, seen_ms, date_ms, \
                  sender, from_team, member_id, automatic, verdict_id) VALUES {} RETURNING id",
-                values.join(", ")
+                values
             );
             let mut q = sqlx::query_scalar::<_, i64>(&sql);
             for m in chunk {
@@ -323,13 +319,11 @@ impl Store {
     /// lowest id); a key a ticket already has is left as it is.
     pub async fn add_thread_key_rows_in(tx: &mut Tx, keys: &[NewThreadKey<'_>]) -> Result<()> {
         for chunk in keys.chunks(CHUNK / 3) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", binds(tx, i * 3 + 1, 3)))
-                .collect();
+            let values = super::value_rows(tx, chunk.len(), 3);
             let sql = format!(
                 "INSERT INTO thread_keys (kind, ticket, key) VALUES {} \
                  ON CONFLICT (kind, key, ticket) DO NOTHING",
-                values.join(", ")
+                values
             );
             let mut q = sqlx::query(&sql);
             for (kind, ticket, key) in chunk {
@@ -345,30 +339,23 @@ impl Store {
     /// Every stored key among `keys` (of either kind, each ticket that took it), read in `tx` in one
     /// statement per [`CHUNK`].
     pub async fn thread_keys_among_in(tx: &mut Tx, keys: &[String]) -> Result<Vec<ThreadKeyRow>> {
-        let mut out = Vec::new();
-        for chunk in keys.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT id, kind, key, ticket FROM thread_keys WHERE key IN ({})",
-                binds(tx, 1, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for key in chunk {
-                q = q.bind(key);
-            }
-            for row in q
-                .fetch_all(&mut **tx)
-                .await
-                .context("look up a batch's thread keys")?
-            {
-                out.push(ThreadKeyRow {
+        let rows = super::rows_among(
+            tx,
+            "SELECT id, kind, key, ticket FROM thread_keys WHERE key IN ({})",
+            keys,
+            "a batch's thread keys",
+        )
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ThreadKeyRow {
                     id: row.try_get("id")?,
                     kind: row.try_get("kind")?,
                     key: row.try_get("key")?,
                     ticket: row.try_get("ticket")?,
-                });
-            }
-        }
-        Ok(out)
+                })
+            })
+            .collect()
     }
 
     /// Which of `tickets` (ticket numbers) exist, with when each was opened, read in `tx`.
@@ -376,25 +363,16 @@ impl Store {
         tx: &mut Tx,
         tickets: &[String],
     ) -> Result<BTreeMap<String, i64>> {
-        let mut out = BTreeMap::new();
-        for chunk in tickets.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT ticket, opened_ms FROM tickets WHERE ticket IN ({})",
-                binds(tx, 1, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for t in chunk {
-                q = q.bind(t);
-            }
-            for row in q
-                .fetch_all(&mut **tx)
-                .await
-                .context("look up a batch's ticket numbers")?
-            {
-                out.insert(row.try_get("ticket")?, row.try_get("opened_ms")?);
-            }
-        }
-        Ok(out)
+        let rows = super::rows_among(
+            tx,
+            "SELECT ticket, opened_ms FROM tickets WHERE ticket IN ({})",
+            tickets,
+            "a batch's ticket numbers",
+        )
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("ticket")?, row.try_get("opened_ms")?)))
+            .collect()
     }
 
     /// The day's ticket counter (`YYYYMMDD`), held for the rest of `tx` so that no other transaction

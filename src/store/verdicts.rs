@@ -88,39 +88,8 @@ pub(super) fn placeholders(first: usize, n: usize) -> String {
 impl Store {
     /// Records a verdict inside the caller's transaction; returns its id and UID.
     pub async fn record_verdict_in(tx: &mut Tx, v: &NewVerdict<'_>) -> Result<(i64, i64)> {
-        let uid = match v.uid {
-            Some(uid) => uid,
-            None => {
-                let max: Option<i64> = sqlx::query_scalar(
-                    "SELECT MAX(uid) FROM verdicts WHERE mailbox = $1 AND uidvalidity = $2",
-                )
-                .bind(v.mailbox)
-                .bind(v.uidvalidity)
-                .fetch_one(&mut **tx)
-                .await
-                .context("assign a uid")?;
-                max.unwrap_or(0) + 1
-            }
-        };
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO verdicts (mailbox, uidvalidity, uid, name, message_id, digest, bucket, plan, \
-             state, error, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-        )
-        .bind(v.mailbox)
-        .bind(v.uidvalidity)
-        .bind(uid)
-        .bind(v.name)
-        .bind(v.message_id)
-        .bind(v.digest)
-        .bind(v.bucket)
-        .bind(v.plan)
-        .bind(RECORDED)
-        .bind(v.error)
-        .bind(v.created_ms)
-        .fetch_one(&mut **tx)
-        .await
-        .with_context(|| format!("record verdict for uid {uid} of {}", v.mailbox))?;
-        Ok((id, uid))
+        let recorded = Store::record_verdicts_in(tx, std::slice::from_ref(v)).await?;
+        recorded.into_iter().next().context("no verdict recorded")
     }
 
     /// Records a batch of verdicts (all of one mailbox and UIDVALIDITY) inside the caller's
@@ -162,13 +131,11 @@ impl Store {
         let mut ids: BTreeMap<i64, i64> = BTreeMap::new();
         let rows: Vec<(usize, &NewVerdict<'_>)> = batch.iter().enumerate().collect();
         for chunk in rows.chunks(VERDICT_ROWS) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", super::binds(tx, i * 11 + 1, 11)))
-                .collect();
+            let values = super::value_rows(tx, chunk.len(), 11);
             let sql = format!(
                 "INSERT INTO verdicts (mailbox, uidvalidity, uid, name, message_id, digest, bucket, \
                  plan, state, error, created_ms) VALUES {} RETURNING id, uid",
-                values.join(", ")
+                values
             );
             let mut query = sqlx::query(&sql);
             for &(i, v) in chunk {

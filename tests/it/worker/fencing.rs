@@ -28,24 +28,7 @@ async fn a_worker_paused_past_its_lease_applies_nothing_after_it_was_taken(
         return sqlite_keeps_the_paused_worker_alone().await;
     }
     let world = Shared::new("fence", backend, 1, 2).await?;
-    for n in 0..MESSAGES {
-        world.deliver(0, n).await?;
-    }
-    // Worker 0 commits a batch of 10, checks its lease before moving them, and stops right there.
-    let mut paused = world.start(
-        0,
-        &[
-            ("TRIAGED_FAILPOINT", "after-lease-check"),
-            ("TRIAGED_FAILPOINT_ACTION", "stop"),
-            ("TRIAGED_FAILPOINT_BATCH", "10"),
-        ],
-    )?;
-    let pid = paused.id().context("pid")?;
-    wait_until(Duration::from_secs(30), || async {
-        Ok(process_state(pid) == Some('T'))
-    })
-    .await
-    .with_context(|| format!("worker 0 never stopped at the fail point\n{}", world.logs()))?;
+    let (mut paused, pid) = paused_worker(&world).await?;
     let stopped = Instant::now();
     let committed: Vec<(i64,)> = world.store.rows("SELECT COUNT(*) FROM verdicts").await?;
     ensure!(
@@ -152,22 +135,7 @@ async fn a_worker_paused_past_its_lease_applies_nothing_after_it_was_taken(
 /// everything itself.
 async fn sqlite_keeps_the_paused_worker_alone() -> Result<()> {
     let world = Shared::new("fence", Backend::Sqlite, 1, 2).await?;
-    for n in 0..MESSAGES {
-        world.deliver(0, n).await?;
-    }
-    let mut paused = world.start(
-        0,
-        &[
-            ("TRIAGED_FAILPOINT", "after-lease-check"),
-            ("TRIAGED_FAILPOINT_ACTION", "stop"),
-            ("TRIAGED_FAILPOINT_BATCH", "10"),
-        ],
-    )?;
-    let pid = paused.id().context("pid")?;
-    wait_until(Duration::from_secs(30), || async {
-        Ok(process_state(pid) == Some('T'))
-    })
-    .await?;
+    let (mut paused, pid) = paused_worker(&world).await?;
     let mut second = world.start(1, &[])?;
     let status = tokio::time::timeout(Duration::from_secs(20), second.wait()).await??;
     ensure!(!status.success(), "a second worker ran beside a paused one");
@@ -190,6 +158,29 @@ async fn sqlite_keeps_the_paused_worker_alone() -> Result<()> {
         .await?;
     ensure!(verdicts.len() == MESSAGES && verdicts.iter().all(|(_, n)| *n == 1));
     Ok(())
+}
+
+/// Delivers the backlog and starts worker 0, which commits a batch of 10, checks its lease before
+/// moving them, and stops right there; returns it once it is stopped.
+async fn paused_worker(world: &Shared) -> Result<(tokio::process::Child, u32)> {
+    for n in 0..MESSAGES {
+        world.deliver(0, n).await?;
+    }
+    let paused = world.start(
+        0,
+        &[
+            ("TRIAGED_FAILPOINT", "after-lease-check"),
+            ("TRIAGED_FAILPOINT_ACTION", "stop"),
+            ("TRIAGED_FAILPOINT_BATCH", "10"),
+        ],
+    )?;
+    let pid = paused.id().context("pid")?;
+    wait_until(Duration::from_secs(30), || async {
+        Ok(process_state(pid) == Some('T'))
+    })
+    .await
+    .with_context(|| format!("worker 0 never stopped at the fail point\n{}", world.logs()))?;
+    Ok((paused, pid))
 }
 
 fn now_ms() -> i64 {
