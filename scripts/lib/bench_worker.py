@@ -145,6 +145,23 @@ def deliver(args, raw):
     return time.time()
 
 
+def deliver_each(port, rcpts, raw):
+    """One LMTP transaction to several recipients; returns when every one is saved. LMTP answers DATA
+    once per recipient (RFC 2033), which smtplib's sendmail does not read."""
+    with smtplib.LMTP("127.0.0.1", port) as lmtp:
+        lmtp.ehlo_or_helo_if_needed()
+        lmtp.mail("bench-sender@test.example")
+        for rcpt in rcpts:
+            code, msg = lmtp.rcpt(rcpt)
+            if code != 250:
+                sys.exit(f"bench: LMTP RCPT {rcpt}: {code} {msg}")
+        replies = [lmtp.data(raw)] + [lmtp.getreply() for _ in rcpts[1:]]
+        for code, msg in replies:
+            if code != 250:
+                sys.exit(f"bench: LMTP DATA: {code} {msg}")
+        return time.time()
+
+
 def percentiles(name, samples_ms):
     samples_ms.sort()
     p50 = statistics.median(samples_ms)
@@ -179,7 +196,8 @@ class IdleClient:
     """A bare IMAP client (plain TCP, as Dovecot's own delay needs no TLS) sitting in IDLE on INBOX."""
 
     def __init__(self, port, user, password):
-        self.sock = socket.create_connection(("127.0.0.1", port))
+        # Dovecot answers within a second or two; a lost notification must fail the run, not hang it.
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
         self.f = self.sock.makefile("rb")
         self.n = 0
         self.until(lambda l: l.startswith(b"* OK"))
@@ -193,7 +211,10 @@ class IdleClient:
 
     def until(self, pred):
         while True:
-            line = self.f.readline()
+            try:
+                line = self.f.readline()
+            except TimeoutError:
+                sys.exit("bench: nothing from the IMAP server for 30 s")
             if not line:
                 sys.exit("bench: IMAP connection closed")
             if pred(line):
@@ -233,35 +254,39 @@ def cmd_latency_idle(args):
 
 
 def cmd_latency_mailboxes(args):
-    """Many mailboxes at once: one bare IDLE client per user in `--users` beside `triaged run`, which
-    watches the same users' INBOXes. Each message goes over LMTP to a user drawn at random (fixed
-    seed); one delivery gives both samples, delivery → the bare client's EXISTS and delivery → the
-    verdict applied in triaged's SQLite store, so both are measured under the same server load."""
+    """Many mailboxes at once: `triaged run` watches the INBOX of each user in `--users`, and a bare
+    IDLE client sits on the INBOX of each user in `--bare-users`, as many. Each message goes over one
+    LMTP session to a pair drawn at random (fixed seed), the i-th user of each list, the pair's order
+    alternating; one delivery gives both samples, delivery → the verdict applied in triaged's SQLite
+    store and delivery → the bare client's EXISTS, under the same server load. The bare clients need
+    users of their own: on triaged's own INBOX, Dovecot holds its IDLE notification back about as long
+    as triaged takes to move the message, and a bare session that syncs after the move sees no EXISTS."""
     users = [u for u in open(args.users).read().split() if u]
-    clients = {}
-    for user in users:
-        clients[user] = IdleClient(args.port, user, args.password)
-        clients[user].idle()
+    bare = [u for u in open(args.bare_users).read().split() if u]
+    if len(users) != len(bare):
+        sys.exit("bench: --users and --bare-users must list as many users")
+    clients = [IdleClient(args.port, user, args.password) for user in bare]
+    for client in clients:
+        client.idle()
     db = sqlite3.connect(args.db, timeout=10)
     pick = random.Random(1)
     triaged, idle = [], []
-    for mid, raw in messages(args.prefix, args.count):
-        user = pick.choice(users)
-        with smtplib.LMTP("127.0.0.1", args.lmtp) as lmtp:
-            lmtp.sendmail("bench-sender@test.example", [f"{user}@test.example"], raw)
-        delivered = time.time()
-        idle.append((clients[user].exists() - delivered) * 1000)
+    for i, (mid, raw) in enumerate(messages(args.prefix, args.count)):
+        k = pick.randrange(len(users))
+        pair = [f"{users[k]}@test.example", f"{bare[k]}@test.example"]
+        delivered = deliver_each(args.lmtp, pair[::-1] if i % 2 else pair, raw)
+        idle.append((clients[k].exists() - delivered) * 1000)
         deadline = time.time() + 30
         while (row := db.execute("SELECT applied_ms FROM verdicts WHERE message_id = ? AND state = ?",
                                  (mid, "applied")).fetchone()) is None:
             if time.time() > deadline:
-                sys.exit(f"bench: {mid} (to {user}) not moved within 30 s")
+                sys.exit(f"bench: {mid} (to {users[k]}) not moved within 30 s")
             time.sleep(0.005)
         triaged.append(row[0] - delivered * 1000)
-        clients[user].done()
-        clients[user].idle()
+        clients[k].done()
+        clients[k].idle()
         time.sleep(0.05)
-    for client in clients.values():
+    for client in clients:
         client.done()
         client.logout()
     percentiles("triaged", triaged)
@@ -273,6 +298,7 @@ def main():
     p.add_argument("command")
     p.add_argument("--user")
     p.add_argument("--users", help="a file of user names, one a line (latency-mailboxes)")
+    p.add_argument("--bare-users", help="as many users for the bare IDLE clients (latency-mailboxes)")
     p.add_argument("--password", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--lmtp", type=int)
