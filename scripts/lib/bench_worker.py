@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Helpers for scripts/bench-worker: seed a test mailbox from the corpus, reset it between runs, the
-server's floor (a plain FETCH + MOVE client), and the two latency probes (triaged's delivery-to-moved
-time read from its store, and a bare IDLE client's delivery-to-EXISTS time). Standard library only."""
+"""Helpers for scripts/bench-worker and scripts/bench-mailboxes: seed a test mailbox from the corpus,
+reset it between runs, the server's floor (a plain FETCH + MOVE client), and the latency probes
+(triaged's delivery-to-moved time read from its store, a bare IDLE client's delivery-to-EXISTS time, and
+both at once over many mailboxes). Standard library only."""
 
 import argparse
 import glob
 import imaplib
 import os
+import random
 import re
 import smtplib
 import socket
@@ -19,6 +21,8 @@ import time
 CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "corpus")
 FILLER = (b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
           b"incididunt ut labore et dolore magna aliqua.\r\n")
+# UIDs per FETCH + MOVE in the floor: the size of the groups triaged applies its verdicts in.
+FLOOR_GROUP = 5_000
 
 
 def corpus():
@@ -114,15 +118,16 @@ def cmd_reset(args):
 
 
 def cmd_floor(args):
-    """The server's floor: UID FETCH BODY.PEEK[] and one UID MOVE per 500 messages, over STARTTLS."""
+    """The server's floor: a plain client's UID FETCH BODY.PEEK[] and UID MOVE of the same messages per
+    5,000 UIDs (the group triaged applies verdicts in), over STARTTLS."""
     start = time.time()
     m = login(args, tls=True)
     m.create("Floor")
     m.select("INBOX")
     typ, data = m.uid("SEARCH", None, "ALL")
     uids = data[0].split()
-    for i in range(0, len(uids), 500):
-        chunk = b",".join(uids[i:i + 500]).decode()
+    for i in range(0, len(uids), FLOOR_GROUP):
+        chunk = b",".join(uids[i:i + FLOOR_GROUP]).decode()
         typ, data = m.uid("FETCH", chunk, "(BODY.PEEK[])")
         if typ != "OK":
             sys.exit(f"bench: FETCH failed: {data}")
@@ -138,6 +143,23 @@ def deliver(args, raw):
     with smtplib.LMTP("127.0.0.1", args.lmtp) as lmtp:
         lmtp.sendmail("bench-sender@test.example", [f"{args.user}@test.example"], raw)
     return time.time()
+
+
+def deliver_each(port, rcpts, raw):
+    """One LMTP transaction to several recipients; returns when every one is saved. LMTP answers DATA
+    once per recipient (RFC 2033), which smtplib's sendmail does not read."""
+    with smtplib.LMTP("127.0.0.1", port) as lmtp:
+        lmtp.ehlo_or_helo_if_needed()
+        lmtp.mail("bench-sender@test.example")
+        for rcpt in rcpts:
+            code, msg = lmtp.rcpt(rcpt)
+            if code != 250:
+                sys.exit(f"bench: LMTP RCPT {rcpt}: {code} {msg}")
+        replies = [lmtp.data(raw)] + [lmtp.getreply() for _ in rcpts[1:]]
+        for code, msg in replies:
+            if code != 250:
+                sys.exit(f"bench: LMTP DATA: {code} {msg}")
+        return time.time()
 
 
 def percentiles(name, samples_ms):
@@ -170,45 +192,113 @@ def cmd_latency_triaged(args):
     percentiles("triaged", samples)
 
 
-def cmd_latency_idle(args):
-    """A bare IDLE client: delivery → `* N EXISTS`."""
-    sock = socket.create_connection(("127.0.0.1", args.port))
-    f = sock.makefile("rb")
+class IdleClient:
+    """A bare IMAP client (plain TCP, as Dovecot's own delay needs no TLS) sitting in IDLE on INBOX."""
 
-    def send(line):
-        sock.sendall(line.encode() + b"\r\n")
+    def __init__(self, port, user, password):
+        # Dovecot answers within a second or two; a lost notification must fail the run, not hang it.
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.f = self.sock.makefile("rb")
+        self.n = 0
+        self.until(lambda l: l.startswith(b"* OK"))
+        self.send(f"a LOGIN {user} {password}")
+        self.until(lambda l: l.startswith(b"a "))
+        self.send("b SELECT INBOX")
+        self.until(lambda l: l.startswith(b"b "))
 
-    def until(pred):
+    def send(self, line):
+        self.sock.sendall(line.encode() + b"\r\n")
+
+    def until(self, pred):
         while True:
-            line = f.readline()
+            try:
+                line = self.f.readline()
+            except TimeoutError:
+                sys.exit("bench: nothing from the IMAP server for 30 s")
             if not line:
                 sys.exit("bench: IMAP connection closed")
             if pred(line):
                 return line
 
-    until(lambda l: l.startswith(b"* OK"))
-    send(f"a LOGIN {args.user} {args.password}")
-    until(lambda l: l.startswith(b"a "))
-    send("b SELECT INBOX")
-    until(lambda l: l.startswith(b"b "))
+    def idle(self):
+        self.n += 1
+        self.send(f"i{self.n} IDLE")
+        self.until(lambda l: l.startswith(b"+"))
+
+    def exists(self):
+        """Waits for `* N EXISTS` (skipping the EXPUNGE and FETCH a worker's move causes); its time."""
+        self.until(lambda l: l.endswith(b"EXISTS\r\n"))
+        return time.time()
+
+    def done(self):
+        self.send("DONE")
+        self.until(lambda l: l.startswith(f"i{self.n} ".encode()))
+
+    def logout(self):
+        self.send("z LOGOUT")
+        self.sock.close()
+
+
+def cmd_latency_idle(args):
+    """A bare IDLE client: delivery → `* N EXISTS`."""
+    client = IdleClient(args.port, args.user, args.password)
     samples = []
-    for i, (_, raw) in enumerate(messages(args.prefix, args.count)):
-        send(f"i{i} IDLE")
-        until(lambda l: l.startswith(b"+"))
+    for _, raw in messages(args.prefix, args.count):
+        client.idle()
         delivered = deliver(args, raw)
-        until(lambda l: l.endswith(b"EXISTS\r\n"))
-        samples.append((time.time() - delivered) * 1000)
-        send("DONE")
-        until(lambda l: l.startswith(f"i{i} ".encode()))
+        samples.append((client.exists() - delivered) * 1000)
+        client.done()
         time.sleep(0.05)
-    send("z LOGOUT")
+    client.logout()
     percentiles("idle", samples)
+
+
+def cmd_latency_mailboxes(args):
+    """Many mailboxes at once: `triaged run` watches the INBOX of each user in `--users`, and a bare
+    IDLE client sits on the INBOX of each user in `--bare-users`, as many. Each message goes over one
+    LMTP session to a pair drawn at random (fixed seed), the i-th user of each list, the pair's order
+    alternating; one delivery gives both samples, delivery → the verdict applied in triaged's SQLite
+    store and delivery → the bare client's EXISTS, under the same server load. The bare clients need
+    users of their own: on triaged's own INBOX, Dovecot holds its IDLE notification back about as long
+    as triaged takes to move the message, and a bare session that syncs after the move sees no EXISTS."""
+    users = [u for u in open(args.users).read().split() if u]
+    bare = [u for u in open(args.bare_users).read().split() if u]
+    if len(users) != len(bare):
+        sys.exit("bench: --users and --bare-users must list as many users")
+    clients = [IdleClient(args.port, user, args.password) for user in bare]
+    for client in clients:
+        client.idle()
+    db = sqlite3.connect(args.db, timeout=10)
+    pick = random.Random(1)
+    triaged, idle = [], []
+    for i, (mid, raw) in enumerate(messages(args.prefix, args.count)):
+        k = pick.randrange(len(users))
+        pair = [f"{users[k]}@test.example", f"{bare[k]}@test.example"]
+        delivered = deliver_each(args.lmtp, pair[::-1] if i % 2 else pair, raw)
+        idle.append((clients[k].exists() - delivered) * 1000)
+        deadline = time.time() + 30
+        while (row := db.execute("SELECT applied_ms FROM verdicts WHERE message_id = ? AND state = ?",
+                                 (mid, "applied")).fetchone()) is None:
+            if time.time() > deadline:
+                sys.exit(f"bench: {mid} (to {users[k]}) not moved within 30 s")
+            time.sleep(0.005)
+        triaged.append(row[0] - delivered * 1000)
+        clients[k].done()
+        clients[k].idle()
+        time.sleep(0.05)
+    for client in clients:
+        client.done()
+        client.logout()
+    percentiles("triaged", triaged)
+    percentiles("idle", idle)
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("command")
-    p.add_argument("--user", required=True)
+    p.add_argument("--user")
+    p.add_argument("--users", help="a file of user names, one a line (latency-mailboxes)")
+    p.add_argument("--bare-users", help="as many users for the bare IDLE clients (latency-mailboxes)")
     p.add_argument("--password", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--lmtp", type=int)
@@ -220,12 +310,15 @@ def main():
     p.add_argument("--min-size", type=int, default=0)
     p.add_argument("--db")
     args = p.parse_args()
+    if args.user is None and args.command != "latency-mailboxes":
+        p.error("--user is required")
     {
         "seed": cmd_seed,
         "reset": cmd_reset,
         "floor": cmd_floor,
         "latency-triaged": cmd_latency_triaged,
         "latency-idle": cmd_latency_idle,
+        "latency-mailboxes": cmd_latency_mailboxes,
     }[args.command](args)
 
 
