@@ -84,6 +84,8 @@ struct Mailbox {
     /// The config as its watcher sees it (its own rules, ack and sla).
     config: Arc<Config>,
     rules: Arc<Rules>,
+    /// The outbox settings and templates, loaded once for every mailbox.
+    loaded: (Arc<Outbox>, Arc<Templates>),
     metrics: Arc<Metrics>,
     counters: Arc<MailboxMetrics>,
     store: Store,
@@ -96,18 +98,25 @@ impl Mailbox {
         store: &Store,
         metrics: &Arc<Metrics>,
     ) -> Result<Vec<Arc<Mailbox>>> {
+        // The top-level rules are compiled once for every mailbox without its own.
+        let shared = Arc::new(Rules::load(&config.rules)?);
+        let loaded = crate::actions::Effects::load(config)?;
         config
             .mailboxes
             .iter()
             .map(|entry| {
                 let one = Arc::new(config.for_mailbox(entry));
-                let rules = Arc::new(Rules::load(&one.rules)?);
+                let rules = match &entry.rules {
+                    Some(own) => Arc::new(Rules::load(own)?),
+                    None => shared.clone(),
+                };
                 let imap = matches!(one.mailbox.source, MailboxSource::Imap { .. });
                 let counters = metrics.mailbox(&one.mailbox.name, one.mailbox.liveness_limit, imap);
                 Ok(Arc::new(Mailbox {
                     key: crate::mailbox::id(&one.mailbox.source),
                     config: one,
                     rules,
+                    loaded: loaded.clone(),
                     metrics: metrics.clone(),
                     counters,
                     store: store.clone(),
@@ -127,7 +136,7 @@ impl Mailbox {
         let pipeline = Pipeline::new(
             self.config.clone(),
             self.store.clone(),
-            self.rules.clone(),
+            (self.rules.clone(), self.loaded.clone()),
             metrics.clone(),
             Clock::system(),
             fence,

@@ -84,16 +84,30 @@ pub struct Effects {
 impl Effects {
     /// Loads the outbox settings (and OpenPGP keys) and the templates once.
     pub fn new(config: &Config, mailbox: &str) -> Result<Effects> {
-        Ok(Effects {
-            outbox: Arc::new(Outbox::new(config).context("load the outbox settings")?),
-            templates: Arc::new(
+        Ok(Effects::with(Effects::load(config)?, config, mailbox))
+    }
+
+    /// The outbox settings (with the keys and the S/MIME identity) and the templates, loaded once
+    /// per process and shared by every mailbox's effects.
+    pub fn load(config: &Config) -> Result<(Arc<Outbox>, Arc<Templates>)> {
+        Ok((
+            Arc::new(Outbox::new(config).context("load the outbox settings")?),
+            Arc::new(
                 Templates::load(config.outbox.templates_dir.as_deref())
                     .context("load the templates")?,
             ),
+        ))
+    }
+
+    /// The effects of `mailbox` (its `[ack]` from `config`) with the outbox and templates `loaded`.
+    pub fn with(loaded: (Arc<Outbox>, Arc<Templates>), config: &Config, mailbox: &str) -> Effects {
+        Effects {
+            outbox: loaded.0,
+            templates: loaded.1,
             ack_buckets: config.ack.buckets.clone(),
             period: config.ack.period,
             mailbox: mailbox.to_owned(),
-        })
+        }
     }
 
     /// The outbox caused mail goes through (the disputes bridge forwards through it too).

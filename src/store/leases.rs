@@ -5,7 +5,7 @@
 //!   database's clock.
 //! - A lease row per mailbox identity: the holder, an expiry and a fencing token. A worker takes a lease
 //!   that has expired or was never held, which raises the token ([`Store::acquire_lease`]); it renews
-//!   only a lease it still holds under the same token ([`Store::renew_lease`]).
+//!   only the leases it still holds, before they expire ([`Store::renew_leases`]).
 //! - [`Store::fence_in`] runs inside a transaction that records or applies for a mailbox: it locks the
 //!   lease row `FOR SHARE` on PostgreSQL (a takeover's `UPDATE` then waits for the transaction to end)
 //!   and fails with [`Fenced`] unless the row still names this holder, this token and an expiry ahead.
@@ -262,28 +262,23 @@ impl Store {
         .with_context(|| format!("acquire the lease on {mailbox}"))
     }
 
-    /// Extends the lease on `mailbox` by `ttl_ms` from now, if `worker` still holds it under `token`
-    /// and it has not expired; `false` means it is lost.
-    pub async fn renew_lease(
-        &self,
-        mailbox: &str,
-        worker: &str,
-        token: i64,
-        ttl_ms: i64,
-    ) -> Result<bool> {
+    /// Extends by `ttl_ms` from now every lease `worker` holds that has not expired, in one statement;
+    /// returns those renewed with their tokens (a lease missing from it, or under another token, is
+    /// lost).
+    pub async fn renew_leases(&self, worker: &str, ttl_ms: i64) -> Result<Vec<(String, i64)>> {
         let now = now_sql(self.backend);
-        let done = sqlx::query(&format!(
+        let rows = sqlx::query(&format!(
             "UPDATE leases SET expires_ms = {now} + $1 \
-             WHERE mailbox = $2 AND holder = $3 AND token = $4 AND expires_ms > {now}"
+             WHERE holder = $2 AND expires_ms > {now} RETURNING mailbox, token"
         ))
         .bind(ttl_ms)
-        .bind(mailbox)
         .bind(worker)
-        .bind(token)
-        .execute(self.pool())
+        .fetch_all(self.pool())
         .await
-        .with_context(|| format!("renew the lease on {mailbox}"))?;
-        Ok(done.rows_affected() == 1)
+        .context("renew the leases")?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("mailbox")?, r.try_get("token")?)))
+            .collect()
     }
 
     /// Gives the lease on `mailbox` up, if `worker` still holds it under `token`.

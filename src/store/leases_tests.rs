@@ -15,13 +15,19 @@ async fn a_lease_is_held_by_one_worker_and_taken_over_only_after_it_expires(
     let t1 = store.acquire_lease(MB, "w1", 60_000).await?;
     assert_eq!(t1, Some(1));
     assert_eq!(store.acquire_lease(MB, "w2", 60_000).await?, None, "held");
-    assert!(store.renew_lease(MB, "w1", 1, 60_000).await?);
-    assert!(!store.renew_lease(MB, "w2", 1, 60_000).await?, "not w2's");
+    assert_eq!(
+        store.renew_leases("w1", 60_000).await?,
+        [(MB.to_owned(), 1)]
+    );
+    assert!(store.renew_leases("w2", 60_000).await?.is_empty());
     // A lease taken for 1 ms expires at once: the other worker takes it, under a higher token.
     store.release_lease(MB, "w1", 1).await?;
     assert_eq!(store.acquire_lease(MB, "w1", 1).await?, Some(2));
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    assert!(!store.renew_lease(MB, "w1", 2, 60_000).await?, "expired");
+    assert!(
+        store.renew_leases("w1", 60_000).await?.is_empty(),
+        "expired"
+    );
     assert_eq!(store.acquire_lease(MB, "w2", 60_000).await?, Some(3));
     let (leases, now) = store.leases().await?;
     assert_eq!(leases.len(), 1);

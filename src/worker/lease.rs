@@ -33,6 +33,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::backoff::Backoff;
 use crate::metrics::MailboxMetrics;
 use crate::store::{Fenced, Store, Tx, WorkerRow};
 
@@ -199,17 +200,54 @@ struct Held {
     fence: Fence,
     cancel: CancellationToken,
     task: JoinHandle<()>,
+    started: Instant,
 }
+
+/// A unit whose run failed is not taken again before its backoff passes (2 s doubling to 80 s); one
+/// that ran this long before failing starts the backoff over.
+const RAN_WELL: Duration = Duration::from_secs(60);
 
 /// Holds this worker's fair share of the units' leases and runs a unit for each.
 pub(super) struct Keeper {
     worker: Worker,
     units: Vec<Unit>,
+    /// Units that failed: their backoff, and when they may be taken again.
+    resting: std::sync::Mutex<BTreeMap<String, (Backoff, Instant)>>,
 }
 
 impl Keeper {
     pub(super) fn new(worker: Worker, units: Vec<Unit>) -> Keeper {
-        Keeper { worker, units }
+        Keeper {
+            worker,
+            units,
+            resting: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Whether unit `key` is resting after a failure.
+    fn resting(&self, key: &str) -> bool {
+        let resting = self
+            .resting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        resting
+            .get(key)
+            .is_some_and(|(_, until)| Instant::now() < *until)
+    }
+
+    /// Puts unit `key`, which failed after running `ran`, to rest.
+    fn rest(&self, key: &str, ran: Duration) {
+        let mut resting = self
+            .resting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (backoff, until) = resting
+            .entry(key.to_owned())
+            .or_insert_with(|| (Backoff::default(), Instant::now()));
+        if ran >= RAN_WELL {
+            backoff.reset();
+        }
+        *until = Instant::now() + backoff.next_delay();
     }
 
     /// Keeps the leases until `cancel` fires; then stops every unit and releases the leases.
@@ -263,9 +301,13 @@ impl Keeper {
         if store.heartbeat(&self.worker.id).await?.is_none() {
             anyhow::bail!("this worker's row was marked stopped or removed");
         }
+        let renewed: BTreeMap<String, i64> = store
+            .renew_leases(&self.worker.id, ttl)
+            .await?
+            .into_iter()
+            .collect();
         for key in held.keys().cloned().collect::<Vec<_>>() {
-            let token = held[&key].fence.token;
-            if !store.renew_lease(&key, &self.worker.id, token, ttl).await? {
+            if renewed.get(&key) != Some(&held[&key].fence.token) {
                 self.drop_unit(held, &key, "lease expired or taken by another worker");
             }
         }
@@ -286,7 +328,7 @@ impl Keeper {
         let mut free: Vec<&Unit> = self
             .units
             .iter()
-            .filter(|u| !held.contains_key(&u.key))
+            .filter(|u| !held.contains_key(&u.key) && !self.resting(&u.key))
             .filter(|u| {
                 leases
                     .iter()
@@ -337,6 +379,7 @@ impl Keeper {
                 fence,
                 cancel: stop,
                 task,
+                started: Instant::now(),
             },
         );
     }
@@ -391,8 +434,16 @@ impl Keeper {
         token: i64,
         result: Result<()>,
     ) {
-        if held.get(key).is_none_or(|h| h.fence.token != token) {
+        let Some(started) = held
+            .get(key)
+            .filter(|h| h.fence.token == token)
+            .map(|h| h.started)
+        else {
             return; // already dropped or given up
+        };
+        // A lost lease is no fault of the unit; anything else ending it is.
+        if !result.as_ref().is_err_and(is_fenced) {
+            self.rest(key, started.elapsed());
         }
         match result {
             Err(e) if is_fenced(&e) => self.drop_unit(held, key, &format!("{e:#}")),

@@ -24,9 +24,11 @@ use crate::clock::Clock;
 use crate::config::{Backlog, Config};
 use crate::mailbox::{Key, Selected, Source, Step};
 use crate::metrics::{MailboxMetrics, Metrics};
+use crate::outbox::Outbox;
 use crate::outbox::harvest::Harvest;
 use crate::store::{NewEvent, NewVerdict, Store, SyncState, VerdictRow};
 use crate::team::Learnt;
+use crate::templates::Templates;
 
 /// Messages fetched, classified and committed together.
 pub const BATCH: usize = 500;
@@ -71,7 +73,7 @@ impl Pipeline {
     pub(super) fn new(
         config: Arc<Config>,
         store: Store,
-        rules: Arc<Rules>,
+        (rules, loaded): (Arc<Rules>, (Arc<Outbox>, Arc<Templates>)),
         metrics: (Arc<Metrics>, Arc<MailboxMetrics>),
         clock: Clock,
         fence: Fence,
@@ -79,7 +81,7 @@ impl Pipeline {
         let (metrics, counters) = metrics;
         let mailbox = crate::mailbox::id(&config.mailbox.source);
         let folder = crate::mailbox::folder_name(&config.mailbox.source);
-        let effects = Arc::new(Effects::new(&config, &mailbox)?);
+        let effects = Arc::new(Effects::with(loaded, &config, &mailbox));
         let caused = Arc::new(Caused::new(
             &config,
             store.clone(),

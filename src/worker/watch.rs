@@ -231,7 +231,15 @@ impl Watcher {
 
     async fn maildir_loop(&self, path: &Path, cancel: &CancellationToken) -> Result<()> {
         let maildir = Maildir::open(path)?;
-        let (_watcher, mut changes) = maildir.watch()?;
+        // Without inotify (the kernel's per-user instances run out: `fs.inotify.max_user_instances`,
+        // 128 by default) the folder is still read every `poll_interval`.
+        let (_watcher, mut changes) = match maildir.watch() {
+            Ok((watcher, changes)) => (Some(watcher), Some(changes)),
+            Err(e) => {
+                tracing::warn!(mailbox = %self.name(), error = %format!("{e:#}"), poll_ms = self.config.mailbox.poll_interval.as_millis() as u64, "cannot watch the Maildir for changes: reading it every poll_interval");
+                (None, None)
+            }
+        };
         let mut source = Source::Maildir(maildir);
         let mut state = self.pipeline.attach(None).await?;
         self.counters.set_connected(true);
@@ -249,11 +257,17 @@ impl Watcher {
                 }
                 Err(e) => self.failed(&e).await,
             }
+            let changed = async {
+                match changes.as_mut() {
+                    Some(c) => c.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
-                _ = changes.recv() => {
+                _ = changed => {
                     // Files arrive in bursts (tmp/ → new/, flag renames): let the burst settle.
                     tokio::time::sleep(Duration::from_millis(20)).await;
-                    while changes.try_recv().is_ok() {}
+                    while changes.as_mut().is_some_and(|c| c.try_recv().is_ok()) {}
                 }
                 () = tokio::time::sleep(self.config.mailbox.poll_interval) => {}
                 () = cancel.cancelled() => break,
