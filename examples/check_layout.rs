@@ -25,6 +25,7 @@ const ROOMS: &[&[&str]] = &[
     &[
         "clock",
         "failpoint",
+        "machine",
         "store",
         "config",
         "message",

@@ -174,67 +174,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let all = self.snapshot();
-        out.push_str(
-            "# HELP triaged_messages_sorted_total Messages sorted, by mailbox and bucket.\n",
-        );
-        out.push_str("# TYPE triaged_messages_sorted_total counter\n");
-        for (name, m) in &all {
-            let mailbox = label(name);
-            if let Ok(b) = m.buckets.lock() {
-                for (bucket, n) in b.iter() {
-                    let bucket = label(bucket);
-                    let _ = writeln!(
-                        out,
-                        "triaged_messages_sorted_total{{mailbox=\"{mailbox}\",bucket=\"{bucket}\"}} {n}"
-                    );
-                }
-            }
-        }
-        type Read = fn(&MailboxMetrics) -> String;
-        let per_mailbox: [(&str, &str, &str, Read); 6] = [
-            (
-                "triaged_errors_total",
-                "counter",
-                "Errors while syncing or applying.",
-                |m| m.errors.load(Ordering::Relaxed).to_string(),
-            ),
-            (
-                "triaged_reconnects_total",
-                "counter",
-                "Reconnections to the mail server.",
-                |m| m.reconnects.load(Ordering::Relaxed).to_string(),
-            ),
-            (
-                "triaged_server_silence_seconds",
-                "gauge",
-                "Seconds since the last byte from the server.",
-                |m| format!("{:.3}", m.silence_seconds()),
-            ),
-            (
-                "triaged_mailbox_live",
-                "gauge",
-                "1 when the mailbox's watcher is live.",
-                |m| u8::from(m.held() && m.live()).to_string(),
-            ),
-            (
-                "triaged_lease_held",
-                "gauge",
-                "1 while this worker holds the mailbox's lease.",
-                |m| u8::from(m.held()).to_string(),
-            ),
-            (
-                "triaged_lease_token",
-                "gauge",
-                "The fencing token of the mailbox's lease as this worker last held it.",
-                |m| m.token.load(Ordering::Relaxed).to_string(),
-            ),
-        ];
-        for (metric, kind, help, read) in per_mailbox {
-            let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
-            for (name, m) in &all {
-                let _ = writeln!(out, "{metric}{{mailbox=\"{}\"}} {}", label(name), read(m));
-            }
-        }
+        render_mailboxes(&mut out, &all);
         self.render_certificates(&mut out);
         let gauges: [(&str, &str, &str, String); 3] = [
             (
@@ -274,6 +214,69 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
+    }
+}
+
+/// The per-mailbox lines: messages per bucket, then each mailbox's counters and gauges.
+fn render_mailboxes(out: &mut String, all: &[(String, Arc<MailboxMetrics>)]) {
+    out.push_str("# HELP triaged_messages_sorted_total Messages sorted, by mailbox and bucket.\n");
+    out.push_str("# TYPE triaged_messages_sorted_total counter\n");
+    for (name, m) in all {
+        let mailbox = label(name);
+        if let Ok(b) = m.buckets.lock() {
+            for (bucket, n) in b.iter() {
+                let bucket = label(bucket);
+                let _ = writeln!(
+                    out,
+                    "triaged_messages_sorted_total{{mailbox=\"{mailbox}\",bucket=\"{bucket}\"}} {n}"
+                );
+            }
+        }
+    }
+    type Read = fn(&MailboxMetrics) -> String;
+    let per_mailbox: [(&str, &str, &str, Read); 6] = [
+        (
+            "triaged_errors_total",
+            "counter",
+            "Errors while syncing or applying.",
+            |m| m.errors.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "triaged_reconnects_total",
+            "counter",
+            "Reconnections to the mail server.",
+            |m| m.reconnects.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "triaged_server_silence_seconds",
+            "gauge",
+            "Seconds since the last byte from the server.",
+            |m| format!("{:.3}", m.silence_seconds()),
+        ),
+        (
+            "triaged_mailbox_live",
+            "gauge",
+            "1 when the mailbox's watcher is live.",
+            |m| u8::from(m.held() && m.live()).to_string(),
+        ),
+        (
+            "triaged_lease_held",
+            "gauge",
+            "1 while this worker holds the mailbox's lease.",
+            |m| u8::from(m.held()).to_string(),
+        ),
+        (
+            "triaged_lease_token",
+            "gauge",
+            "The fencing token of the mailbox's lease as this worker last held it.",
+            |m| m.token.load(Ordering::Relaxed).to_string(),
+        ),
+    ];
+    for (metric, kind, help, read) in per_mailbox {
+        let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
+        for (name, m) in all {
+            let _ = writeln!(out, "{metric}{{mailbox=\"{}\"}} {}", label(name), read(m));
+        }
     }
 }
 
