@@ -143,42 +143,15 @@ const MESSAGE_COLUMNS: &str = "id, ticket, message_id, folder, origin, seen_ms, 
 impl Store {
     /// Opens a ticket inside the caller's transaction.
     pub async fn open_ticket_in(tx: &mut Tx, t: &NewTicket<'_>) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO tickets (ticket, mailbox, bucket, opened_ms, opened_by_team) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(t.ticket)
-        .bind(t.mailbox)
-        .bind(t.bucket)
-        .bind(t.opened_ms)
-        .bind(i64::from(t.opened_by_team))
-        .execute(&mut **tx)
-        .await
-        .with_context(|| format!("open ticket {}", t.ticket))?;
-        Ok(())
+        Store::open_tickets_in(tx, std::slice::from_ref(t)).await
     }
 
     /// Records one message of a thread; returns its row id.
     pub async fn add_thread_message_in(tx: &mut Tx, m: &NewThreadMessage<'_>) -> Result<i64> {
-        sqlx::query_scalar(
-            "INSERT INTO thread_messages (ticket, message_id, folder, origin, seen_ms, date_ms, \
-             sender, from_team, member_id, automatic, verdict_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-        )
-        .bind(m.ticket)
-        .bind(m.message_id)
-        .bind(m.folder)
-        .bind(m.origin)
-        .bind(m.seen_ms)
-        .bind(m.date_ms)
-        .bind(m.sender)
-        .bind(i64::from(m.from_team))
-        .bind(m.member_id)
-        .bind(i64::from(m.automatic))
-        .bind(m.verdict_id)
-        .fetch_one(&mut **tx)
-        .await
-        .with_context(|| format!("record a message of ticket {}", m.ticket))
+        let ids = Store::add_thread_messages_in(tx, std::slice::from_ref(m)).await?;
+        ids.into_iter()
+            .next()
+            .with_context(|| format!("record a message of ticket {}", m.ticket))
     }
 
     /// Adds keys (`kind` [`KEY_MESSAGE_ID`] or [`KEY_CASE`]) later mail joins `ticket` by; a key the
