@@ -247,6 +247,7 @@ async fn once(
 ) -> Result<Report> {
     let cancel = CancellationToken::new();
     let mut report = Report::default();
+    let alive = worker.keep_alive();
     let passes = async {
         for mailbox in mailboxes {
             if cancel.is_cancelled() {
@@ -296,6 +297,7 @@ async fn once(
             }
         }
     }
+    alive.abort();
     if crate::records::bridge::enabled(&config.disputes) {
         let outbox = Outbox::new(config)?;
         let templates = Templates::load(config.outbox.templates_dir.as_deref())?;

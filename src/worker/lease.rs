@@ -180,6 +180,24 @@ impl Worker {
         }))
     }
 
+    /// Beats and renews this worker's leases every ttl/3 until the returned task is aborted: what
+    /// `run --once` runs beside its passes, which may outlast a ttl, since it has no keeper.
+    pub(super) fn keep_alive(&self) -> JoinHandle<()> {
+        let worker = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(worker.ttl / 3).await;
+                let beat = async {
+                    worker.store.heartbeat(&worker.id).await?;
+                    worker.store.renew_leases(&worker.id, ms(worker.ttl)).await
+                };
+                if let Err(e) = beat.await {
+                    tracing::warn!(error = %format!("{e:#}"), "lease renewal failed");
+                }
+            }
+        })
+    }
+
     /// Marks the worker stopped, which frees every lease it holds.
     pub(super) async fn stop(&self) {
         match self.store.stop_worker(&self.id).await {
