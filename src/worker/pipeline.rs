@@ -36,7 +36,7 @@ pub const BATCH: usize = 500;
 /// Recorded verdicts are applied in groups of up to this many (one MOVE per target folder per group):
 /// each IMAP command costs the server an index update and sync whatever its size, so fewer, larger
 /// commands sort a backlog several times faster. Verdicts are committed per fetch batch all the same.
-pub const APPLY_BATCH: usize = 5_000;
+pub const APPLY_BATCH: usize = 10_000;
 
 /// Applying a plan fails this many times before the message goes to quarantine instead.
 pub const MAX_APPLY_ATTEMPTS: i64 = 5;
