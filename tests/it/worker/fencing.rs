@@ -40,7 +40,7 @@ async fn a_worker_paused_past_its_lease_applies_nothing_after_it_was_taken(
     // Worker 1 takes the lease once it expires, re-applies the paused worker's batch, sorts the rest.
     let mut taker = world.start(1, &[])?;
     wait_until(Duration::from_secs(60), || async {
-        Ok(world.ids_in(0, "INBOX").await?.is_empty())
+        world.inbox_empty(0).await
     })
     .await
     .with_context(|| format!("the new holder did not sort the mailbox\n{}", world.logs()))?;
@@ -74,7 +74,7 @@ async fn a_worker_paused_past_its_lease_applies_nothing_after_it_was_taken(
         world.deliver(0, n).await?;
     }
     wait_until(Duration::from_secs(30), || async {
-        Ok(world.ids_in(0, "INBOX").await?.is_empty())
+        world.inbox_empty(0).await
     })
     .await?;
     for child in [&mut paused, &mut taker] {
@@ -144,7 +144,7 @@ async fn sqlite_keeps_the_paused_worker_alone() -> Result<()> {
         .args(["-CONT", &pid.to_string()])
         .status()?;
     wait_until(Duration::from_secs(60), || async {
-        Ok(world.ids_in(0, "INBOX").await?.is_empty())
+        world.inbox_empty(0).await
     })
     .await
     .with_context(|| format!("the continued worker did not finish\n{}", world.logs()))?;
